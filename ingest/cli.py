@@ -1,0 +1,178 @@
+"""The `ingest` command: thin click wrappers around plain functions.
+
+`ingest PATH...` is the default command (`ingest import PATH...` is the same); subcommands manage
+the registry, re-tag, verify and serve. Exit status: 0 when every file was imported or already
+there, 1 when any file was not imported (the rest were), 2 for usage errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from click_default_group import DefaultGroup
+
+from . import __version__
+from .errors import ArchiveError
+from .store import Store
+
+DB_DEFAULT = "gallery.db"
+STORE_DEFAULT = "archive"
+
+
+class Archive:
+    """The catalogue and the store, opened once per command and closed when it ends."""
+
+    def __init__(self, db_path: str, store_path: str):
+        self.db_path = db_path
+        self.store = Store(store_path)
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            from .db import connect
+
+            self._db = connect(self.db_path)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.conn.close()
+            self._db = None
+
+
+def _display(path: str) -> str:
+    """Paths relative to where the user stands, when they are below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def archive_options(f):
+    """--db/--store on every subcommand too, so they work before or after the command name."""
+    f = click.option("--store", "store_path", type=click.Path(file_okay=False), default=None,
+                     help=f"Photo store folder [default: {STORE_DEFAULT}, or $INGEST_STORE].")(f)
+    f = click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+                     help=f"Catalogue database [default: {DB_DEFAULT}, or $INGEST_DB].")(f)
+    return f
+
+
+def get_archive(ctx: click.Context, db_path: str | None, store_path: str | None) -> Archive:
+    root = ctx.find_root()
+    archive = Archive(db_path or root.params.get("db_path") or DB_DEFAULT,
+                      store_path or root.params.get("store_path") or STORE_DEFAULT)
+    ctx.call_on_close(archive.close)
+    return archive
+
+
+class Group(DefaultGroup):
+    """Turns the project's errors into one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted: what was imported so far is kept; run the same command again to finish.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group, default="import", default_if_no_args=False,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", envvar="INGEST_DB", type=click.Path(dir_okay=False), default=None,
+              help=f"Catalogue database [default: {DB_DEFAULT}].")
+@click.option("--store", "store_path", envvar="INGEST_STORE", type=click.Path(file_okay=False), default=None,
+              help=f"Photo store folder [default: {STORE_DEFAULT}].")
+@click.version_option(__version__, prog_name="ingest")
+def main(db_path: str | None, store_path: str | None) -> None:
+    """Import demonstration photos into a Creative Commons archive and publish it.
+
+    \b
+    ingest PATH...            import files and folders (same as `ingest import`)
+    ingest demos import FILE  load the registry of demonstrations
+    ingest serve              browse the archive with Datasette
+    """
+
+
+@main.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@archive_options
+@click.option("--licence", "--license", "licence", metavar="SPDX",
+              help="Licence for files that state none, e.g. CC-BY-SA-4.0.")
+@click.option("--creator", metavar="NAME", help="Creator for files that name none.")
+@click.option("--demo", metavar="NAME", help="Tag every file with this demonstration.")
+@click.option("--city", metavar="NAME", help="Tag every file with this city.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for decoding and hashing [default: number of cores].")
+@click.option("--dry-run", "-n", is_flag=True, help="Read and report; write nothing.")
+@click.option("--max-megapixels", type=click.IntRange(1, 2000), default=250, show_default=True,
+              help="Refuse images larger than this (decompression bombs).")
+@click.option("--timeout", type=click.IntRange(1, 3600), default=120, show_default=True,
+              help="Seconds allowed per file.")
+@click.pass_context
+def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs, dry_run, max_megapixels, timeout):
+    """Import photos from PATHS (files and folders, recursively).
+
+    Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
+    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped.
+    Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
+    when any file was not imported.
+    """
+    from .licences import catalogue
+    from .pipeline import default_jobs, run_ingest
+    from .resolve import Options
+
+    if licence:
+        known = {lic.id.lower(): lic.id for lic in catalogue()}
+        if licence.lower() not in known:
+            from .licences import parse_licence
+
+            parsed = parse_licence(licence)
+            if not parsed:
+                raise click.BadParameter(f"{licence!r} is not an exact licence; use an SPDX id such as CC-BY-SA-4.0",
+                                         param_hint="--licence")
+            licence = parsed
+        else:
+            licence = known[licence.lower()]
+    archive = get_archive(ctx, db_path, store_path)
+    if dry_run and not Path(archive.db_path).exists():
+        archive.db_path = ":memory:"
+    options = Options(licence=licence, creator=creator, demo=demo, city=city)
+    from .scan import scan
+
+    total = sum(1 for _ in scan(paths))
+    show_bar = sys.stderr.isatty() and total > 1
+
+    def report(path: str, kind: str, message: str) -> None:
+        click.echo(f"{_display(path)}: {message}", err=True)
+
+    with click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True, show_pos=True,
+                           item_show_func=None) if show_bar else _NoBar() as bar:
+        summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
+                             dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
+                             report=report, advance=bar.update)
+    click.echo(summary.text())
+    if summary.problems:
+        ctx.exit(1)
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+
+from .cli_more import register  # noqa: E402  (subcommands live beside, to keep this file small)
+
+register(main)

@@ -1,0 +1,111 @@
+"""Subcommands: the demonstrations registry, retag and serve."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import archive_options, get_archive
+from .errors import ArchiveError
+
+
+@click.group()
+def demos() -> None:
+    """The registry of demonstrations that photos are matched to."""
+
+
+@demos.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@archive_options
+@click.pass_context
+def demos_import(ctx, file, db_path, store_path):
+    """Load FILE.yml, a list of {name, city, date} (date YYYY-MM-DD or YYYY-MM). Idempotent."""
+    from .demos import import_registry
+
+    if not file.exists():
+        raise click.ClickException(f"{file}: no such file")
+    counts = import_registry(get_archive(ctx, db_path, store_path).db, file)
+    click.echo(f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
+
+
+@demos.command(name="list")
+@archive_options
+@click.pass_context
+def demos_list(ctx, db_path, store_path):
+    """List the registered demonstrations, newest first, with their photo counts."""
+    from .demos import list_demos
+
+    for d in list_demos(get_archive(ctx, db_path, store_path).db):
+        flag = " (provisional)" if d["provisional"] else ""
+        click.echo(f"{d['date'] or '?':10}  {d['city'] or '?':14}  {d['photos']:5d}  {d['name'] or '(unnamed)'}{flag}")
+
+
+@demos.command(name="add")
+@click.option("--name", required=True, help="What people call it.")
+@click.option("--city", required=True, help="Where it was.")
+@click.option("--date", "date_", required=True, help="YYYY-MM-DD, or YYYY-MM if only the month is known.")
+@archive_options
+@click.pass_context
+def demos_add(ctx, name, city, date_, db_path, store_path):
+    """Register one demonstration."""
+    from .db import transaction
+    from .demos import check_date, upsert_demo
+
+    try:
+        date_ = check_date(date_)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--date") from None
+    db = get_archive(ctx, db_path, store_path).db
+    with transaction(db):
+        demo_id, outcome = upsert_demo(db, {"name": name, "city": city, "date": date_})
+    click.echo(f"{outcome}: demonstration {demo_id}")
+
+
+@click.command()
+@archive_options
+@click.pass_context
+def retag(ctx, db_path, store_path):
+    """Re-run tagging over the archive from stored metadata, without re-reading files.
+
+    Values an archivist corrected are never changed.
+    """
+    from .retag import retag_all
+
+    db = get_archive(ctx, db_path, store_path).db
+    changed, total = retag_all(db)
+    click.echo(f"{changed} of {total} photos changed")
+
+
+@click.command()
+@archive_options
+@click.option("--metadata", "-m", type=click.Path(dir_okay=False), default=None,
+              help="Datasette metadata [default: metadata.yml here, else the packaged one].")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", "-p", type=int, default=8001, show_default=True)
+@click.pass_context
+def serve(ctx, db_path, store_path, metadata, host, port):
+    """Browse the archive with Datasette (the database keeps its name: gallery.db is /gallery)."""
+    archive = get_archive(ctx, db_path, store_path)
+    if not Path(archive.db_path).exists():
+        raise ArchiveError(f"{archive.db_path}: no such catalogue (run `ingest PATH...` first)")
+    archive.db  # migrate before serving
+    archive.close()
+    from .web.plugin import metadata_path
+
+    meta = metadata or metadata_path()
+    os.environ["INGEST_STORE"] = str(Path(archive.store.root).resolve())
+    args = ["datasette", "serve", archive.db_path, "-m", str(meta), "-h", host, "-p", str(port)]
+    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    from datasette.cli import cli as datasette_cli
+
+    sys.argv = args
+    datasette_cli.main(args=args[1:], prog_name="datasette")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(demos)
+    main.add_command(retag)
+    main.add_command(serve)

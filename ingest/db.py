@@ -1,0 +1,251 @@
+"""The catalogue: schema, numbered migrations and connection settings.
+
+Table and column names are a contract (Datasette users and scripts see them): extend, never rename.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from .errors import ArchiveError
+
+# Columns of `photos` that hold a tag, each with a `<tag>_source` column beside it.
+TAGGED = ("date", "city_id", "demonstration_id", "licence_id", "creator", "title", "caption")
+
+# Fields an archivist can correct; ingest and retag never write over a corrected one.
+CORRECTABLE = (
+    "title", "caption", "creator", "taken_at", "date", "city_id", "demonstration_id",
+    "licence_id", "keywords", "latitude", "longitude", "withheld",
+)
+# Machine-written columns that a correction of another field also freezes (column -> fields).
+GOVERNED_BY = {
+    "date": ("date", "taken_at"),
+    "date_source": ("date", "taken_at"),
+    "taken_at_utc": ("taken_at",),
+    "city_source": ("city_id",),
+    "demonstration_source": ("demonstration_id",),
+    "licence_source": ("licence_id",),
+    "licence_text": ("licence_id",),
+    "creator_source": ("creator",),
+    "title_source": ("title",),
+    "caption_source": ("caption",),
+    "longitude": ("latitude", "longitude"),
+    "latitude": ("latitude", "longitude"),
+    "location_source": ("latitude", "longitude"),
+}
+
+
+_V1 = """
+        CREATE TABLE licences (
+            id TEXT PRIMARY KEY,            -- SPDX identifier, e.g. CC-BY-SA-4.0
+            name TEXT NOT NULL,
+            url TEXT,
+            version TEXT,
+            is_cc INTEGER NOT NULL DEFAULT 0,
+            allows_commercial INTEGER,
+            allows_adaptations INTEGER,
+            share_alike INTEGER,
+            attribution_required INTEGER,
+            commons_compatible INTEGER
+        );
+        CREATE TABLE cities (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            country_code TEXT,
+            latitude REAL,
+            longitude REAL,
+            geonames_id INTEGER UNIQUE,
+            slug TEXT UNIQUE
+        );
+        CREATE UNIQUE INDEX idx_cities_name_country ON cities(name, country_code);
+        CREATE TABLE city_aliases (
+            alias TEXT PRIMARY KEY,         -- normalised: casefolded, accents kept
+            city_id INTEGER NOT NULL REFERENCES cities(id)
+        );
+        CREATE TABLE demonstrations (
+            id INTEGER PRIMARY KEY,
+            name TEXT,
+            slug TEXT UNIQUE NOT NULL,
+            date TEXT,                      -- YYYY-MM-DD, or YYYY-MM when only the month is known
+            city_id INTEGER REFERENCES cities(id),
+            provisional INTEGER NOT NULL DEFAULT 0,
+            description TEXT,
+            url TEXT
+        );
+        CREATE INDEX idx_demonstrations_date ON demonstrations(date);
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            original_filename TEXT,
+            format TEXT,
+            mime_type TEXT,
+            file_size INTEGER,
+            width INTEGER,
+            height INTEGER,
+            taken_at TEXT,
+            taken_at_utc TEXT,
+            date TEXT,
+            date_source TEXT,
+            city_id INTEGER REFERENCES cities(id),
+            city_source TEXT,
+            demonstration_id INTEGER REFERENCES demonstrations(id),
+            demonstration_source TEXT,
+            licence_id TEXT REFERENCES licences(id),
+            licence_source TEXT,
+            licence_text TEXT,
+            creator TEXT,
+            creator_source TEXT,
+            title TEXT,
+            title_source TEXT,
+            caption TEXT,
+            caption_source TEXT,
+            keywords TEXT,                  -- JSON array
+            latitude REAL,
+            longitude REAL,
+            location_source TEXT,
+            camera_make TEXT,
+            camera_model TEXT,
+            lens_model TEXT,
+            orientation INTEGER,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            review_reason TEXT,
+            withheld INTEGER NOT NULL DEFAULT 0,
+            imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_photos_date ON photos(date);
+        CREATE INDEX idx_photos_city ON photos(city_id);
+        CREATE INDEX idx_photos_demonstration ON photos(demonstration_id);
+        CREATE INDEX idx_photos_licence ON photos(licence_id);
+        CREATE INDEX idx_photos_creator ON photos(creator);
+        CREATE INDEX idx_photos_review ON photos(needs_review);
+        CREATE INDEX idx_photos_taken ON photos(taken_at);
+        CREATE TABLE photo_sources (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            path TEXT NOT NULL UNIQUE,      -- private: never published
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        CREATE INDEX idx_photo_sources_photo ON photo_sources(photo_id);
+        CREATE TABLE metadata (
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            source TEXT NOT NULL,           -- exif, xmp, xmp-sidecar, iptc, file-name, folder-name, image
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (photo_id, source, key)
+        );
+        CREATE TABLE corrections (
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            field TEXT NOT NULL,
+            value TEXT,
+            who TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (photo_id, field)
+        );
+        CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,           -- running, finished, interrupted
+            options TEXT,
+            files_seen INTEGER DEFAULT 0,
+            imported INTEGER DEFAULT 0,
+            duplicates INTEGER DEFAULT 0,
+            unchanged INTEGER DEFAULT 0,
+            problems INTEGER DEFAULT 0
+        );
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES ingest_runs(id),
+            path TEXT NOT NULL,             -- private: never published
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE photos_fts USING FTS5 (
+            title, caption, creator, keywords, content="photos", tokenize="unicode61 remove_diacritics 2"
+        );
+        CREATE TRIGGER photos_ai AFTER INSERT ON photos BEGIN
+          INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
+          VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
+        END;
+        CREATE TRIGGER photos_ad AFTER DELETE ON photos BEGIN
+          INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
+          VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
+        END;
+        CREATE TRIGGER photos_au AFTER UPDATE OF title, caption, creator, keywords ON photos BEGIN
+          INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
+          VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
+          INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
+          VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
+        END;
+"""
+
+# Each step is one SQL script, applied atomically together with its version number.
+MIGRATIONS: list[str] = [_V1]
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction: all of it lands or none of it (a kill mid-way rolls back)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the numbered migrations not yet applied, each in its own transaction."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise ArchiveError(
+            f"{db.conn.execute('PRAGMA database_list').fetchone()[2]}: schema version {version} "
+            f"is newer than this ingest understands ({len(MIGRATIONS)}); upgrade the package"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number:d};\nCOMMIT;")
+    from .licences import seed_licences  # late import: licences needs only a connection
+
+    with transaction(db):
+        seed_licences(db)
+    return len(MIGRATIONS)
+
+
+def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open the catalogue in WAL mode so Datasette can read while ingest writes."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise ArchiveError(f"{path}: no such catalogue (run `ingest PATH...` first)")
+    if path.parent and not path.parent.exists():
+        raise ArchiveError(f"{path}: folder {path.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"{path}: not a usable SQLite database ({e})") from None
+    if mode.lower() != "wal":
+        raise ArchiveError(f"{path}: cannot switch to WAL mode (got {mode})")
+    db = sqlite_utils.Database(conn)
+    try:
+        migrate(db)
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"{path}: cannot set up the catalogue ({e})") from None
+    return db

@@ -1,0 +1,128 @@
+"""The demonstrations registry: a YAML list of {name, city, date} that tagging matches against."""
+
+from __future__ import annotations
+
+import re
+from datetime import date as Date
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+import yaml
+
+from .db import transaction
+from .errors import ArchiveError
+from .record import city_for, load_registry, slugify
+from .resolve import normalise
+
+_FIELDS = {"name", "city", "date", "slug", "description", "url", "start", "end", "country_code"}
+
+
+def check_date(value: Any) -> str:
+    """YYYY-MM-DD, or YYYY-MM when only the month is known."""
+    text = value.isoformat() if isinstance(value, Date) else str(value).strip()
+    m = re.fullmatch(r"(\d{4})-(\d\d)(?:-(\d\d))?", text)
+    if not m:
+        raise ValueError(f"date {text!r} is not YYYY-MM-DD or YYYY-MM")
+    try:
+        Date(int(m[1]), int(m[2]), int(m[3] or 1))
+    except ValueError:
+        raise ValueError(f"date {text!r} does not exist") from None
+    return text
+
+
+def parse_registry(path: Path) -> list[dict[str, Any]]:
+    """Validated entries, or an ArchiveError naming the file and entry; nothing partial."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ArchiveError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ArchiveError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ArchiveError(f"{path}:{line} not valid YAML ({getattr(e, 'problem', e)})") from None
+    if isinstance(raw, dict) and "demonstrations" in raw:
+        raw = raw["demonstrations"]
+    if not isinstance(raw, list):
+        raise ArchiveError(f"{path}: expected a list of demonstrations ({{name, city, date}})")
+    entries = []
+    for n, item in enumerate(raw, 1):
+        try:
+            if not isinstance(item, dict):
+                raise ValueError("not a mapping with name, city and date")
+            unknown = set(item) - _FIELDS
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+            name = str(item.get("name") or "").strip()
+            if not name:
+                raise ValueError("name is missing")
+            city = str(item.get("city") or "").strip() or None
+            entry = {"name": name, "city": city, "date": check_date(item.get("date")) if item.get("date") else None}
+            for key in ("slug", "description", "url", "country_code"):
+                if item.get(key):
+                    entry[key] = str(item[key]).strip()
+            entries.append(entry)
+        except ValueError as e:
+            raise ArchiveError(f"{path}: entry {n}: {e}") from None
+    return entries
+
+
+def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None) -> tuple[int, str]:
+    """Insert or update one demonstration; identity is its slug, or its name, date and city."""
+    registry = registry or load_registry(db)
+    city_id = city_for(db, registry, entry["city"], entry.get("country_code")) if entry.get("city") else None
+    row = None
+    if entry.get("slug"):
+        row = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [entry["slug"]]).fetchone()
+    if row is None:
+        for demo in registry.demos:
+            if (demo.name and normalise(demo.name) == normalise(entry["name"]) and demo.date == entry["date"]
+                    and demo.city_id == city_id):
+                row = (demo.id,)
+                break
+    values = {"name": entry["name"], "date": entry["date"], "city_id": city_id, "provisional": 0,
+              "description": entry.get("description"), "url": entry.get("url")}
+    if row:
+        current = db.execute("SELECT name, date, city_id, provisional, description, url FROM demonstrations "
+                             "WHERE id = ?", [row[0]]).fetchone()
+        if tuple(values.values()) == tuple(current):
+            return row[0], "unchanged"
+        db.conn.execute(f"UPDATE demonstrations SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                        [*values.values(), row[0]])
+        return row[0], "updated"
+    slug = entry.get("slug") or slugify(f"{entry['date'] or ''} {entry['name']}")
+    if db.execute("SELECT 1 FROM demonstrations WHERE slug = ?", [slug]).fetchone():
+        slug = slugify(f"{slug} {entry['city'] or ''}")
+    base, n = slug, 1
+    while db.execute("SELECT 1 FROM demonstrations WHERE slug = ?", [slug]).fetchone():
+        n += 1
+        slug = f"{base}-{n}"
+    cur = db.conn.execute(
+        f"INSERT INTO demonstrations ({', '.join(values)}, slug) VALUES ({', '.join('?' for _ in values)}, ?)",
+        [*values.values(), slug])
+    from .resolve import Demo
+
+    registry.demos.append(Demo(cur.lastrowid, entry["name"], entry["date"], city_id))
+    return cur.lastrowid, "added"
+
+
+def import_registry(db: sqlite_utils.Database, path: Path) -> dict[str, int]:
+    """Load a registry file in one transaction; re-importing the same file changes nothing."""
+    entries = parse_registry(path)
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    with transaction(db):
+        registry = load_registry(db)
+        for entry in entries:
+            _, outcome = upsert_demo(db, entry, registry)
+            counts[outcome] += 1
+    return counts
+
+
+def list_demos(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(r) for r in db.query(
+        """SELECT d.id, d.date, d.name, c.name AS city, d.slug, d.provisional,
+                  (SELECT count(*) FROM photos p WHERE p.demonstration_id = d.id) AS photos
+           FROM demonstrations d LEFT JOIN cities c ON c.id = d.city_id
+           ORDER BY d.date DESC, d.name""")]

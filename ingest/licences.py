@@ -1,0 +1,153 @@
+"""The licence catalogue and exact parsing of rights statements.
+
+A licence is an SPDX identifier with its deed URL and permissions. Text that does not name one
+exact licence (no version, "some rights reserved") is never promoted to a guess: `parse_licence`
+returns None and the caller keeps the text and marks the photo for review.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlite_utils
+
+UNKNOWN = "unknown"
+ALL_RIGHTS_RESERVED = "all-rights-reserved"
+
+# CC licence elements in their URL order; the 1.0 NC-ND licence is "by-nd-nc" in its URL.
+_ELEMENTS = ("by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd")
+_WORDS = {
+    "by": "Attribution",
+    "by-sa": "Attribution-ShareAlike",
+    "by-nd": "Attribution-NoDerivs",
+    "by-nc": "Attribution-NonCommercial",
+    "by-nc-sa": "Attribution-NonCommercial-ShareAlike",
+    "by-nc-nd": "Attribution-NonCommercial-NoDerivs",
+}
+_SUFFIX = {"4.0": "International", "3.0": "Unported", "2.5": "Generic", "2.0": "Generic", "1.0": "Generic"}
+VERSIONS = tuple(_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Licence:
+    id: str
+    name: str
+    url: str | None
+    version: str | None
+    is_cc: bool
+    allows_commercial: bool | None
+    allows_adaptations: bool | None
+    share_alike: bool | None
+    attribution_required: bool | None
+    commons_compatible: bool
+
+
+def _url_code(code: str, version: str) -> str:
+    return "by-nd-nc" if (code == "by-nc-nd" and version == "1.0") else code
+
+
+def catalogue() -> list[Licence]:
+    """Every CC licence of the unported versions, CC0, the Public Domain Mark, and two non-CC rows."""
+    rows = []
+    for version in VERSIONS:
+        for code in _ELEMENTS:
+            words = _WORDS[code]
+            if version == "4.0":
+                words = words.replace("NoDerivs", "NoDerivatives")
+            rows.append(
+                Licence(
+                    id=f"CC-{code.upper()}-{version}",
+                    name=f"Creative Commons {words} {version} {_SUFFIX[version]}",
+                    url=f"https://creativecommons.org/licenses/{_url_code(code, version)}/{version}/",
+                    version=version,
+                    is_cc=True,
+                    allows_commercial="nc" not in code,
+                    allows_adaptations="nd" not in code,
+                    share_alike="sa" in code,
+                    attribution_required=True,
+                    commons_compatible=code in ("by", "by-sa"),
+                )
+            )
+    rows += [
+        Licence("CC0-1.0", "Creative Commons Zero v1.0 Universal",
+                "https://creativecommons.org/publicdomain/zero/1.0/", "1.0", True,
+                True, True, False, False, True),
+        Licence("PDM-1.0", "Public Domain Mark 1.0",
+                "https://creativecommons.org/publicdomain/mark/1.0/", "1.0", True,
+                True, True, False, False, True),
+        Licence(ALL_RIGHTS_RESERVED, "All rights reserved", None, None, False,
+                False, False, False, True, False),
+        Licence(UNKNOWN, "Unknown licence", None, None, False, None, None, None, None, False),
+    ]
+    return rows
+
+
+def seed_licences(db: sqlite_utils.Database) -> None:
+    """Insert or refresh the catalogue rows (an upsert: photos reference them)."""
+    cols = list(Licence.__dataclass_fields__)
+    sql = (
+        f"INSERT INTO licences ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+        f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[1:])}"
+    )
+    db.conn.executemany(sql, [tuple(getattr(lic, c) for c in cols) for lic in catalogue()])
+
+
+_URL = re.compile(
+    r"creativecommons\.org/(?:licenses/(?P<code>by(?:-nc)?(?:-nd|-sa)?(?:-nc)?)/(?P<ver>[1-4]\.[05])"
+    r"|publicdomain/(?P<pd>zero|mark)/1\.0)",
+    re.I,
+)
+_SHORT = re.compile(
+    r"\bcc[\s_-]*(?P<code>by(?:[\s_-]*(?:nc|nd|sa)){0,2})[\s_-]*(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[05])\b",
+    re.I,
+)
+_LONG = re.compile(
+    r"creative\s+commons\s+(?:licen[cs]e\s+)?(?P<words>attribution(?:[\s-]+(?:non-?commercial|share-?alike|no-?deriv(?:ative)?s))*)"
+    r"[\s,]*(?:licen[cs]e\s*)?(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[05])",
+    re.I,
+)
+_CC0 = re.compile(r"\bcc[\s-]*0\b|\bcc[\s-]*zero\b|creative\s+commons\s+zero|publicdomain/zero", re.I)
+_PDM = re.compile(r"public\s+domain\s+mark", re.I)
+
+
+def _normalise_code(raw: str) -> str | None:
+    parts = set(re.findall(r"nc|nd|sa", raw.lower()))
+    if {"nd", "sa"} <= parts:
+        return None
+    code = "by" + ("-nc" if "nc" in parts else "") + ("-nd" if "nd" in parts else "") + ("-sa" if "sa" in parts else "")
+    return code.replace("by-nd-nc", "by-nc-nd")
+
+
+def parse_licence(text: str | None) -> str | None:
+    """The SPDX id of the one licence `text` names exactly, else None."""
+    if not text or not text.strip():
+        return None
+    found: set[str] = set()
+    for m in _URL.finditer(text):
+        if m["pd"]:
+            found.add("CC0-1.0" if m["pd"].lower() == "zero" else "PDM-1.0")
+        elif (code := _normalise_code(m["code"])):
+            found.add(f"CC-{code.upper()}-{m['ver']}")
+    if not found:
+        for m in _SHORT.finditer(text):
+            if (code := _normalise_code(m["code"])):
+                found.add(f"CC-{code.upper()}-{m['ver']}")
+        for m in _LONG.finditer(text):
+            words = m["words"].lower()
+            raw = "by" + ("-nc" if "commercial" in words else "") + ("-nd" if "deriv" in words else "") + (
+                "-sa" if "share" in words else "")
+            if (code := _normalise_code(raw)):
+                found.add(f"CC-{code.upper()}-{m['ver']}")
+        if _CC0.search(text):
+            found.add("CC0-1.0")
+        if _PDM.search(text):
+            found.add("PDM-1.0")
+    known = {lic.id for lic in catalogue()}
+    found &= known
+    return found.pop() if len(found) == 1 else None
+
+
+def looks_like_licence(text: str | None) -> bool:
+    """Whether `text` talks about licensing at all (so an unparsed one deserves review)."""
+    return bool(text and re.search(r"creative\s*commons|\bcc[\s-]|licen[cs]|public\s*domain|rights", text, re.I))

@@ -1,0 +1,188 @@
+"""Write what ingest learned into the catalogue, one transaction per photo.
+
+Machine values are written only to columns an archivist has not corrected; the `corrections`
+table is never written here. A photo row is inserted only after its original is in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlite_utils
+
+from .db import GOVERNED_BY, transaction
+from .extract import FileResult
+from .images import FORMATS
+from .read import Facts
+from .resolve import Demo, Registry, Tags, normalise
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "untitled"
+
+
+def load_registry(db: sqlite_utils.Database) -> Registry:
+    registry = Registry()
+    for row in db.execute("SELECT id, name, date, city_id FROM demonstrations"):
+        registry.demos.append(Demo(*row))
+    for city_id, name in db.execute("SELECT id, name FROM cities"):
+        registry.city_ids.setdefault(normalise(name), city_id)
+    for alias, city_id in db.execute("SELECT alias, city_id FROM city_aliases"):
+        registry.city_ids.setdefault(alias, city_id)
+    return registry
+
+
+def _unique_slug(db: sqlite_utils.Database, table: str, base: str) -> str:
+    slug, n = base, 1
+    while db.execute(f"SELECT 1 FROM [{table}] WHERE slug = ?", [slug]).fetchone():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def city_for(db: sqlite_utils.Database, registry: Registry, name: str, country: str | None) -> int:
+    """The city row for a name, created (and remembered in the registry) if it is new."""
+    if (found := registry.city_id(name)) is not None:
+        return found
+    cur = db.conn.execute(
+        "INSERT INTO cities (name, country_code, slug) VALUES (?, ?, ?)",
+        [name, country, _unique_slug(db, "cities", slugify(name))],
+    )
+    registry.city_ids[normalise(name)] = cur.lastrowid
+    db.conn.execute("INSERT OR IGNORE INTO city_aliases (alias, city_id) VALUES (?, ?)", [normalise(name), cur.lastrowid])
+    return cur.lastrowid
+
+
+def demo_for(db: sqlite_utils.Database, registry: Registry, name: str, date: str | None) -> int:
+    """A demonstration forced by name that the registry does not know yet: created, undated."""
+    cur = db.conn.execute(
+        "INSERT INTO demonstrations (name, slug) VALUES (?, ?)",
+        [name, _unique_slug(db, "demonstrations", slugify(name))],
+    )
+    registry.demos.append(Demo(cur.lastrowid, name, None, None))
+    return cur.lastrowid
+
+
+def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str, Any]:
+    values = dict(tags.values)
+    if values.get("city_id") is None and tags.city_name:
+        values["city_id"] = city_for(db, registry, tags.city_name, tags.country)
+    if values.get("demonstration_id") is None and tags.demo_name:
+        values["demonstration_id"] = demo_for(db, registry, tags.demo_name, values.get("date"))
+    values["needs_review"] = 1 if tags.reasons else 0
+    values["review_reason"] = "; ".join(tags.reasons) or None
+    return values
+
+
+def corrected_fields(db: sqlite_utils.Database, photo_id: int) -> set[str]:
+    return {r[0] for r in db.execute("SELECT field FROM corrections WHERE photo_id = ?", [photo_id])}
+
+
+def write_tags(db: sqlite_utils.Database, photo_id: int, values: dict[str, Any]) -> list[str]:
+    """Update machine values, skipping every field an archivist corrected; returns changed columns."""
+    corrected = corrected_fields(db, photo_id)
+    keep = {k: v for k, v in values.items() if not corrected.intersection(GOVERNED_BY.get(k, (k,)))}
+    row = db.execute(f"SELECT {', '.join(keep)} FROM photos WHERE id = ?", [photo_id]).fetchone()
+    changed = [k for k, old in zip(keep, row) if old != keep[k]]
+    if changed:
+        db.conn.execute(
+            f"UPDATE photos SET {', '.join(f'{k} = ?' for k in changed)}, updated_at = ? WHERE id = ?",
+            [keep[k] for k in changed] + [now(), photo_id],
+        )
+    return changed
+
+
+def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str]]:
+    rows = []
+    for source, values in facts.items():
+        for key, value in values.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            rows.append((photo_id, source, key, text))
+    return rows
+
+
+def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
+    facts: Facts = {}
+    for source, key, value in db.execute("SELECT source, key, value FROM metadata WHERE photo_id = ?", [photo_id]):
+        try:
+            parsed = json.loads(value) if value and value[0] in "[{0123456789-" else value
+        except ValueError:
+            parsed = value
+        facts.setdefault(source, {})[key] = parsed
+    return facts
+
+
+def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags) -> tuple[int, str]:
+    """Insert the photo (or find it by hash) and remember its source path. Returns (id, status)."""
+    stamp = now()
+    with transaction(db):
+        row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
+        if row:
+            photo_id, status = row[0], "duplicate"
+            known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [result.path]).fetchone()
+            if known and known[0] == photo_id:
+                status = "unchanged"
+        else:
+            values = _link(db, registry, tags)
+            values.update(
+                sha256=result.sha256, original_filename=result.path.rsplit("/", 1)[-1],
+                format=result.format, mime_type=FORMATS[result.format][2], file_size=result.size,
+                width=result.width, height=result.height, imported_at=stamp, updated_at=stamp,
+            )
+            cur = db.conn.execute(
+                f"INSERT INTO photos ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+                list(values.values()),
+            )
+            photo_id, status = cur.lastrowid, "imported"
+            db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
+                                _metadata_rows(photo_id, result.facts))
+        db.conn.execute(
+            """INSERT INTO photo_sources (photo_id, path, size, mtime_ns, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size,
+               mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen""",
+            [photo_id, result.path, result.size, result.mtime_ns, stamp, stamp],
+        )
+    return photo_id, status
+
+
+def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, tags: Tags) -> list[str]:
+    with transaction(db):
+        return write_tags(db, photo_id, _link(db, registry, tags))
+
+
+def known_unchanged(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:
+    row = db.execute("SELECT size, mtime_ns FROM photo_sources WHERE path = ?", [path]).fetchone()
+    return bool(row and row[0] == size and row[1] == mtime_ns)
+
+
+def start_run(db: sqlite_utils.Database, options: dict[str, Any]) -> int:
+    with transaction(db):
+        cur = db.conn.execute("INSERT INTO ingest_runs (started_at, status, options) VALUES (?, 'running', ?)",
+                              [now(), json.dumps(options)])
+    return cur.lastrowid
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], status: str = "finished") -> None:
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE ingest_runs SET finished_at = ?, status = ?, files_seen = ?, imported = ?, duplicates = ?, "
+            "unchanged = ?, problems = ? WHERE id = ?",
+            [now(), status, counts.get("seen", 0), counts.get("imported", 0), counts.get("duplicates", 0),
+             counts.get("unchanged", 0), counts.get("problems", 0), run_id],
+        )
+
+
+def record_problem(db: sqlite_utils.Database, run_id: int | None, path: str, kind: str, message: str) -> None:
+    with transaction(db):
+        db.conn.execute("INSERT INTO problems (run_id, path, kind, message, at) VALUES (?, ?, ?, ?, ?)",
+                        [run_id, path, kind, message, now()])

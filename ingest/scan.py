@@ -1,0 +1,72 @@
+"""Walk the paths given on the command line; yield the files worth opening.
+
+Unchanged files (same path, size and mtime as last time) are recognised here without being opened,
+which is what makes re-running over the same card fast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+# Files that are never photos, skipped silently when found inside a folder (named ones are reported).
+_SKIP_SUFFIXES = {".xmp", ".txt", ".md", ".json", ".csv", ".db", ".ini", ".thm", ".lrv", ".aae",
+                  ".mov", ".mp4", ".m4v", ".avi", ".mts", ".wav", ".mp3", ".pdf", ".html", ".yml", ".yaml"}
+_SKIP_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str       # absolute, resolved: the key a re-scan matches on
+    size: int
+    mtime_ns: int
+    named: bool     # given explicitly on the command line
+
+
+@dataclass(frozen=True)
+class Missing:
+    path: str
+    reason: str
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name in _SKIP_NAMES:
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path))
+            elif entry.is_file(follow_symlinks=True):
+                if Path(entry.name).suffix.lower() not in _SKIP_SUFFIXES:
+                    yield Path(entry.path)
+        except OSError:
+            continue
+
+
+def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
+    """Files under `paths`, each once, in a stable order."""
+    seen: set[str] = set()
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            yield Missing(str(given), "no such file or folder")
+            continue
+        named = root.is_file()
+        for path in [root] if named else _walk(root):
+            resolved = str(path.resolve())
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            try:
+                st = os.stat(resolved)
+            except OSError as e:
+                yield Missing(str(path), f"cannot read: {e.strerror}")
+                continue
+            yield Candidate(resolved, st.st_size, st.st_mtime_ns, named)

@@ -1,0 +1,89 @@
+"""Datasette hooks: image routes from the store, thumbnails in the photos table, privacy defaults.
+
+Hooks stay tiny; what they decide lives in plain helpers that tests call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from ..store import Store
+
+PLUGIN = "gallery"
+# Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
+PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases"}
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def metadata_path() -> Path:
+    """metadata.yml in the working folder, else the one at the project's top level."""
+    here = Path.cwd() / "metadata.yml"
+    return here if here.exists() else Path(__file__).resolve().parents[2] / "metadata.yml"
+
+
+def store_for(datasette) -> Store:
+    config = datasette.plugin_config(PLUGIN) or {}
+    return Store(config.get("store") or os.environ.get("INGEST_STORE") or "archive")
+
+
+def image_url(datasette, kind: str, sha256: str) -> str:
+    return datasette.urls.path(f"/-/{PLUGIN}/{kind}/{sha256}.jpg")
+
+
+def thumbnail_html(datasette, sha256: str, alt: str = "") -> Markup:
+    return Markup(
+        f'<img class="gallery-thumb" loading="lazy" src="{escape(image_url(datasette, "thumbs", sha256))}" '
+        f'alt="{escape(alt)}" width="200">'
+    )
+
+
+async def serve_image(request, datasette) -> Response:
+    kind, sha = request.url_vars["kind"], request.url_vars["sha256"]
+    if not _SHA.match(sha):
+        return Response.text("Not found", status=404)
+    path = store_for(datasette).derivative(kind, sha)
+    etag = f'"{sha}-{kind}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response("", status=304, headers={"ETag": etag})
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        return Response.text("Not found", status=404)
+    return Response(body, content_type="image/jpeg", headers={
+        "Cache-Control": "public, max-age=31536000, immutable", "ETag": etag})
+
+
+@hookimpl
+def register_routes():
+    return [(rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image)]
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if table == "photos" and column == "sha256" and isinstance(value, str) and _SHA.match(value):
+        return thumbnail_html(datasette, value)
+    return None
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action, resource):
+    """Anonymous visitors read the public tables only, and run no arbitrary SQL."""
+    if actor:
+        return None
+    if action == "execute-sql":
+        return False
+    if action == "view-table" and isinstance(resource, tuple) and resource[1] in PRIVATE_TABLES:
+        return False
+    return None
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.static_plugins("ingest", "gallery.css")]
