@@ -94,6 +94,20 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
         result.facts[source] = found
 
 
+def _exif(data: bytes, image: Any) -> dict[str, Any]:
+    """exifread, then Pillow: exifread misses EXIF in some WebP and raises on some HEIF/AVIF."""
+    problem = None
+    try:
+        facts = read_exif(data)
+    except MetadataProblem as e:
+        facts, problem = {}, e
+    if not facts:
+        facts = read_exif_pillow(image.getexif())
+    if not facts and problem:
+        raise problem
+    return facts
+
+
 def extract(job: Job, result: FileResult) -> None:
     path = Path(job.path)
     if job.size > MAX_FILE_BYTES:
@@ -109,9 +123,7 @@ def extract(job: Job, result: FileResult) -> None:
     result.width, result.height = opened.width, opened.height
     result.orientation = opened.orientation
 
-    _facts(result, "exif", read_exif, data)
-    if "exif" not in result.facts:
-        _facts(result, "exif", read_exif_pillow, opened.image.getexif())
+    _facts(result, "exif", _exif, data, opened.image)
     _facts(result, "xmp", read_xmp, data)
     _facts(result, "xmp-sidecar", read_sidecar, path)
     tiff_iptc = None

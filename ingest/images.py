@@ -39,6 +39,9 @@ FORMATS = {
 _RAW_EXTENSIONS = {".dng", ".arw", ".nef", ".nrw", ".cr2", ".orf", ".rw2", ".pef", ".srw", ".raf", ".3fr", ".erf"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+# Decoders that apply the orientation themselves (pillow-heif; Pillow's TIFF plugin, which also
+# reports the upright size): rotating again would turn the photo twice.
+_DECODER_ORIENTS = {"TIFF", "HEIF"}
 
 
 def sniff(head: bytes, suffix: str = "") -> str:
@@ -103,7 +106,7 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
         orientation = int(im.getexif().get(0x0112) or 1)
     except Exception:
         orientation = 1
-    if orientation not in range(1, 9):
+    if orientation not in range(1, 9) or fmt in _DECODER_ORIENTS:
         orientation = 1
     if orientation >= 5:
         w, h = h, w

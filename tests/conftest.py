@@ -1,0 +1,48 @@
+"""Shared fixtures: a fresh archive (real SQLite file, real store folder) and the real corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.db import connect
+from ingest.store import Store
+
+TESTS = Path(__file__).parent
+CORPUS = TESTS / "corpus"                                   # the files copied in, with SOURCES.md
+SHARED_CORPUS = Path(os.environ.get("SHARED_CORPUS", TESTS.parent.parent / "shared" / "corpus"))
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """(db, store, db_path, store_path) for a new, empty archive."""
+    db_path, store_path = tmp_path / "gallery.db", tmp_path / "archive"
+    db = connect(db_path)
+    yield db, Store(store_path), db_path, store_path
+    db.conn.close()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run `ingest ...` in-process against this test's archive; returns the click Result."""
+    from ingest.cli import main
+
+    runner = CliRunner()
+    db_path, store_path = str(tmp_path / "gallery.db"), str(tmp_path / "archive")
+
+    def run(*args: str, archive_args: bool = True):
+        extra = ["--db", db_path, "--store", store_path] if archive_args else []
+        return runner.invoke(main, [*extra, *args], catch_exceptions=False)
+
+    run.db_path, run.store_path = db_path, store_path
+    return run
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
+    return SHARED_CORPUS
