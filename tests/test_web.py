@@ -1,0 +1,126 @@
+"""The Datasette plugin, through Datasette's own test client, over a gallery built by our ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from datasette.app import Datasette
+
+from ingest.db import connect
+from ingest.pipeline import run_ingest
+from ingest.resolve import Options
+from ingest.store import Store
+from ingest.synth import make_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gallery")
+    photos = base / "photos"
+    make_photo(photos / "march.jpg", width=1200, height=900, seed=1,
+               exif={"DateTimeOriginal": "2024:11:02 14:30:12", "OffsetTimeOriginal": "+00:00",
+                     "Artist": "Olena Kovalenko", "GPSLatitude": 51.5045, "GPSLongitude": -0.1263},
+               xmp={"dc:title": "Ceasefire march", "cc:license": "https://creativecommons.org/licenses/by-sa/4.0/"})
+    make_photo(photos / "IMG_20240518_120000.jpg", width=800, height=600, seed=2)
+    db = connect(base / "gallery.db")
+    summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    assert summary.imported == 2
+    shas = [r[0] for r in db.execute("SELECT sha256 FROM photos ORDER BY width DESC")]  # the 1200 px one first
+    db.conn.close()
+    return base, shas
+
+
+def make_ds(base: Path, **settings) -> Datasette:
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    metadata.setdefault("plugins", {})["gallery"] = {"store": str(base / "archive")}
+    return Datasette([str(base / "gallery.db")], metadata=metadata, settings=settings or None)
+
+
+async def test_plugin_installed(gallery):
+    response = await make_ds(gallery[0]).client.get("/-/plugins.json")
+    plugins = {p["name"]: p for p in response.json()}
+    assert "ingest" in plugins
+    assert plugins["ingest"]["static"] and plugins["ingest"]["templates"]
+    assert {"register_routes", "render_cell", "permission_allowed"} <= set(plugins["ingest"]["hooks"])
+
+
+async def test_static_css_served_and_linked(gallery):
+    ds = make_ds(gallery[0])
+    css = await ds.client.get("/-/static-plugins/ingest/gallery.css")
+    assert css.status_code == 200 and "gallery-thumb" in css.text
+    page = await ds.client.get("/gallery/photos")
+    assert page.status_code == 200
+    assert "/-/static-plugins/ingest/gallery.css" in page.text
+
+
+async def test_photos_table_shows_thumbnails(gallery):
+    base, shas = gallery
+    page = await make_ds(base).client.get("/gallery/photos")
+    for sha in shas:
+        assert f'src="/-/gallery/thumbs/{sha}.jpg"' in page.text
+
+
+@pytest.mark.parametrize("kind,size", [("thumbs", 400), ("web", 1200)])
+async def test_image_routes(gallery, kind, size):
+    base, shas = gallery
+    ds = make_ds(base)
+    response = await ds.client.get(f"/-/gallery/{kind}/{shas[0]}.jpg")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert "immutable" in response.headers["cache-control"]
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert max(Image.open(BytesIO(response.content)).size) == size
+    again = await ds.client.get(f"/-/gallery/{kind}/{shas[0]}.jpg", headers={"if-none-match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("path", [
+    "/-/gallery/thumbs/" + "0" * 64 + ".jpg",       # unknown hash
+    "/-/gallery/thumbs/..%2f..%2fgallery.db.jpg",  # traversal
+    "/-/gallery/originals/" + "0" * 64 + ".jpg",    # not a derivative kind
+    "/-/gallery/web/abc.jpg",                       # not a hash
+])
+async def test_image_routes_refuse(gallery, path):
+    response = await make_ds(gallery[0]).client.get(path)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/gallery/photo_sources", "/gallery/photo_sources.json", "/gallery/metadata.json", "/gallery/problems",
+    "/gallery.json?sql=select+path+from+photo_sources", "/gallery?sql=select+1",
+])
+async def test_private_tables_and_sql_refused_to_anonymous(gallery, path):
+    response = await make_ds(gallery[0]).client.get(path)
+    assert response.status_code == 403
+
+
+async def test_no_source_paths_in_public_json(gallery):
+    base, _ = gallery
+    response = await make_ds(base).client.get("/gallery/photos.json?_shape=array")
+    assert response.status_code == 200
+    assert str(base) not in response.text
+    rows = response.json()
+    assert {r["licence_id"] for r in rows} == {"CC-BY-SA-4.0", "CC-BY-4.0"}
+
+
+async def test_base_url_respected(gallery):
+    base, shas = gallery
+    ds = make_ds(base, base_url="/archive/")
+    page = await ds.client.get("/gallery/photos")  # the client prepends base_url
+    assert page.status_code == 200
+    assert f'src="/archive/-/gallery/thumbs/{shas[0]}.jpg"' in page.text
+    assert "/archive/-/static-plugins/ingest/gallery.css" in page.text
+    image = await ds.client.get(f"/-/gallery/thumbs/{shas[0]}.jpg")
+    assert image.status_code == 200
+
+
+async def test_search(gallery):
+    response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_search=ceasefire&_shape=array")
+    assert [r["title"] for r in response.json()] == ["Ceasefire march"]
