@@ -81,6 +81,14 @@ class Group(DefaultGroup):
         except KeyboardInterrupt:
             click.echo("Interrupted: what was imported so far is kept; run the same command again to finish.", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug: one line for the user, the traceback only on request
+            if os.environ.get("INGEST_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"internal error ({type(e).__name__}: {e}); set INGEST_DEBUG=1 for details and please report it"
+            ) from None
 
 
 @click.group(cls=Group, default="import", default_if_no_args=False,

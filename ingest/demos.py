@@ -12,6 +12,7 @@ import yaml
 
 from .db import transaction
 from .errors import ArchiveError
+from .places import city_from_name
 from .record import city_for, load_registry, slugify
 from .resolve import normalise
 
@@ -72,7 +73,9 @@ def parse_registry(path: Path) -> list[dict[str, Any]]:
 def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None) -> tuple[int, str]:
     """Insert or update one demonstration; identity is its slug, or its name, date and city."""
     registry = registry or load_registry(db)
-    city_id = city_for(db, registry, entry["city"], entry.get("country_code")) if entry.get("city") else None
+    city_id = None
+    if entry.get("city"):
+        city_id = city_for(db, registry, city_from_name(entry["city"], entry.get("country_code"), "registry"))
     row = None
     if entry.get("slug"):
         row = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [entry["slug"]]).fetchone()
@@ -80,6 +83,11 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
         for demo in registry.demos:
             if (demo.name and normalise(demo.name) == normalise(entry["name"]) and demo.date == entry["date"]
                     and demo.city_id == city_id):
+                row = (demo.id,)
+                break
+    if row is None:  # a provisional group of that city and day becomes this demonstration
+        for demo in registry.demos:
+            if demo.provisional and demo.date == entry["date"] and demo.city_id == city_id and city_id:
                 row = (demo.id,)
                 break
     values = {"name": entry["name"], "date": entry["date"], "city_id": city_id, "provisional": 0,
@@ -104,7 +112,7 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
         [*values.values(), slug])
     from .resolve import Demo
 
-    registry.demos.append(Demo(cur.lastrowid, entry["name"], entry["date"], city_id))
+    registry.demos.append(Demo(cur.lastrowid, entry["name"], entry["date"], city_id, False))
     return cur.lastrowid, "added"
 
 

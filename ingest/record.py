@@ -18,7 +18,8 @@ from .db import GOVERNED_BY, transaction
 from .extract import FileResult
 from .images import FORMATS
 from .read import Facts
-from .resolve import Demo, Registry, Tags, normalise
+from .places import CityChoice, gazetteer, key
+from .resolve import Demo, Registry, Tags
 
 
 def now() -> str:
@@ -32,10 +33,11 @@ def slugify(text: str) -> str:
 
 def load_registry(db: sqlite_utils.Database) -> Registry:
     registry = Registry()
-    for row in db.execute("SELECT id, name, date, city_id FROM demonstrations"):
-        registry.demos.append(Demo(*row))
+    for row in db.execute("SELECT id, name, date, city_id, provisional FROM demonstrations"):
+        registry.demos.append(Demo(row[0], row[1], row[2], row[3], bool(row[4])))
     for city_id, name in db.execute("SELECT id, name FROM cities"):
-        registry.city_ids.setdefault(normalise(name), city_id)
+        registry.city_ids.setdefault(key(name), city_id)
+        registry.city_names[city_id] = name
     for alias, city_id in db.execute("SELECT alias, city_id FROM city_aliases"):
         registry.city_ids.setdefault(alias, city_id)
     return registry
@@ -49,35 +51,58 @@ def _unique_slug(db: sqlite_utils.Database, table: str, base: str) -> str:
     return slug
 
 
-def city_for(db: sqlite_utils.Database, registry: Registry, name: str, country: str | None) -> int:
-    """The city row for a name, created (and remembered in the registry) if it is new."""
-    if (found := registry.city_id(name)) is not None:
+def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) -> int:
+    """The city row for a chosen city, created with its gazetteer data and aliases if it is new."""
+    if (found := registry.city_id(choice.name)) is not None:
         return found
+    city = choice.city
+    if city is not None:
+        row = db.execute("SELECT id FROM cities WHERE geonames_id = ?", [city.geonames_id]).fetchone()
+        if row:
+            return row[0]
     cur = db.conn.execute(
-        "INSERT INTO cities (name, country_code, slug) VALUES (?, ?, ?)",
-        [name, country, _unique_slug(db, "cities", slugify(name))],
+        "INSERT INTO cities (name, country_code, latitude, longitude, geonames_id, slug) VALUES (?, ?, ?, ?, ?, ?)",
+        [choice.name, choice.country_code, city and city.latitude, city and city.longitude,
+         city and city.geonames_id, _unique_slug(db, "cities", slugify(choice.name))],
     )
-    registry.city_ids[normalise(name)] = cur.lastrowid
-    db.conn.execute("INSERT OR IGNORE INTO city_aliases (alias, city_id) VALUES (?, ?)", [normalise(name), cur.lastrowid])
-    return cur.lastrowid
+    city_id = cur.lastrowid
+    names = gazetteer().aliases(city) if city is not None else [choice.name]
+    aliases = {key(n) for n in names if key(n)} | {key(choice.name)}
+    for alias in aliases:
+        # An alias shared by two cities (two Londons) resolves to the first one the archive met.
+        if db.conn.execute("INSERT OR IGNORE INTO city_aliases (alias, city_id) VALUES (?, ?)", [alias, city_id]).rowcount:
+            registry.city_ids.setdefault(alias, city_id)
+    registry.city_ids[key(choice.name)] = city_id
+    registry.city_names[city_id] = choice.name
+    return city_id
 
 
-def demo_for(db: sqlite_utils.Database, registry: Registry, name: str, date: str | None) -> int:
-    """A demonstration forced by name that the registry does not know yet: created, undated."""
+def demo_for(db: sqlite_utils.Database, registry: Registry, name: str | None, date: str | None,
+             city_id: int | None, provisional: bool = False) -> int:
+    """A demonstration the registry does not know: a forced --demo name, or a provisional group
+    of photos from one city and day, which an archivist can name later."""
+    if provisional:
+        for demo in registry.demos:
+            if demo.provisional and demo.date == date and demo.city_id == city_id:
+                return demo.id
+    base = slugify(f"{date or ''} {registry.city_names.get(city_id, '')} unnamed") if provisional else slugify(name or "")
     cur = db.conn.execute(
-        "INSERT INTO demonstrations (name, slug) VALUES (?, ?)",
-        [name, _unique_slug(db, "demonstrations", slugify(name))],
+        "INSERT INTO demonstrations (name, slug, date, city_id, provisional) VALUES (?, ?, ?, ?, ?)",
+        [name, _unique_slug(db, "demonstrations", base), date, city_id, int(provisional)],
     )
-    registry.demos.append(Demo(cur.lastrowid, name, None, None))
+    registry.demos.append(Demo(cur.lastrowid, name, date, city_id, provisional))
     return cur.lastrowid
 
 
 def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str, Any]:
     values = dict(tags.values)
-    if values.get("city_id") is None and tags.city_name:
-        values["city_id"] = city_for(db, registry, tags.city_name, tags.country)
+    if values.get("city_id") is None and tags.city is not None:
+        values["city_id"] = city_for(db, registry, tags.city)
     if values.get("demonstration_id") is None and tags.demo_name:
-        values["demonstration_id"] = demo_for(db, registry, tags.demo_name, values.get("date"))
+        values["demonstration_id"] = demo_for(db, registry, tags.demo_name, None, None)
+    elif values.get("demonstration_id") is None and tags.provisional and values.get("city_id") is not None:
+        values["demonstration_id"] = demo_for(db, registry, None, values["date"], values["city_id"], provisional=True)
+        values["demonstration_source"] = "provisional"
     values["needs_review"] = 1 if tags.reasons else 0
     values["review_reason"] = "; ".join(tags.reasons) or None
     return values
@@ -102,22 +127,15 @@ def write_tags(db: sqlite_utils.Database, photo_id: int, values: dict[str, Any])
 
 
 def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str]]:
-    rows = []
-    for source, values in facts.items():
-        for key, value in values.items():
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            rows.append((photo_id, source, key, text))
-    return rows
+    """Every value JSON-encoded, so that types survive the round trip ("20240518" stays a string)."""
+    return [(photo_id, source, k, json.dumps(value, ensure_ascii=False))
+            for source, values in facts.items() for k, value in values.items()]
 
 
 def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
     facts: Facts = {}
-    for source, key, value in db.execute("SELECT source, key, value FROM metadata WHERE photo_id = ?", [photo_id]):
-        try:
-            parsed = json.loads(value) if value and value[0] in "[{0123456789-" else value
-        except ValueError:
-            parsed = value
-        facts.setdefault(source, {})[key] = parsed
+    for source, k, value in db.execute("SELECT source, key, value FROM metadata WHERE photo_id = ?", [photo_id]):
+        facts.setdefault(source, {})[k] = json.loads(value) if value is not None else None
     return facts
 
 

@@ -10,10 +10,14 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .dates import local_date, resolve_date, utc
 from .licences import looks_like_licence, parse_licence
+from .places import CityChoice, city_from_folders, city_from_gps, city_from_name, key, timezone_at
 from .read import Facts
 
 
@@ -40,24 +44,42 @@ class Demo:
     name: str | None
     date: str | None               # YYYY-MM-DD or YYYY-MM
     city_id: int | None
+    provisional: bool = False
 
 
 @dataclass
 class Registry:
-    """What resolution needs to know of the catalogue: demonstrations and city names."""
+    """What resolution needs to know of the catalogue: demonstrations and cities."""
     demos: list[Demo] = field(default_factory=list)
-    city_ids: dict[str, int] = field(default_factory=dict)  # normalised name or alias -> id
+    city_ids: dict[str, int] = field(default_factory=dict)    # places.key(name or alias) -> id
+    city_names: dict[int, str] = field(default_factory=dict)  # id -> name
 
     def city_id(self, name: str | None) -> int | None:
-        return self.city_ids.get(normalise(name)) if name else None
+        return self.city_ids.get(key(name)) if name else None
+
+    def demo(self, demo_id: int | None) -> Demo | None:
+        return next((d for d in self.demos if d.id == demo_id), None) if demo_id else None
+
+    def named(self, name: str, date: str | None, city_id: int | None = None) -> Demo | None:
+        """The registered demonstration called `name` (case and punctuation aside); the dated one
+        when the name recurs, and none when that still leaves more than one."""
+        found = [d for d in self.demos if d.name and normalise(d.name) == normalise(name)]
+        if len(found) > 1:
+            found = [d for d in found if _demo_fits(d, date)] or found
+        if len(found) > 1 and city_id is not None:
+            found = [d for d in found if d.city_id == city_id] or found
+        return found[0] if len(found) == 1 else None
+
+    def place_of(self, demo: Demo) -> str:
+        return self.city_names.get(demo.city_id, "?") if demo.city_id else "?"
 
 
 @dataclass
 class Tags:
     values: dict[str, Any] = field(default_factory=dict)   # photo columns
-    city_name: str | None = None                            # to look up or create when city_id is unknown
-    country: str | None = None
-    demo_name: str | None = None                            # to look up or create (a forced --demo)
+    city: CityChoice | None = None                          # to look up or create when city_id is unknown
+    demo_name: str | None = None                            # a forced --demo the registry does not know
+    provisional: bool = False                               # group into an unnamed demonstration
     reasons: list[str] = field(default_factory=list)
 
 
@@ -88,110 +110,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, list):
         value = "; ".join(v for v in value if v)
     return value or None
-
-
-# ---- dates -------------------------------------------------------------------------------------
-
-_OFFSET = re.compile(r"^([+-])(\d\d):?(\d\d)$")
-_ISO = re.compile(
-    r"^(\d{4})(?:-(\d\d)(?:-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?)?)?)?\s*(Z|[+-]\d\d:?\d\d)?$"
-)
-
-
-def _offset(text: Any) -> str | None:
-    m = _OFFSET.match(str(text).strip()) if text else None
-    if not m or int(m[2]) > 14 or int(m[3]) >= 60:
-        return None
-    return f"{m[1]}{m[2]}:{m[3]}"
-
-
-def _iso(date: str, time: str | None = None, frac: str | None = None, offset: str | None = None) -> str:
-    out = date
-    if time:
-        out += f"T{time}" + (f".{frac}" if frac else "") + (offset or "")
-    return out
-
-
-def _exif_datetime(text: str, subsec: Any = None, offset: Any = None) -> str | None:
-    m = re.match(r"^(\d{4})[:\-](\d\d)[:\-](\d\d)[ T](\d\d):(\d\d):(\d\d)", text)
-    if not m:
-        return None
-    try:
-        datetime(*(int(g) for g in m.groups()))
-    except ValueError:
-        return None
-    frac = re.sub(r"\D", "", str(subsec))[:6] if subsec not in (None, "") else None
-    return _iso(f"{m[1]}-{m[2]}-{m[3]}", f"{m[4]}:{m[5]}:{m[6]}", frac or None, _offset(offset))
-
-
-def _xmp_datetime(text: str) -> str | None:
-    m = _ISO.match(text.strip())
-    if not m:
-        return None
-    y, mo, d, hh, mm, ss, frac, tz = m.groups()
-    try:
-        datetime(int(y), int(mo or 1), int(d or 1), int(hh or 0), int(mm or 0), int(ss or 0))
-    except ValueError:
-        return None
-    date = y + (f"-{mo}" if mo else "") + (f"-{d}" if d else "")
-    if not hh:
-        return date
-    offset = "+00:00" if tz == "Z" else _offset(tz)
-    return _iso(date, f"{hh}:{mm}:{ss or '00'}", frac, offset)
-
-
-def _iptc_datetime(day: str, time: Any) -> str | None:
-    m = re.match(r"^(\d{4})(\d\d)(\d\d)$", day.strip())
-    if not m:
-        return None
-    t = re.match(r"^(\d\d)(\d\d)(\d\d)([+-]\d{4})?$", str(time or "").strip())
-    try:
-        datetime(int(m[1]), int(m[2]), int(m[3]), *(int(g) for g in t.groups()[:3])) if t else datetime(
-            int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        return None
-    date = f"{m[1]}-{m[2]}-{m[3]}"
-    if not t:
-        return date
-    return _iso(date, f"{t[1]}:{t[2]}:{t[3]}", None, _offset(t[4]))
-
-
-def resolve_date(facts: Facts) -> tuple[str | None, str | None, list[str]]:
-    """(taken_at, source, review reasons) in the order: EXIF, XMP, IPTC, file name, folder name."""
-    exif, xmp, iptc = facts.get("exif", {}), facts.get("xmp", {}), facts.get("iptc", {})
-    if (v := exif.get("DateTimeOriginal")) and (t := _exif_datetime(v, exif.get("SubSecTimeOriginal"),
-                                                                  exif.get("OffsetTimeOriginal"))):
-        return t, "exif", []
-    for key in ("exif:DateTimeOriginal", "photoshop:DateCreated"):
-        if isinstance(v := xmp.get(key), str) and (t := _xmp_datetime(v)):
-            return t, "xmp", []
-    if (v := iptc.get("Date Created")) and (t := _iptc_datetime(v, iptc.get("Time Created"))):
-        return t, "iptc", []
-    if (v := facts.get("file-name", {}).get("date")):
-        return v, "file-name", []
-    if (v := facts.get("folder-name", {}).get("date")):
-        return v, "folder-name", [] if len(v) == 10 else ["only the month is known"]
-    if (v := exif.get("DateTimeDigitized") or exif.get("DateTime")) and (t := _exif_datetime(v, None, exif.get("OffsetTime"))):
-        return t, "exif", ["date from EXIF DateTime, which may be when the file was edited"]
-    return None, None, ["no date"]
-
-
-def local_date(taken_at: str | None) -> str | None:
-    """The calendar date where the photo was taken: the local part, never shifted to UTC."""
-    if taken_at and len(taken_at) >= 10 and taken_at[4] == "-" and taken_at[7] == "-":
-        return taken_at[:10]
-    return None
-
-
-def utc(taken_at: str | None) -> str | None:
-    """UTC instant when the offset is known, else None (the place's zone is for the tagging stage)."""
-    if not taken_at or "T" not in taken_at or not re.search(r"[+-]\d\d:\d\d$", taken_at):
-        return None
-    try:
-        moment = datetime.fromisoformat(taken_at).astimezone(timezone.utc)
-    except ValueError:
-        return None
-    return moment.isoformat(timespec="milliseconds" if "." in taken_at else "seconds")
 
 
 # ---- text, people, rights ----------------------------------------------------------------------
@@ -298,41 +216,98 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     tags.reasons += reasons
     v["licence_id"], v["licence_source"], v["licence_text"] = licence, source, text
 
-    # City: forced, else named in XMP/IPTC. (GPS, folder names and the registry join in the tagging issue.)
-    if options.city:
-        tags.city_name, v["city_source"] = options.city, "flag"
-    else:
-        name, source = _first(facts, ("xmp", "photoshop:City"), ("iptc", "City"))
-        tags.city_name, v["city_source"] = _text(name), source
-        country, _ = _first(facts, ("xmp", "Iptc4xmpCore:CountryCode"), ("iptc", "Country Code"))
-        tags.country = country.upper()[:2] if isinstance(country, str) and len(country) in (2, 3) else None
-    v["city_id"] = registry.city_id(tags.city_name)
+    choice = _city(facts, options, registry, tags)
+    v["city_id"] = registry.city_id(choice.name) if choice else None
+    v["city_source"] = choice.source if choice else None
+    tags.city = choice
 
-    # Demonstration: forced, else the event named in the file, else the registry by date and city.
-    v["demonstration_id"] = v["demonstration_source"] = None
-    if options.demo:
-        tags.demo_name, v["demonstration_source"] = options.demo, "flag"
-        matches = [d for d in registry.demos if d.name and normalise(d.name) == normalise(options.demo)]
-        if matches:
-            dated = [d for d in matches if _demo_fits(d, v["date"])]
-            v["demonstration_id"] = (dated or matches)[0].id
-    else:
-        event, source = _first(facts, ("xmp", "Iptc4xmpExt:Event"))
-        named = [d for d in registry.demos if event and d.name and normalise(d.name) == normalise(_text(event))]
-        if len(named) > 1:
-            named = [d for d in named if _demo_fits(d, v["date"])] or named
-        if len(named) == 1:
-            v["demonstration_id"], v["demonstration_source"] = named[0].id, source
-        elif v["date"]:
-            fits = [d for d in registry.demos if _demo_fits(d, v["date"])]
-            here = [d for d in fits if v["city_id"] is not None and d.city_id == v["city_id"]]
-            if len(here) == 1:
-                v["demonstration_id"], v["demonstration_source"] = here[0].id, "registry"
-            elif v["city_id"] is None and len(fits) == 1:
-                v["demonstration_id"], v["demonstration_source"] = fits[0].id, "registry"
-                tags.reasons.append("demonstration matched by date only (city unknown)")
-            elif len(fits) > 1 and not here:
-                tags.reasons.append(f"{len(fits)} demonstrations fit {v['date']}; none chosen")
-    if v["city_id"] is None and tags.city_name is None:
+    _demonstration(facts, options, registry, tags)
+    demo = registry.demo(v["demonstration_id"])
+    if choice is None and demo is not None and demo.city_id is not None:
+        v["city_id"], v["city_source"] = demo.city_id, "registry"
+        name = registry.city_names.get(demo.city_id)
+        choice = city_from_name(name, None, "registry") if name else None
+    if v["city_id"] is None and choice is None:
         tags.reasons.append("no city")
+    _utc_from_place(v, choice)
     return tags
+
+
+def _city(facts: Facts, options: Options, registry: Registry, tags: Tags) -> CityChoice | None:
+    """GPS -> XMP/IPTC city -> a known city in the folder names; --city forces (GPS disagreeing is flagged)."""
+    v = tags.values
+    gps = city_from_gps(v["latitude"], v["longitude"]) if v["latitude"] is not None else None
+    if options.city:
+        forced = city_from_name(options.city, None, "flag")
+        if gps and gps.name != forced.name:
+            tags.reasons.append(f"--city says {forced.name} but GPS says {gps.name}")
+        return forced
+    if gps:
+        if gps.review:
+            tags.reasons.append(gps.review)
+        return gps
+    name, source = _first(facts, ("xmp", "photoshop:City"), ("iptc", "City"))
+    if isinstance(name, str):
+        country, _ = _first(facts, ("xmp", "Iptc4xmpCore:CountryCode"), ("iptc", "Country Code"))
+        choice = city_from_name(name, country if isinstance(country, str) else None, source)
+        if choice.review:
+            tags.reasons.append(choice.review)
+        return choice
+    found = city_from_folders(facts.get("folder-name", {}).get("folders") or [], registry.city_ids)
+    if found:
+        name = registry.city_names.get(found[1], found[0])
+        return CityChoice(name, None, "folder-name")
+    return None
+
+
+def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tags) -> None:
+    """--demo -> the event named in XMP -> the registry by date and city; never a pick between two."""
+    v = tags.values
+    v["demonstration_id"] = v["demonstration_source"] = None
+    date, city_id = v["date"], v["city_id"]
+    if options.demo:
+        v["demonstration_source"] = "flag"
+        named = registry.named(options.demo, date)
+        if named:
+            v["demonstration_id"] = named.id
+        else:
+            tags.demo_name = options.demo
+        return
+    event, source = _first(facts, ("xmp", "Iptc4xmpExt:Event"))
+    if isinstance(event, str) and (named := registry.named(event, date, city_id)):
+        v["demonstration_id"], v["demonstration_source"] = named.id, source
+        return
+    if not date:
+        return
+    fits = [d for d in registry.demos if not d.provisional and _demo_fits(d, date)]
+    here = [d for d in fits if city_id is not None and d.city_id == city_id]
+    if len(here) == 1:
+        v["demonstration_id"], v["demonstration_source"] = here[0].id, "registry"
+    elif len(here) > 1:
+        tags.reasons.append(f"{len(here)} demonstrations fit {date} in this city; none chosen")
+    elif city_id is None and tags.city is None and len(fits) == 1:
+        v["demonstration_id"], v["demonstration_source"] = fits[0].id, "registry"
+        tags.reasons.append("demonstration matched by date only (city unknown)")
+    elif city_id is None and tags.city is None and len(fits) > 1:
+        tags.reasons.append(f"{len(fits)} demonstrations fit {date} ({', '.join(registry.place_of(d) for d in fits)}); none chosen")
+    elif len(date) == 10 and tags.city is not None:
+        tags.provisional = True
+
+
+def _utc_from_place(v: dict[str, Any], choice: CityChoice | None) -> None:
+    """When the camera gave no offset, the place's time zone gives the UTC instant; the local date stays."""
+    taken = v["taken_at"]
+    if v["taken_at_utc"] or not taken or "T" not in taken:
+        return
+    zone = None
+    if v["latitude"] is not None:
+        zone = timezone_at(v["latitude"], v["longitude"])
+    if zone is None and choice is not None and choice.city is not None:
+        zone = choice.city.timezone
+    if not zone:
+        return
+    try:
+        local = datetime.fromisoformat(taken).replace(tzinfo=ZoneInfo(zone))
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return
+    v["taken_at_utc"] = local.astimezone(timezone.utc).isoformat(timespec="milliseconds" if "." in taken else "seconds")

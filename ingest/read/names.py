@@ -74,8 +74,12 @@ def read_names(path: Path) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
     if (d := date_from_filename(path.stem)):
         facts["file-name"] = {"date": d, "name": path.name}
-    for folder in list(path.parents)[:4]:
-        if (d := date_from_folder(folder.name)):
-            facts["folder-name"] = {"date": d, "folder": folder.name}
+    folders = [f.name for f in list(path.parents)[:3] if f.name]
+    found: dict[str, Any] = {"folders": folders} if folders else {}
+    for name in folders:
+        if (d := date_from_folder(name)):
+            found.update(date=d, folder=name)
             break
+    if found:
+        facts["folder-name"] = found
     return facts

