@@ -29,6 +29,8 @@ def demos_import(ctx, file, db_path, store_path):
         raise click.ClickException(f"{file}: no such file")
     counts = import_registry(get_archive(ctx, db_path, store_path).db, file)
     click.echo(f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
+    if counts['added'] or counts['updated']:
+        click.echo("Run `ingest retag` to match the archive's photos against the new registry.", err=True)
 
 
 @demos.command(name="list")

@@ -189,8 +189,13 @@ _V1 = """
         END;
 """
 
+_V2 = """
+ALTER TABLE demonstrations ADD COLUMN start_time TEXT;   -- HH:MM local, when the registry says
+ALTER TABLE demonstrations ADD COLUMN end_time TEXT;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 @contextmanager
@@ -218,7 +223,12 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"is newer than this ingest understands ({len(MIGRATIONS)}); upgrade the package"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number:d};\nCOMMIT;")
+        try:
+            db.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number:d};\nCOMMIT;")
+        except sqlite3.DatabaseError:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
     from .licences import seed_licences  # late import: licences needs only a connection
 
     with transaction(db):

@@ -13,8 +13,8 @@ import yaml
 from .db import transaction
 from .errors import ArchiveError
 from .places import city_from_name
-from .record import city_for, load_registry, slugify
-from .resolve import normalise
+from .record import unique_slug, city_for, load_registry, slugify
+from .resolve import Demo, normalise
 
 _FIELDS = {"name", "city", "date", "slug", "description", "url", "start", "end", "country_code"}
 
@@ -30,6 +30,17 @@ def check_date(value: Any) -> str:
     except ValueError:
         raise ValueError(f"date {text!r} does not exist") from None
     return text
+
+
+def check_time(value: Any) -> str:
+    """HH:MM (YAML reads an unquoted 14:00 as a number of minutes: accept that too)."""
+    if isinstance(value, int) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    text = str(value).strip()
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?", text)
+    if not m:
+        raise ValueError(f"time {text!r} is not HH:MM")
+    return f"{int(m[1]):02d}:{m[2]}"
 
 
 def parse_registry(path: Path) -> list[dict[str, Any]]:
@@ -64,6 +75,9 @@ def parse_registry(path: Path) -> list[dict[str, Any]]:
             for key in ("slug", "description", "url", "country_code"):
                 if item.get(key):
                     entry[key] = str(item[key]).strip()
+            for key in ("start", "end"):
+                if item.get(key) is not None:
+                    entry[key] = check_time(item[key])
             entries.append(entry)
         except ValueError as e:
             raise ArchiveError(f"{path}: entry {n}: {e}") from None
@@ -91,27 +105,27 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
                 row = (demo.id,)
                 break
     values = {"name": entry["name"], "date": entry["date"], "city_id": city_id, "provisional": 0,
-              "description": entry.get("description"), "url": entry.get("url")}
+              "description": entry.get("description"), "url": entry.get("url"),
+              "start_time": entry.get("start"), "end_time": entry.get("end")}
+    slug = entry.get("slug") or slugify(f"{entry['date'] or ''} {entry['name']}")
     if row:
-        current = db.execute("SELECT name, date, city_id, provisional, description, url FROM demonstrations "
-                             "WHERE id = ?", [row[0]]).fetchone()
-        if tuple(values.values()) == tuple(current):
+        current = db.execute(f"SELECT {', '.join(values)}, slug FROM demonstrations WHERE id = ?", [row[0]]).fetchone()
+        if current[3]:  # a provisional group is named now: it takes the registry's slug
+            values["slug"] = unique_slug(db, "demonstrations", slug)
+        elif entry.get("slug"):
+            values["slug"] = entry["slug"]
+        if tuple(values.values()) == tuple(current[:len(values)]):
             return row[0], "unchanged"
         db.conn.execute(f"UPDATE demonstrations SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                         [*values.values(), row[0]])
+        registry.demos = [d for d in registry.demos if d.id != row[0]]
+        registry.demos.append(Demo(row[0], entry["name"], entry["date"], city_id, False))
         return row[0], "updated"
-    slug = entry.get("slug") or slugify(f"{entry['date'] or ''} {entry['name']}")
-    if db.execute("SELECT 1 FROM demonstrations WHERE slug = ?", [slug]).fetchone():
-        slug = slugify(f"{slug} {entry['city'] or ''}")
-    base, n = slug, 1
-    while db.execute("SELECT 1 FROM demonstrations WHERE slug = ?", [slug]).fetchone():
-        n += 1
-        slug = f"{base}-{n}"
+    if not entry.get("slug") and db.execute("SELECT 1 FROM demonstrations WHERE slug = ?", [slug]).fetchone():
+        slug = slugify(f"{slug} {entry['city'] or ''}")  # the same name on the same day in two cities
     cur = db.conn.execute(
         f"INSERT INTO demonstrations ({', '.join(values)}, slug) VALUES ({', '.join('?' for _ in values)}, ?)",
-        [*values.values(), slug])
-    from .resolve import Demo
-
+        [*values.values(), unique_slug(db, "demonstrations", slug)])
     registry.demos.append(Demo(cur.lastrowid, entry["name"], entry["date"], city_id, False))
     return cur.lastrowid, "added"
 

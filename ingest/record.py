@@ -43,7 +43,7 @@ def load_registry(db: sqlite_utils.Database) -> Registry:
     return registry
 
 
-def _unique_slug(db: sqlite_utils.Database, table: str, base: str) -> str:
+def unique_slug(db: sqlite_utils.Database, table: str, base: str) -> str:
     slug, n = base, 1
     while db.execute(f"SELECT 1 FROM [{table}] WHERE slug = ?", [slug]).fetchone():
         n += 1
@@ -63,7 +63,7 @@ def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) 
     cur = db.conn.execute(
         "INSERT INTO cities (name, country_code, latitude, longitude, geonames_id, slug) VALUES (?, ?, ?, ?, ?, ?)",
         [choice.name, choice.country_code, city and city.latitude, city and city.longitude,
-         city and city.geonames_id, _unique_slug(db, "cities", slugify(choice.name))],
+         city and city.geonames_id, unique_slug(db, "cities", slugify(choice.name))],
     )
     city_id = cur.lastrowid
     names = gazetteer().aliases(city) if city is not None else [choice.name]
@@ -88,7 +88,7 @@ def demo_for(db: sqlite_utils.Database, registry: Registry, name: str | None, da
     base = slugify(f"{date or ''} {registry.city_names.get(city_id, '')} unnamed") if provisional else slugify(name or "")
     cur = db.conn.execute(
         "INSERT INTO demonstrations (name, slug, date, city_id, provisional) VALUES (?, ?, ?, ?, ?)",
-        [name, _unique_slug(db, "demonstrations", base), date, city_id, int(provisional)],
+        [name, unique_slug(db, "demonstrations", base), date, city_id, int(provisional)],
     )
     registry.demos.append(Demo(cur.lastrowid, name, date, city_id, provisional))
     return cur.lastrowid
