@@ -21,7 +21,7 @@ from .read.names import read_names
 from .read.xmp import read_sidecar, read_xmp
 from .store import Store, put_original, write_atomic
 
-MAX_FILE_BYTES = 2 * 1024**3
+MAX_FILE_BYTES = 1024**3
 
 
 @dataclass
