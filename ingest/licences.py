@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlite_utils
 
@@ -47,28 +48,46 @@ def _url_code(code: str, version: str) -> str:
     return "by-nd-nc" if (code == "by-nc-nd" and version == "1.0") else code
 
 
+_PORTS = {
+    "AT": "Austria", "AU": "Australia", "DE": "Germany", "FR": "France", "IGO": "IGO", "JP": "Japan",
+    "NL": "Netherlands", "UK": "England and Wales", "US": "United States",
+}
+_SPDX_CC = re.compile(r"^CC-(?P<code>BY(?:-NC)?(?:-ND|-SA)?)-(?P<ver>\d\.\d)(?:-(?P<port>[A-Z]+))?$")
+
+
+def _spdx_cc_ids() -> list[str]:
+    """The CC licence ids SPDX lists (ports included), from license-expression's bundled index."""
+    try:
+        import json
+        from importlib.resources import files
+
+        index = json.loads((files("license_expression") / "data" / "scancode-licensedb-index.json").read_text())
+        ids = {row.get("spdx_license_key") or "" for row in index}
+    except (ImportError, OSError, ValueError):  # the package is a dependency; this is belt and braces
+        ids = set()
+    ids |= {f"CC-{code.upper()}-{v}" for v in VERSIONS for code in _ELEMENTS}
+    return sorted(i for i in ids if _SPDX_CC.match(i))
+
+
+def _cc_licence(spdx: str) -> Licence:
+    m = _SPDX_CC.match(spdx)
+    code, version, port = m["code"].lower(), m["ver"], m["port"]
+    words = _WORDS[code].replace("NoDerivs", "NoDerivatives") if version == "4.0" else _WORDS[code]
+    where = _PORTS.get(port, port) if port else _SUFFIX.get(version, "Generic")
+    url = f"https://creativecommons.org/licenses/{_url_code(code, version)}/{version}/"
+    if port:
+        url += ("uk" if port == "UK" else port.lower()) + "/"
+    return Licence(
+        id=spdx, name=f"Creative Commons {words} {version} {where}", url=url, version=version, is_cc=True,
+        allows_commercial="nc" not in code, allows_adaptations="nd" not in code, share_alike="sa" in code,
+        attribution_required=True, commons_compatible=code in ("by", "by-sa"),
+    )
+
+
 def catalogue() -> list[Licence]:
-    """Every CC licence of the unported versions, CC0, the Public Domain Mark, and two non-CC rows."""
-    rows = []
-    for version in VERSIONS:
-        for code in _ELEMENTS:
-            words = _WORDS[code]
-            if version == "4.0":
-                words = words.replace("NoDerivs", "NoDerivatives")
-            rows.append(
-                Licence(
-                    id=f"CC-{code.upper()}-{version}",
-                    name=f"Creative Commons {words} {version} {_SUFFIX[version]}",
-                    url=f"https://creativecommons.org/licenses/{_url_code(code, version)}/{version}/",
-                    version=version,
-                    is_cc=True,
-                    allows_commercial="nc" not in code,
-                    allows_adaptations="nd" not in code,
-                    share_alike="sa" in code,
-                    attribution_required=True,
-                    commons_compatible=code in ("by", "by-sa"),
-                )
-            )
+    """Every CC licence SPDX lists (1.0 to 4.0, with the 2.0-3.0 ports), CC0, the Public Domain
+    Mark, and two non-CC rows. Generated, not typed: the id list comes from license-expression."""
+    rows = [_cc_licence(spdx) for spdx in _spdx_cc_ids()]
     rows += [
         Licence("CC0-1.0", "Creative Commons Zero v1.0 Universal",
                 "https://creativecommons.org/publicdomain/zero/1.0/", "1.0", True,
@@ -94,7 +113,8 @@ def seed_licences(db: sqlite_utils.Database) -> None:
 
 
 _URL = re.compile(
-    r"creativecommons\.org/(?:licenses/(?P<code>by(?:-nc)?(?:-nd|-sa)?(?:-nc)?)/(?P<ver>[1-4]\.[05])"
+    r"creativecommons\.org/(?:licen[cs]es/(?P<code>by(?:-nc)?(?:-nd|-sa)?(?:-nc)?)/(?P<ver>[1-4]\.[015])"
+    r"(?:/(?P<port>[a-z]{2,3})(?=/|$|\s|[\"'<>#?]))?"
     r"|publicdomain/(?P<pd>zero|mark)/1\.0)",
     re.I,
 )
@@ -128,7 +148,9 @@ def parse_licence(text: str | None) -> str | None:
         if m["pd"]:
             found.add("CC0-1.0" if m["pd"].lower() == "zero" else "PDM-1.0")
         elif (code := _normalise_code(m["code"])):
-            found.add(f"CC-{code.upper()}-{m['ver']}")
+            port = (m["port"] or "").lower()
+            port = "" if port in ("", "deed", "legalcode") else f"-{port.upper()}"
+            found.add(f"CC-{code.upper()}-{m['ver']}{port}")
     if not found:
         for m in _SHORT.finditer(text):
             if (code := _normalise_code(m["code"])):
@@ -143,9 +165,13 @@ def parse_licence(text: str | None) -> str | None:
             found.add("CC0-1.0")
         if _PDM.search(text):
             found.add("PDM-1.0")
-    known = {lic.id for lic in catalogue()}
-    found &= known
+    found &= _known_ids()
     return found.pop() if len(found) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _known_ids() -> frozenset[str]:
+    return frozenset(lic.id for lic in catalogue())
 
 
 def looks_like_licence(text: str | None) -> bool:
