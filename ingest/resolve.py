@@ -147,6 +147,7 @@ def resolve_licence(facts: Facts, default: str | None) -> tuple[str | None, str 
     """(SPDX id, source, rights text, review reasons). Exact or nothing; disagreements are flagged."""
     found: dict[str, list[str]] = {}
     texts: list[str] = []
+    unread: list[str] = []   # statements about a licence that name no exact one
     for source, key in _RIGHTS:
         value = _text(facts.get(source, {}).get(key))
         if not value:
@@ -155,15 +156,18 @@ def resolve_licence(facts: Facts, default: str | None) -> tuple[str | None, str 
             texts.append(value)
         if (spdx := parse_licence(value)):
             found.setdefault(spdx, []).append(source)
-    text = texts[0] if texts else None
+        elif key == "cc:license" or (key == "xmpRights:WebStatement" and "creativecommons" in value.lower()) or (
+                looks_like_licence(value) and not re.search(r"all rights reserved", value, re.I)):
+            unread.append(value)
+    text = texts[0] if texts else (unread[0] if unread else None)
     if len(found) == 1:
         spdx, sources = next(iter(found.items()))
         return spdx, sources[0], text, []
     if len(found) > 1:
         listed = ", ".join(f"{k} ({'/'.join(dict.fromkeys(v))})" for k, v in found.items())
         return None, None, text, [f"licences disagree: {listed}"]
-    if text and looks_like_licence(text) and not re.search(r"all rights reserved", text, re.I):
-        return None, None, text, [f"licence text names no exact licence: {text[:80]!r}"]
+    if unread:  # never let an import default paper over what the photographer wrote
+        return None, None, text, [f"licence text names no exact licence: {unread[0][:80]!r}"]
     if default:
         return default, "flag", text, []
     return None, None, text, ["no licence"]

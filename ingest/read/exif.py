@@ -131,6 +131,16 @@ def read_exif(data: bytes) -> dict[str, Any]:
     return _finish(facts, lat, lon, alt)
 
 
+def _undo_latin1(value: Any) -> Any:
+    """Pillow decodes EXIF ASCII as Latin-1; writers put UTF-8 there ("Zoë" came back as "ZoÃ«")."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return value
+    return value
+
+
 def read_exif_pillow(exif: Any) -> dict[str, Any]:
     """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
     facts: dict[str, Any] = {}
@@ -148,7 +158,7 @@ def read_exif_pillow(exif: Any) -> dict[str, Any]:
         elif key in _DATES:
             value = clean_date(value)
         else:
-            value = clean_text(value)
+            value = clean_text(_undo_latin1(value))
         if value is not None:
             facts[key] = value
     lat = lon = alt = None

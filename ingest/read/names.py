@@ -64,7 +64,9 @@ def date_from_folder(name: str) -> str | None:
         y = int(m["y"])
         if m["d"] and _valid(y, mo, int(m["d"])):
             return f"{y:04d}-{mo:02d}-{int(m['d']):02d}"
-        if not m["d"]:
+        # Without a day, "March 2024" is a month only when it is the whole name: in
+        # "Gaza ceasefire march 2024", march is what people did.
+        if not m["d"] and not re.sub(r"[\W_]+", "", name[:m.start()] + name[m.end():]):
             return f"{y:04d}-{mo:02d}"
     return None
 

@@ -64,9 +64,8 @@ def _name(tag: str) -> str | None:
         return tag
     uri, _, local = tag[1:].partition("}")
     prefix = PREFIXES.get(uri)
-    if prefix is None:
-        # Unknown namespace: keep the fact under its URI's last path segment.
-        prefix = uri.rstrip("/#").rsplit("/", 1)[-1] or "ns"
+    if prefix is None:  # unknown namespace: the whole URI names it, so two never collide
+        return f"{{{uri}}}{local}"
     if prefix in _SKIP_PREFIXES:
         return None
     return f"{prefix}:{local}"
