@@ -241,7 +241,7 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     path = Path(path)
     if not create and not path.exists():
         raise ArchiveError(f"{path}: no such catalogue (run `ingest PATH...` first)")
-    if path.parent and not path.parent.exists():
+    if str(path) != ":memory:" and not path.parent.exists():
         raise ArchiveError(f"{path}: folder {path.parent} does not exist")
     try:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
@@ -251,7 +251,7 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as e:
         raise ArchiveError(f"{path}: not a usable SQLite database ({e})") from None
-    if mode.lower() != "wal":
+    if mode.lower() != "wal" and not (str(path) == ":memory:" and mode.lower() == "memory"):
         raise ArchiveError(f"{path}: cannot switch to WAL mode (got {mode})")
     db = sqlite_utils.Database(conn)
     try:

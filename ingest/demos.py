@@ -34,8 +34,11 @@ def check_date(value: Any) -> str:
 
 def check_time(value: Any) -> str:
     """HH:MM (YAML reads an unquoted 14:00 as a number of minutes: accept that too)."""
-    if isinstance(value, int) and 0 <= value < 24 * 60:
-        return f"{value // 60:02d}:{value % 60:02d}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads 14:00 as 840 (minutes) and 14:00:00 as 50400 (seconds).
+        minutes = value if value < 24 * 60 else value // 60 if value < 24 * 3600 else -1
+        if 0 <= minutes < 24 * 60:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
     text = str(value).strip()
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?", text)
     if not m:

@@ -88,7 +88,8 @@ class Opened:
 
 def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
     """Open without decoding; refuse decompression bombs from the header, before any allocation."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -97,6 +98,8 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
         raise FileProblem("too-large", f"refused: more than {max_pixels // 1_000_000} megapixels (possible decompression bomb)") from None
     except Exception as e:
         raise FileProblem("corrupt", f"cannot read {fmt} image: {_reason(e)}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
     w, h = im.size
     if w <= 0 or h <= 0:
         raise FileProblem("corrupt", f"{fmt} image has no pixels ({w}x{h})")

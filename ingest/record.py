@@ -35,9 +35,11 @@ def load_registry(db: sqlite_utils.Database) -> Registry:
     registry = Registry()
     for row in db.execute("SELECT id, name, date, city_id, provisional FROM demonstrations"):
         registry.demos.append(Demo(row[0], row[1], row[2], row[3], bool(row[4])))
-    for city_id, name in db.execute("SELECT id, name FROM cities"):
+    for city_id, name, geonames_id in db.execute("SELECT id, name, geonames_id FROM cities ORDER BY id"):
         registry.city_ids.setdefault(key(name), city_id)
         registry.city_names[city_id] = name
+        if geonames_id is not None:
+            registry.geonames[geonames_id] = city_id
     for alias, city_id in db.execute("SELECT alias, city_id FROM city_aliases"):
         registry.city_ids.setdefault(alias, city_id)
     return registry
@@ -53,13 +55,9 @@ def unique_slug(db: sqlite_utils.Database, table: str, base: str) -> str:
 
 def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) -> int:
     """The city row for a chosen city, created with its gazetteer data and aliases if it is new."""
-    if (found := registry.city_id(choice.name)) is not None:
+    if (found := registry.city_of(choice)) is not None:
         return found
     city = choice.city
-    if city is not None:
-        row = db.execute("SELECT id FROM cities WHERE geonames_id = ?", [city.geonames_id]).fetchone()
-        if row:
-            return row[0]
     cur = db.conn.execute(
         "INSERT INTO cities (name, country_code, latitude, longitude, geonames_id, slug) VALUES (?, ?, ?, ?, ?, ?)",
         [choice.name, choice.country_code, city and city.latitude, city and city.longitude,
@@ -72,8 +70,10 @@ def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) 
         # An alias shared by two cities (two Londons) resolves to the first one the archive met.
         if db.conn.execute("INSERT OR IGNORE INTO city_aliases (alias, city_id) VALUES (?, ?)", [alias, city_id]).rowcount:
             registry.city_ids.setdefault(alias, city_id)
-    registry.city_ids[key(choice.name)] = city_id
+    registry.city_ids.setdefault(key(choice.name), city_id)
     registry.city_names[city_id] = choice.name
+    if city is not None:
+        registry.geonames[city.geonames_id] = city_id
     return city_id
 
 

@@ -53,9 +53,17 @@ class Registry:
     demos: list[Demo] = field(default_factory=list)
     city_ids: dict[str, int] = field(default_factory=dict)    # places.key(name or alias) -> id
     city_names: dict[int, str] = field(default_factory=dict)  # id -> name
+    geonames: dict[int, int] = field(default_factory=dict)    # GeoNames id -> id
 
     def city_id(self, name: str | None) -> int | None:
         return self.city_ids.get(key(name)) if name else None
+
+    def city_of(self, choice: CityChoice) -> int | None:
+        """The row of a chosen city: by GeoNames id when the gazetteer knows it (London, Ontario
+        is not London), else by name or alias."""
+        if choice.city is not None:
+            return self.geonames.get(choice.city.geonames_id)
+        return self.city_id(choice.name)
 
     def demo(self, demo_id: int | None) -> Demo | None:
         return next((d for d in self.demos if d.id == demo_id), None) if demo_id else None
@@ -221,7 +229,7 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     v["licence_id"], v["licence_source"], v["licence_text"] = licence, source, text
 
     choice = _city(facts, options, registry, tags)
-    v["city_id"] = registry.city_id(choice.name) if choice else None
+    v["city_id"] = registry.city_of(choice) if choice else None
     v["city_source"] = choice.source if choice else None
     tags.city = choice
 

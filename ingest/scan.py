@@ -59,6 +59,9 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
             yield Missing(str(given), "no such file or folder")
             continue
         named = root.is_file()
+        if not named and not root.is_dir():  # a FIFO or a device would block or never end
+            yield Missing(str(given), "not a regular file or folder")
+            continue
         for path in [root] if named else _walk(root):
             resolved = str(path.resolve())
             if resolved in seen:

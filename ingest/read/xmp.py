@@ -51,6 +51,10 @@ def find_packet(data: bytes) -> bytes | None:
         end_tag = b"</rdf:RDF>"
         if start < 0:
             return None
+    # A DTD before the packet (its entities used inside) is as hostile as one inside it.
+    before = data[max(0, start - 4096):start]
+    if b"<!DOCTYPE" in before or b"<!ENTITY" in before:
+        raise MetadataProblem("XMP refused: DTD before the packet (hostile XML)")
     end = data.find(end_tag, start, start + MAX_PACKET + len(end_tag))
     if end < 0:
         if data.find(end_tag, start) >= 0:
