@@ -194,8 +194,14 @@ ALTER TABLE demonstrations ADD COLUMN start_time TEXT;   -- HH:MM local, when th
 ALTER TABLE demonstrations ADD COLUMN end_time TEXT;
 """
 
+_V3 = """
+-- Two towns may share a name in one country (Newport, Wales and Newport, Isle of Wight).
+DROP INDEX idx_cities_name_country;
+CREATE INDEX idx_cities_name ON cities(name, country_code);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .dates import local_date, resolve_date, utc
 from .licences import looks_like_licence, parse_licence
-from .places import CityChoice, city_from_folders, city_from_gps, city_from_name, key, timezone_at
+from .places import CityChoice, city_from_folders, city_from_gps, city_from_name, gazetteer, key, timezone_at
 from .read import Facts
 
 
@@ -77,6 +77,12 @@ class Registry:
         if len(found) > 1 and city_id is not None:
             found = [d for d in found if d.city_id == city_id] or found
         return found[0] if len(found) == 1 else None
+
+    def choice_for(self, city_id: int, source: str) -> CityChoice:
+        """A city row of the archive as a choice, with its gazetteer entry (for its time zone)."""
+        gid = next((g for g, c in self.geonames.items() if c == city_id), None)
+        city = gazetteer().cities.get(gid) if gid is not None else None
+        return CityChoice(self.city_names.get(city_id, "?"), city.country_code if city else None, source, city)
 
     def place_of(self, demo: Demo) -> str:
         return self.city_names.get(demo.city_id, "?") if demo.city_id else "?"
@@ -232,6 +238,7 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     v["city_id"] = registry.city_of(choice) if choice else None
     v["city_source"] = choice.source if choice else None
     tags.city = choice
+    _archivist(facts.get("archivist", {}), v, registry, tags)
 
     _demonstration(facts, options, registry, tags)
     demo = registry.demo(v["demonstration_id"])
@@ -267,21 +274,38 @@ def _city(facts: Facts, options: Options, registry: Registry, tags: Tags) -> Cit
         return choice
     found = city_from_folders(facts.get("folder-name", {}).get("folders") or [], registry.city_ids)
     if found:
-        name = registry.city_names.get(found[1], found[0])
-        return CityChoice(name, None, "folder-name")
+        return registry.choice_for(found[1], "folder-name")
     return None
+
+
+def _archivist(corrected: dict[str, Any], v: dict[str, Any], registry: Registry, tags: Tags) -> None:
+    """Corrected date and city (source `archivist`) are what demonstration matching works from."""
+    if corrected.get("taken_at"):
+        v["taken_at"] = corrected["taken_at"]
+        v["date"], v["taken_at_utc"] = local_date(v["taken_at"]), utc(v["taken_at"])
+    if corrected.get("date"):
+        v["date"] = corrected["date"]
+    if corrected.get("city_id") not in (None, ""):
+        city_id = int(corrected["city_id"])
+        v["city_id"], v["city_source"] = city_id, "archivist"
+        tags.city = registry.choice_for(city_id, "archivist")
 
 
 def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tags) -> None:
     """--demo -> the event named in XMP -> the registry by date and city; never a pick between two."""
     v = tags.values
     v["demonstration_id"] = v["demonstration_source"] = None
-    date, city_id = v["date"], v["city_id"]
+    # A photo known only to the month can still match a month-only registry entry.
+    date = v["date"] or (v["taken_at"] if v["taken_at"] and len(v["taken_at"]) == 7 else None)
+    city_id = v["city_id"]
     if options.demo:
         v["demonstration_source"] = "flag"
         named = registry.named(options.demo, date)
+        same_name = [d for d in registry.demos if d.name and normalise(d.name) == normalise(options.demo)]
         if named:
             v["demonstration_id"] = named.id
+        elif same_name:
+            tags.reasons.append(f"{len(same_name)} demonstrations are called {options.demo!r}; none chosen")
         else:
             tags.demo_name = options.demo
         return

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import sqlite_utils
 
+from .db import transaction
 from .record import load_facts, load_registry, retag_photo
 from .resolve import resolve
 
@@ -14,7 +18,22 @@ def retag_all(db: sqlite_utils.Database) -> tuple[int, int]:
     ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY id")]
     changed = 0
     for photo_id in ids:
-        tags = resolve(load_facts(db, photo_id), registry)
-        if retag_photo(db, registry, photo_id, tags):
+        facts = load_facts(db, photo_id)
+        facts["archivist"] = corrections(db, photo_id)
+        if retag_photo(db, registry, photo_id, resolve(facts, registry)):
             changed += 1
+    with transaction(db):  # provisional groups the registry has since named are left empty
+        db.conn.execute("DELETE FROM demonstrations WHERE provisional = 1 AND id NOT IN "
+                        "(SELECT demonstration_id FROM photos WHERE demonstration_id IS NOT NULL)")
     return changed, len(ids)
+
+
+def corrections(db: sqlite_utils.Database, photo_id: int) -> dict[str, Any]:
+    """An archivist's values for one photo (stored as JSON, or as plain text)."""
+    found = {}
+    for field, value in db.execute("SELECT field, value FROM corrections WHERE photo_id = ?", [photo_id]):
+        try:
+            found[field] = json.loads(value) if value is not None else None
+        except ValueError:
+            found[field] = value
+    return found
