@@ -200,8 +200,31 @@ DROP INDEX idx_cities_name_country;
 CREATE INDEX idx_cities_name ON cities(name, country_code);
 """
 
+_PERMISSIONS = "allows_commercial, allows_adaptations, share_alike, commons_compatible"
+_SET_PERMISSIONS = f"""
+    UPDATE photos SET ({_PERMISSIONS}) =
+        (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = photos.licence_id)
+"""
+_V4 = f"""
+-- What a photo's licence allows, on the photo itself so Datasette can facet and filter on it.
+-- Derived from licence_id by triggers: never written by hand, never out of step.
+ALTER TABLE photos ADD COLUMN allows_commercial INTEGER;
+ALTER TABLE photos ADD COLUMN allows_adaptations INTEGER;
+ALTER TABLE photos ADD COLUMN share_alike INTEGER;
+ALTER TABLE photos ADD COLUMN commons_compatible INTEGER;
+CREATE INDEX idx_photos_commercial ON photos(allows_commercial);
+CREATE INDEX idx_photos_commons ON photos(commons_compatible);
+CREATE TRIGGER photos_licence_ai AFTER INSERT ON photos BEGIN
+  {_SET_PERMISSIONS} WHERE id = new.id;
+END;
+CREATE TRIGGER photos_licence_au AFTER UPDATE OF licence_id ON photos BEGIN
+  {_SET_PERMISSIONS} WHERE id = new.id;
+END;
+{_SET_PERMISSIONS};
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 @contextmanager
