@@ -107,7 +107,45 @@ def serve(ctx, db_path, store_path, metadata, host, port):
     datasette_cli.main(args=args[1:], prog_name="datasette")
 
 
+@click.command(name="export")
+@click.argument("photos", nargs=-1, required=True)
+@archive_options
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to write the copies into.")
+@click.option("--size", type=click.Choice(["original", "web"]), default="original", show_default=True)
+@click.option("--zip", "as_zip", is_flag=True, help="Write one ZIP with a CREDITS.txt instead of files.")
+@click.option("--base-url", envvar="INGEST_PUBLIC_URL", default=None,
+              help="The gallery's public address, for the credit line's source link [$INGEST_PUBLIC_URL].")
+@click.pass_context
+def export_(ctx, photos, db_path, store_path, target, size, as_zip, base_url):
+    """Write licence-carrying copies of PHOTOS (ids, or sha256 prefixes).
+
+    Each copy carries its creator, licence and credit line in XMP and no private metadata
+    (no GPS, serial numbers or source paths); the stored originals are not touched.
+    """
+    from .downloads import export, zip_bundle
+    from .record import find_photo
+    from .store import write_atomic
+    from .web.plugin import archive_name
+
+    archive = get_archive(ctx, db_path, store_path)
+    db = archive.db
+    ids = [find_photo(db, ref) for ref in photos]
+    page = (lambda i: f"{base_url.rstrip('/')}/gallery/photos/{i}") if base_url else None
+    files = export(db, archive.store, ids, size, archive_name(), page, allow_withheld=True)
+    target.mkdir(parents=True, exist_ok=True)
+    if as_zip:
+        path = target / f"photos-{len(files)}.zip"
+        write_atomic(path, zip_bundle(files, archive_name()))
+        click.echo(f"{path} ({len(files)} photos, with CREDITS.txt)")
+        return
+    for name, data, line in files:
+        write_atomic(target / name, data)
+        click.echo(f"{target / name}\n  {line.text}")
+
+
 def register(main: click.Group) -> None:
+    main.add_command(export_)
     main.add_command(demos)
     main.add_command(retag)
     main.add_command(serve)

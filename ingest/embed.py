@@ -306,3 +306,52 @@ def insert_jpeg_segments(jpeg: bytes, *, app13: bytes | None = None, xmp: bytes 
     if app13 is not None:
         new.append(_segment(0xED, app13))
     return b"".join(head + new + rest)
+
+
+def _keep_segment(marker: int, payload: bytes) -> bool:
+    """What a public copy keeps of the original's header: only what decoding needs."""
+    if marker == 0xE0:                     # JFIF
+        return payload.startswith(b"JFIF")
+    if marker == 0xE2:                     # colour profile, not MPF or FlashPix data
+        return payload.startswith(b"ICC_PROFILE\x00")
+    if marker == 0xEE:                     # Adobe: tells decoders how CMYK/YCCK is coded
+        return payload.startswith(b"Adobe")
+    return not (0xE0 <= marker <= 0xEF or marker == 0xFE)  # other APPn and comments go
+
+
+def replace_jpeg_metadata(jpeg: bytes, *, exif: bytes | None = None, xmp: bytes | None = None,
+                          app13: bytes | None = None) -> bytes:
+    """JPEG bytes with every metadata segment (EXIF, XMP, IPTC, maker data, comments, trailing
+    thumbnails and depth maps after the image) replaced by exactly the ones given.
+
+    The scan data is copied untouched: the picture is not re-encoded.
+    """
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG (no SOI marker)")
+    kept: list[bytes] = []
+    pos = 2
+    while pos + 4 <= len(jpeg):
+        if jpeg[pos] != 0xFF:
+            raise ValueError(f"corrupt JPEG: expected a marker at byte {pos}")
+        marker = jpeg[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker == 0xDA:                 # start of scan: copy through the first EOI, drop trailers
+            end = jpeg.find(b"\xff\xd9", pos)
+            kept.append(jpeg[pos:end + 2] if end >= 0 else jpeg[pos:] + b"\xff\xd9")
+            break
+        (length,) = struct.unpack(">H", jpeg[pos + 2:pos + 4])
+        if _keep_segment(marker, jpeg[pos + 4:pos + 2 + length]):
+            kept.append(jpeg[pos:pos + 2 + length])
+        pos += 2 + length
+    new = []
+    if exif is not None:
+        new.append(_segment(0xE1, exif))
+    if xmp is not None:
+        new.append(_segment(0xE1, XMP_APP1_HEADER + xmp))
+    if app13 is not None:
+        new.append(_segment(0xED, app13))
+    jfif = [s for s in kept if s[1] == 0xE0]
+    others = [s for s in kept if s[1] != 0xE0]
+    return b"\xff\xd8" + b"".join(jfif + new + others)

@@ -28,6 +28,16 @@ def metadata_path() -> Path:
     return here if here.exists() else Path(__file__).resolve().parents[2] / "metadata.yml"
 
 
+def archive_name() -> str:
+    """The archive's name, as metadata.yml titles it: the "source" of every credit line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(metadata_path().read_text(encoding="utf-8")).get("title") or "the archive"
+    except (OSError, yaml.YAMLError, AttributeError):
+        return "the archive"
+
+
 def store_for(datasette) -> Store:
     config = datasette.plugin_config(PLUGIN) or {}
     return Store(config.get("store") or os.environ.get("INGEST_STORE") or "archive")

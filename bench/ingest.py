@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""Ingest benchmarks: figures and ratios against reference loops and tools, in one run.
+
+    .venv/bin/python bench/ingest.py [--photos N] [--small N1,N2] [--keep DIR] [--quick]
+
+1. Full ingest, photos/s, of N 12-megapixel photo-like JPEGs (4000x3000, ~4 MB, EXIF with GPS),
+   through the real `ingest` console script (a subprocess, fresh catalogue and store each time),
+   with --jobs 1 and --jobs 2.
+2. The same files through a "bare loop" with the same number of processes (in this process for 1,
+   a fork Pool for 2): read once, SHA-256, one draft-mode decode at the photo's own aspect with a
+   1600 px long edge, upright, web 1600 px and thumbnail 400 px (from the web size) with Pillow's
+   thumbnail() defaults (LANCZOS, reducing_gap 2.0), both encoded to baseline JPEG q85; nothing
+   written. The ratio ingest/bare is what everything else costs (startup, metadata, catalogue,
+   store, encoder choices). Target >= 0.8x.
+3. Metadata only, files/s: what the pipeline does per file minus decoding and the store (the
+   package's own extract in dry-run mode: read once, hash, header, EXIF + XMP + sidecar + IPTC
+   readers, names; then resolve and record_file into a real SQLite catalogue), in this process,
+   one-time loads included; versus `exiftool -json -n -r` over the
+   same folder (one process, whole command). Target >= 5x exiftool.
+4. Unchanged re-scan, files/s: `ingest` run again over the N2 small files it just imported, as a
+   whole command, and inside a fresh interpreter that has already imported the package (that is,
+   without interpreter startup and imports). Target >= 5,000 files/s.
+5. Peak memory (max RSS of the ingest process or any of its workers) importing N1 vs N2 small
+   1 MP files with --jobs 2, each in a fresh process. Target: flat in N (N2 within 20% of N1).
+
+Test data are generated once and cached under /tmp/ingest-bench-cache (keyed by parameters), so
+re-runs start measuring at once: N 12 MP photos from ingest.synth (~4 MB each), and 1 MP files made
+from 8 base images with EXIF (GPS), XMP and IPTC whose EXIF date differs per file (~50 KB each).
+Catalogues and stores go to a temporary folder, removed at the end, or to --keep DIR, kept.
+The machine's other work shows in every figure: compare runs made at a low load average, or use
+--repeat 3 (the best run of each figure is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+
+# This file is bench/ingest.py: run as a script, its folder comes first on sys.path and would
+# shadow the `ingest` package. Drop it; fall back to the repository when the package is not installed.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if importlib.util.find_spec("ingest") is None:
+    sys.path.insert(0, str(_HERE.parent))
+
+from PIL import Image, ImageFilter  # noqa: E402
+
+import ingest  # noqa: E402
+from ingest import images
+from ingest.db import connect
+from ingest.extract import Job, process
+from ingest.record import known_unchanged, load_registry, record_file
+from ingest.resolve import resolve
+from ingest.scan import Candidate, scan
+from ingest.synth import make_photo, photo_like
+from ingest.embed import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
+
+DATA_VERSION = 1          # bump when the generated files change, to invalidate the cache
+CACHE = Path("/tmp/ingest-bench-cache")
+BIG = (4000, 3000)        # 12 MP
+BIG_QUALITY = 90          # ~3.7 MB per photo with synth's grain
+SMALL = (1152, 864)       # 1 MP
+SMALL_QUALITY = 40        # with a light blur: ~45 KB per file
+SMALL_BASES = 8           # distinct images; each file differs from its base by its EXIF date
+PER_FOLDER = 500          # files per folder, like a camera card's DCIM/1xxCANON
+
+# Targets
+BARE_RATIO = 0.8
+EXIFTOOL_RATIO = 5.0
+RESCAN_RATE = 5000.0
+MEMORY_GROWTH = 1.2
+
+CITIES = [("London", 51.5033, -0.1276), ("Munich", 48.1422, 11.5776), ("Barcelona", 41.3870, 2.1700),
+          ("Brussels", 50.8467, 4.3525), ("Bratislava", 48.1447, 17.1128)]
+CAMERAS = [("Canon", "Canon EOS R6"), ("SONY", "ILCE-7M3"), ("NIKON CORPORATION", "NIKON Z 6_2"),
+           ("FUJIFILM", "X-T4")]
+LICENCES = ["https://creativecommons.org/licenses/by-sa/4.0/", "https://creativecommons.org/licenses/by/4.0/",
+            "https://creativecommons.org/licenses/by-nc-sa/4.0/"]
+CREATORS = ["Zoë Müller", "Sam Okafor", "Tomás Ferrer", "Ana Novak"]
+
+
+# ---------------------------------------------------------------- data
+
+def _camera_exif(i: int, when: datetime, *, orientation: int = 1) -> dict:
+    make, model = CAMERAS[i % len(CAMERAS)]
+    city, lat, lon = CITIES[i % len(CITIES)]
+    return {
+        "Make": make, "Model": model, "Orientation": orientation,
+        "DateTimeOriginal": when.strftime("%Y:%m:%d %H:%M:%S"), "OffsetTimeOriginal": "+01:00",
+        "ExposureTime": 1 / 250, "FNumber": 5.6, "ISOSpeedRatings": 400, "FocalLength": 35,
+        "LensModel": "RF24-105mm F4 L IS USM", "Artist": CREATORS[i % len(CREATORS)],
+        "Copyright": f"CC BY-SA 4.0 {CREATORS[i % len(CREATORS)]}",
+        "GPSLatitude": round(lat + (i % 17) * 1e-4, 6), "GPSLongitude": round(lon - (i % 13) * 1e-4, 6),
+        "GPSAltitude": 30 + i % 20,
+    }
+
+
+def _xmp(i: int) -> dict:
+    city = CITIES[i % len(CITIES)][0]
+    return {"dc:creator": [CREATORS[i % len(CREATORS)]], "dc:title": f"March in {city}",
+            "dc:description": f"{city}: marchers with banners on the main square", "dc:subject": ["march", "protest", city],
+            "cc:license": LICENCES[i % len(LICENCES)], "xmpRights:UsageTerms": "CC BY-SA 4.0",
+            "photoshop:City": city, "Iptc4xmpCore:Location": "Main square"}
+
+
+def _iptc(i: int) -> dict:
+    city = CITIES[i % len(CITIES)][0]
+    return {"By-line": CREATORS[i % len(CREATORS)], "City": city, "Country/Primary Location Name": "Europe",
+            "Headline": f"March in {city}", "Caption/Abstract": f"{city}: marchers with banners",
+            "Keywords": ["march", "protest"], "Copyright Notice": "CC BY-SA 4.0", "Credit": "Community photo desk"}
+
+
+def _big_one(args: tuple[int, str]) -> int:
+    i, path = args
+    when = datetime(2024, 5, 18, 12, 0, 0) + timedelta(seconds=37 * i)
+    portrait = i % 5 == 4  # camera held sideways: stored 4000x3000, shown 3000x4000
+    w, h = (BIG[1], BIG[0]) if portrait else BIG
+    make_photo(path, width=w, height=h, seed=1000 + i, quality=BIG_QUALITY,
+               exif=_camera_exif(i, when, orientation=6 if portrait else 1),
+               xmp=_xmp(i) if i % 2 else None, iptc=_iptc(i) if i % 4 == 1 else None)
+    return os.path.getsize(path)
+
+
+def _cached(key: str, build) -> Path:
+    """The folder for `key` in the cache, built (into a temporary name, then renamed) if missing."""
+    folder = CACHE / key
+    if (folder / ".complete").exists():
+        return folder
+    CACHE.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=CACHE))
+    started = time.perf_counter()
+    build(tmp)
+    (tmp / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    os.replace(tmp, folder)
+    log(f"  generated {key} in {time.perf_counter() - started:.1f} s")
+    return folder
+
+
+def big_set(n: int) -> Path:
+    def build(tmp: Path) -> None:
+        jobs = [(i, str(tmp / "DCIM" / f"{100 + i // PER_FOLDER}CANON" / f"IMG_{i + 1:04d}.JPG")) for i in range(n)]
+        for _, p in jobs:
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        with get_context("fork").Pool(os.cpu_count() or 1) as pool:
+            pool.map(_big_one, jobs, chunksize=1)
+    return _cached(f"big-v{DATA_VERSION}-n{n}-{BIG[0]}x{BIG[1]}-q{BIG_QUALITY}", build)
+
+
+_SENTINEL = "2000:01:01 00:00:00"   # replaced in place (same length) by each file's own date
+
+
+def _small_bases() -> list[bytes]:
+    """A few distinct 1 MP JPEGs with EXIF (GPS), XMP and IPTC; files are these with another date."""
+    bases = []
+    for b in range(SMALL_BASES):
+        im = photo_like(*SMALL, seed=50 + b).filter(ImageFilter.GaussianBlur(2))
+        exif = _camera_exif(b, datetime(2000, 1, 1))
+        exif["DateTimeOriginal"] = _SENTINEL
+        out = io.BytesIO()
+        im.save(out, "JPEG", quality=SMALL_QUALITY, exif=exif_bytes(exif))
+        data = insert_jpeg_segments(out.getvalue(), xmp=xmp_packet(_xmp(b)), app13=iptc_app13(_iptc(b)))
+        assert data.count(_SENTINEL.encode()) == 1, "the date sentinel must occur once"
+        bases.append(data)
+    return bases
+
+
+def small_set(n: int) -> Path:
+    def build(tmp: Path) -> None:
+        bases = _small_bases()
+        start = datetime(2024, 5, 18, 12, 0, 0)
+        for i in range(n):
+            folder = tmp / f"{100 + i // PER_FOLDER}CARD"
+            if i % PER_FOLDER == 0:
+                folder.mkdir(parents=True, exist_ok=True)
+            stamp = (start + timedelta(seconds=i)).strftime("%Y:%m:%d %H:%M:%S").encode()
+            (folder / f"DSC_{i + 1:05d}.JPG").write_bytes(bases[i % SMALL_BASES].replace(_SENTINEL.encode(), stamp))
+    return _cached(f"small-v{DATA_VERSION}-n{n}-{SMALL[0]}x{SMALL[1]}-q{SMALL_QUALITY}", build)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*.JPG"))
+
+
+def warm(paths: list[str]) -> int:
+    """Read every file once so all contenders start with the same (warm) page cache."""
+    total = 0
+    for p in paths:
+        with open(p, "rb") as f:
+            total += len(f.read())
+    return total
+
+
+# ---------------------------------------------------------------- running the real command
+
+def ingest_command() -> str:
+    beside = Path(sys.executable).parent / "ingest"
+    found = str(beside) if beside.exists() else shutil.which("ingest")
+    if not found:
+        sys.exit("bench: the `ingest` console script is not installed (run `make setup`)")
+    return found
+
+
+class Run:
+    def __init__(self, rc: int, wall: float, maxrss_kb: int, out: str, err: str):
+        self.rc, self.wall, self.maxrss_kb, self.out, self.err = rc, wall, maxrss_kb, out, err
+
+    def counts(self) -> dict[str, float]:
+        """What the summary line says: imported, duplicates, unchanged, problems, files, seconds."""
+        found = {k: float(v) for v, k in re.findall(r"(\d+) (imported|duplicates|unchanged|problems)", self.out)}
+        if m := re.search(r"\((\d+) files in ([\d.]+) s", self.out):
+            found["files"], found["seconds"] = float(m[1]), float(m[2])
+        return found
+
+
+# A fresh, small process runs each measured command and reports its wall time and the peak RSS of
+# the command and all its children (RUSAGE_CHILDREN). Measuring from this process instead would be
+# wrong: a child forked from a big parent starts with the parent's high-water mark.
+_WRAPPER = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+rc = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as f:
+    f.write(f"{rc} {wall} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
+# The same command run inside a fresh interpreter that has already imported the package: the time
+# it reports is the command's own work (catalogue, scan, run), without interpreter startup and imports.
+_IN_PROCESS = """
+import resource, sys, time
+import ingest.cli, ingest.db, ingest.licences, ingest.pipeline, ingest.record, ingest.resolve, ingest.scan
+started = time.perf_counter()
+try:
+    rc = ingest.cli.main(sys.argv[2:], prog_name="ingest", standalone_mode=False) or 0
+except SystemExit as e:
+    rc = e.code or 0
+wall = time.perf_counter() - started
+sys.stdout.flush()
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{rc} {wall} {rss}")
+"""
+
+
+def run(cmd: list[str], cwd: Path, *, in_process: bool = False) -> Run:
+    """Run a command; its wall time and the peak RSS of it and its children (kB). With `in_process`,
+    `cmd` is the arguments of `ingest` and the time excludes interpreter startup and imports."""
+    script = [_IN_PROCESS] if in_process else [_WRAPPER]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rusage") as usage:
+        subprocess.run([sys.executable, "-c", *script, usage.name, *cmd], cwd=cwd, stdout=out, stderr=err,
+                       stdin=subprocess.DEVNULL, check=False)
+        rc, wall, maxrss = usage.read().split()
+        out.seek(0)
+        err.seek(0)
+        return Run(int(rc), float(wall), int(maxrss), out.read(), err.read())
+
+
+def ingest_run(work: Path, name: str, folder: Path, jobs: int, *, fresh: bool = True, expect: str = "imported",
+               n: int | None = None, in_process: bool = False) -> Run:
+    db, store = work / f"{name}.db", work / f"{name}-store"
+    if fresh:
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        shutil.rmtree(store, ignore_errors=True)
+    args = ["import", str(folder), "--db", str(db), "--store", str(store), "--jobs", str(jobs)]
+    r = run(args if in_process else [ingest_command(), *args], work, in_process=in_process)
+    c = r.counts()
+    if r.rc != 0 or (n is not None and c.get(expect) != n):
+        sys.exit(f"bench: `ingest` over {folder} did not {expect} all {n} files (exit {r.rc}):\n{r.out}{r.err[-2000:]}")
+    return r
+
+
+def startup(work: Path, name: str, *, fresh: bool, repeat: int = 3) -> tuple[float, int]:
+    """Median wall time of `ingest` over an empty folder: interpreter, imports, catalogue, run rows."""
+    empty = work / "empty"
+    empty.mkdir(exist_ok=True)
+    runs = [ingest_run(work, name, empty, 1, fresh=fresh, n=None) for _ in range(repeat)]
+    return statistics.median(r.wall for r in runs), max(r.maxrss_kb for r in runs)
+
+
+# ---------------------------------------------------------------- 2. the bare loop
+
+_TRANSPOSE = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_270, 8: Image.Transpose.ROTATE_90}
+
+
+def bare_one(path: str) -> int:
+    """The least an importer must do per photo: read, hash, decode once small, two sizes, two JPEGs."""
+    with open(path, "rb") as f:
+        data = f.read()
+    hashlib.sha256(data).hexdigest()
+    im = Image.open(io.BytesIO(data))
+    w, h = im.size
+    scale = images.WEB_SIZE / max(w, h)
+    im.draft("RGB", (round(w * scale), round(h * scale)))
+    orientation = im.getexif().get(0x0112, 1)
+    im.load()
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    im.thumbnail((images.WEB_SIZE, images.WEB_SIZE), Image.Resampling.LANCZOS)
+    if orientation in _TRANSPOSE:  # upright, like the real derivatives (on the small image: cheap)
+        im = im.transpose(_TRANSPOSE[orientation])
+    small = im.copy()
+    small.thumbnail((images.THUMB_SIZE, images.THUMB_SIZE), Image.Resampling.LANCZOS)
+    total = 0
+    for picture in (im, small):
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=85)
+        total += out.tell()
+    return total
+
+
+def bare_loop(paths: list[str], jobs: int) -> float:
+    started = time.perf_counter()
+    if jobs <= 1:
+        for p in paths:
+            bare_one(p)
+    else:
+        with get_context("fork").Pool(jobs) as pool:
+            for _ in pool.imap_unordered(bare_one, paths, chunksize=1):
+                pass
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- 3. metadata only
+
+def metadata_loop(root: Path, db_path: Path) -> tuple[float, float, int, int]:
+    """The pipeline minus decoding and the store, in this process: scan, the unchanged check, then per
+    file `extract.process` in dry-run mode (read once, hash, header, EXIF + XMP + sidecar + IPTC
+    readers, names; it returns before the store and the decoder), `resolve` and `record_file` into a
+    real catalogue, one transaction per file as the pipeline does. Returns (seconds, seconds for the
+    first file, one-time loads included, files, metadata rows)."""
+    db = connect(db_path)
+    registry = load_registry(db)
+    started = time.perf_counter()
+    first, files = 0.0, 0
+    for item in scan([str(root)]):
+        if not isinstance(item, Candidate) or known_unchanged(db, item.path, item.size, item.mtime_ns):
+            continue
+        result = process(Job(item.path, item.size, item.mtime_ns, str(db_path.parent / "unused-store"), dry_run=True))
+        if result.problem:
+            sys.exit(f"bench: {item.path}: {result.problem}")
+        record_file(db, registry, result, resolve(result.facts, registry))
+        files += 1
+        if files == 1:
+            first = time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    rows = db.execute("SELECT count(*) FROM metadata").fetchone()[0]
+    db.conn.close()
+    return elapsed, first, files, rows
+
+
+def exiftool_run(folder: Path, work: Path) -> tuple[float, int]:
+    exiftool = shutil.which("exiftool")
+    if not exiftool:
+        return float("nan"), 0
+    r = run([exiftool, "-json", "-n", "-r", "-ext", "JPG", str(folder)], work)
+    try:
+        count = len(json.loads(r.out))
+    except ValueError:
+        count = 0
+    return r.wall, count
+
+
+# ---------------------------------------------------------------- report
+
+KEEP = False   # --keep: leave every catalogue and store in place for inspection
+
+
+def discard(path: Path) -> None:
+    """Remove a store once measured (a 10,000-photo store is ~1.5 GB), unless --keep."""
+    if not KEEP:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []  # figure, value, reference, ratio, target, verdict
+        self.info: list[str] = []
+
+    def row(self, figure: str, value: str, reference: str, ratio: str, target: str, ok: bool | None) -> None:
+        self.rows.append((figure, value, reference, ratio, target, verdict(ok)))
+
+
+def bench_full(rep: Report, work: Path, big: Path, paths: list[str], repeat: int) -> None:
+    """1 + 2: the real command over the 12 MP photos, against the bare loop, with 1 and 2 processes."""
+    n = len(paths)
+    for jobs in (1, 2):
+        log(f"full ingest, --jobs {jobs}")
+        best = min((ingest_run(work, "full", big, jobs, n=n) for _ in range(repeat)), key=lambda r: r.wall)
+        c = best.counts()
+        rate = n / best.wall
+        inner = n / c["seconds"] if c.get("seconds") else float("nan")
+        log(f"bare loop, {jobs} process(es)")
+        bare = min(bare_loop(paths, jobs) for _ in range(repeat))
+        bare_rate = n / bare
+        ratio = rate / bare_rate
+        rep.row(f"full ingest 12 MP, --jobs {jobs} (whole command)", f"{rate:.2f} photos/s",
+                f"bare loop {bare_rate:.2f} photos/s", f"{ratio:.2f}x", f">= {BARE_RATIO}x", ratio >= BARE_RATIO)
+        rep.info.append(f"--jobs {jobs}: ingest {best.wall:.2f} s wall, {c.get('seconds', float('nan')):.1f} s inside "
+                        f"run_ingest ({inner:.2f} photos/s, {inner / bare_rate:.2f}x bare); bare loop {bare:.2f} s; "
+                        f"peak RSS {best.maxrss_kb / 1024:.0f} MB")
+    discard(work / "full-store")
+
+
+def bench_metadata(rep: Report, work: Path, small1: Path, n1: int) -> None:
+    """3: readers + resolve + catalogue rows in-process, against exiftool over the same folder."""
+    log("metadata only")
+    meta_db = work / "metadata.db"
+    for p in (meta_db, Path(f"{meta_db}-wal"), Path(f"{meta_db}-shm")):
+        p.unlink(missing_ok=True)
+    meta_s, meta_first, meta_files, meta_rows = metadata_loop(small1, meta_db)
+    meta_rate = meta_files / meta_s
+    steady_rate = (meta_files - 1) / max(1e-9, meta_s - meta_first)
+    log("exiftool")
+    et_s, et_files = exiftool_run(small1, work)
+    label = f"metadata only, {meta_files} x 1 MP (3 readers + rows)"
+    if et_files:
+        et_rate = et_files / et_s
+        ratio, steady_ratio = meta_rate / et_rate, steady_rate / et_rate
+        rep.row(label, f"{meta_rate:.0f} files/s", f"exiftool -json -n {et_rate:.0f} files/s", f"{ratio:.1f}x",
+                f">= {EXIFTOOL_RATIO:g}x", ratio >= EXIFTOOL_RATIO)
+        rep.row("  the same, after the first file (one-time loads)", f"{steady_rate:.0f} files/s",
+                f"exiftool -json -n {et_rate:.0f} files/s", f"{steady_ratio:.1f}x", f">= {EXIFTOOL_RATIO:g}x",
+                steady_ratio >= EXIFTOOL_RATIO)
+    else:
+        rep.row(label, f"{meta_rate:.0f} files/s", "exiftool missing (apt-get install libimage-exiftool-perl)", "-",
+                f">= {EXIFTOOL_RATIO:g}x", None)
+    rep.info.append(f"metadata loop: {meta_files} files in {meta_s:.2f} s, of which {meta_first:.2f} s for the first "
+                    f"file (one-time loads); {meta_rows} metadata rows ({meta_rows / max(1, meta_files):.0f} per file); "
+                    f"exiftool (whole command, one process): {et_files} files in {et_s:.2f} s")
+    d = run([ingest_command(), "import", str(small1), "--db", str(work / "dryrun.db"), "--dry-run", "--jobs", "1"], work)
+    if (seconds := d.counts().get("seconds")):
+        rep.info.append(f"`ingest --dry-run --jobs 1` over the same {n1} files (hash + header + readers + resolve, "
+                        f"no decoding, no writes): {n1 / d.wall:.0f} files/s whole command, "
+                        f"{n1 / max(1e-9, seconds):.0f} inside run_ingest")
+
+
+def bench_memory_rescan(rep: Report, work: Path, sets: list[tuple[int, Path]], repeat: int) -> None:
+    """5: peak RSS importing N1 and N2 small files; 4: re-scan of the N2 files, all unchanged."""
+    mem = {}
+    for n, folder in sets:
+        log(f"memory: importing {n} small files")
+        r = ingest_run(work, f"mem{n}", folder, 2, n=n)
+        mem[n] = r
+        rep.info.append(f"import {n} x 1 MP, --jobs 2: {r.wall:.1f} s ({n / r.wall:.0f} files/s), "
+                        f"peak RSS {r.maxrss_kb / 1024:.0f} MB")
+        if n != sets[-1][0]:
+            discard(work / f"mem{n}-store")
+    (n1, _), (n2, small2) = sets
+    growth = mem[n2].maxrss_kb / mem[n1].maxrss_kb
+    rep.row(f"peak RSS importing {n2} vs {n1} files", f"{mem[n2].maxrss_kb / 1024:.0f} MB",
+            f"{mem[n1].maxrss_kb / 1024:.0f} MB", f"{growth:.2f}x", f"<= {MEMORY_GROWTH}x (flat)", growth <= MEMORY_GROWTH)
+
+    log(f"re-scan: {n2} unchanged files")
+    rescan = min((ingest_run(work, f"mem{n2}", small2, 2, fresh=False, expect="unchanged", n=n2)
+                  for _ in range(repeat)), key=lambda r: r.wall)
+    start_db, _ = startup(work, f"mem{n2}", fresh=False)
+    inside = min((ingest_run(work, f"mem{n2}", small2, 2, fresh=False, expect="unchanged", n=n2, in_process=True)
+                  for _ in range(repeat)), key=lambda r: r.wall)
+    whole, net = n2 / rescan.wall, n2 / inside.wall
+    rep.row(f"unchanged re-scan, {n2} files (whole command)", f"{whole:.0f} files/s", "-", "-",
+            f">= {RESCAN_RATE:.0f}/s", whole >= RESCAN_RATE)
+    rep.row(f"unchanged re-scan, {n2} files (without startup)", f"{net:.0f} files/s", "-", "-",
+            f">= {RESCAN_RATE:.0f}/s", net >= RESCAN_RATE)
+    rep.info.append(f"re-scan: {rescan.wall:.2f} s whole command (the same command over an empty folder: "
+                    f"{start_db:.2f} s), {inside.wall:.2f} s without interpreter startup and imports, "
+                    f"run_ingest says {rescan.counts().get('seconds')} s; peak RSS {rescan.maxrss_kb / 1024:.0f} MB")
+    discard(work / f"mem{n2}-store")
+
+
+SECTIONS = ("full", "metadata", "memory")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=None, help="12 MP photos for the full ingest [default: 40]")
+    ap.add_argument("--small", default=None, metavar="N1,N2",
+                    help="small 1 MP file counts: N1 for metadata and memory, N2 for memory and re-scan "
+                         "[default: 1000,10000]")
+    ap.add_argument("--keep", metavar="DIR", help="keep catalogues and stores in DIR (default: a temporary folder)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run in seconds (3 photos, 40/150 small files)")
+    ap.add_argument("--only", metavar="LIST", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to run, of {', '.join(SECTIONS)} [default: all]")
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs per throughput figure; the best is kept")
+    ap.add_argument("--cache", default="/tmp/ingest-bench-cache", help="where generated files are kept [default: %(default)s]")
+    args = ap.parse_args()
+    global CACHE, KEEP
+    CACHE, KEEP = Path(args.cache), bool(args.keep)
+    n_big = args.photos or (3 if args.quick else 40)
+    n1, n2 = (int(x) for x in (args.small or ("40,150" if args.quick else "1000,10000")).split(","))
+    if not 0 < n1 < n2 or n_big < 1:
+        ap.error("--small N1,N2 needs 0 < N1 < N2, and --photos at least 1")
+    only = set(args.only.split(","))
+    if only - set(SECTIONS):
+        ap.error(f"--only: unknown section(s) {', '.join(sorted(only - set(SECTIONS)))}")
+    repeat = max(1, args.repeat)
+
+    if args.keep:
+        work = Path(args.keep).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    t0 = time.perf_counter()
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
+    log(f"ingest bench: {n_big} x 12 MP, small sets {n1} and {n2}; {cores} cores; work in {work}")
+
+    log("data")
+    data_lines = []
+    if "full" in only:
+        big = big_set(n_big)
+        big_paths = files_in(big)
+        size = warm(big_paths) / len(big_paths)
+        data_lines.append(f"{len(big_paths)} x {BIG[0]}x{BIG[1]} JPEG ({size / 1e6:.1f} MB avg, EXIF with GPS, "
+                          f"some XMP/IPTC, 1 in 5 portrait)")
+    if only & {"metadata", "memory"}:
+        small1 = small_set(n1)
+        size = warm(files_in(small1)) / n1
+        small2 = None
+        if "memory" in only:
+            small2 = small_set(n2)
+            warm(files_in(small2))
+        data_lines.append(f"{n1}{f' / {n2}' if small2 else ''} x {SMALL[0]}x{SMALL[1]} JPEG ({size / 1e3:.0f} KB avg, "
+                          f"EXIF with GPS, XMP, IPTC)")
+
+    rep = Report()
+    try:
+        start_fresh, start_rss = startup(work, "startup", fresh=True)
+        rep.info.append(f"process startup (ingest over an empty folder, new catalogue): {start_fresh:.2f} s, "
+                        f"peak RSS {start_rss / 1024:.0f} MB")
+        if "full" in only:
+            bench_full(rep, work, big, big_paths, repeat)
+        if "metadata" in only:
+            bench_metadata(rep, work, small1, n1)
+        if "memory" in only:
+            bench_memory_rescan(rep, work, [(n1, small1), (n2, small2)], repeat)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"ingest {ingest.__version__} bench ({Path(ingest.__file__).parent}) - Python {platform.python_version()}, "
+          f"Pillow {Image.__version__}, {cores} cores, {time.perf_counter() - t0:.0f} s; load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after (other work on the machine makes figures noisy)")
+    for line in data_lines:
+        print(f"data: {line}")
+    if args.quick:
+        print("--quick: a smoke run; with so few files one-time costs dominate and the verdicts mean little")
+    print()
+    head = ("figure", "value", "reference", "ratio", "target", "result")
+    widths = [max(len(str(r[i])) for r in rep.rows + [head]) for i in range(len(head))]
+    for r in [head] + rep.rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    print()
+    for line in rep.info:
+        print(f"- {line}")
+    print()
+    for r in rep.rows:
+        print(f"{r[5]}: {r[0].strip()}: {r[1]} (reference {r[2]}, ratio {r[3]}, target {r[4]})")
+
+
+if __name__ == "__main__":
+    main()
