@@ -154,8 +154,9 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
     options = Options(licence=licence, creator=creator, demo=demo, city=city)
     from .scan import scan
 
-    total = sum(1 for _ in scan(paths))
-    show_bar = sys.stderr.isatty() and total > 1
+    show_bar = sys.stderr.isatty()
+    total = sum(1 for _ in scan(paths)) if show_bar else 0  # counted only for the bar's ETA
+    show_bar = show_bar and total > 1
 
     def report(path: str, kind: str, message: str) -> None:
         click.echo(f"{_display(path)}: {message}", err=True)

@@ -6,6 +6,7 @@ Table and column names are a contract (Datasette users and scripts see them): ex
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -229,14 +230,52 @@ MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One write transaction: all of it lands or none of it (a kill mid-way rolls back)."""
-    db.conn.execute("BEGIN IMMEDIATE")
+    """One unit of writes: all of it lands or none of it (a kill mid-way rolls back).
+
+    Inside a `Batch` it is a savepoint of the batch's transaction, so one photo's rows still go
+    together while the commit (the costly part) is shared by many photos.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT unit")
+        try:
+            yield db
+        except BaseException:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+            raise
+        conn.execute("RELEASE unit")
+        return
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
+    conn.execute("COMMIT")
+
+
+class Batch:
+    """Commit every `seconds` or `size` units instead of after each: a kill loses at most that much
+    recent work (never consistency: files are in the store before their rows), and re-running redoes it."""
+
+    def __init__(self, db: sqlite_utils.Database, seconds: float = 0.5, size: int = 200):
+        self.db, self.seconds, self.size = db, seconds, size
+        self.count, self.started = 0, 0.0
+
+    def begin(self) -> None:
+        if not self.db.conn.in_transaction:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.count, self.started = 0, time.monotonic()
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count >= self.size or time.monotonic() - self.started >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

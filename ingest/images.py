@@ -153,7 +153,7 @@ def _to_srgb_rgb(im: Image.Image) -> Image.Image:
 
 def _encode(im: Image.Image) -> bytes:
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=True)
+    im.save(out, "JPEG", quality=JPEG_QUALITY)  # baseline: progressive costs 6x the encode time
     return out.getvalue()
 
 
@@ -166,9 +166,9 @@ def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) ->
         im.load()
         im = _rotate(im, opened.orientation)
         im = _to_srgb_rgb(im)
-        im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
         small = im.copy()
-        small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=2.0)
         return _encode(im), _encode(small)
     except FileProblem:
         raise

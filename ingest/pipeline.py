@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from . import images
+from .db import Batch
 from .extract import FileResult, Job, process
 from .record import known_unchanged, load_registry, record_file, record_problem, start_run, finish_run
 from .resolve import Options, resolve
@@ -132,6 +133,7 @@ def run_ingest(
             yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout)
 
     status = "interrupted"
+    batch = Batch(db)
     try:
         for result in _results(candidates(), max(1, jobs)):
             if advance:
@@ -151,7 +153,9 @@ def run_ingest(
             if dry_run:
                 summary.imported += 1
                 continue
+            batch.begin()
             _, outcome = record_file(db, registry, result, tags)
+            batch.tick()
             if outcome == "imported":
                 summary.imported += 1
             elif outcome == "duplicate":
@@ -160,6 +164,7 @@ def run_ingest(
                 summary.unchanged += 1
         status = "finished"
     finally:
+        batch.commit()
         summary.elapsed = time.monotonic() - started
         if run_id is not None:
             finish_run(db, run_id, summary.counts(), status)

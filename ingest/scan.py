@@ -19,7 +19,7 @@ _SKIP_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
 
 @dataclass(frozen=True)
 class Candidate:
-    path: str       # absolute, resolved: the key a re-scan matches on
+    path: str       # absolute (from a resolved root): the key a re-scan matches on
     size: int
     mtime_ns: int
     named: bool     # given explicitly on the command line
@@ -62,14 +62,15 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
         if not named and not root.is_dir():  # a FIFO or a device would block or never end
             yield Missing(str(given), "not a regular file or folder")
             continue
-        for path in [root] if named else _walk(root):
-            resolved = str(path.resolve())
-            if resolved in seen:
+        # Resolve the root once; paths below it are absolute already (resolving each is half a re-scan).
+        for path in [root.resolve()] if named else _walk(root.resolve()):
+            key = str(path)
+            if key in seen:
                 continue
-            seen.add(resolved)
+            seen.add(key)
             try:
-                st = os.stat(resolved)
+                st = os.stat(key)
             except OSError as e:
-                yield Missing(str(path), f"cannot read: {e.strerror}")
+                yield Missing(key, f"cannot read: {e.strerror}")
                 continue
-            yield Candidate(resolved, st.st_size, st.st_mtime_ns, named)
+            yield Candidate(key, st.st_size, st.st_mtime_ns, named)

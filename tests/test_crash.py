@@ -97,6 +97,11 @@ def check_consistent(root: Path) -> dict:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'photos'").fetchone():
+            # Killed while the schema was being created: each migration is one transaction, so
+            # there is no half schema, only none, and the re-run creates it.
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+            return {"sha": set(), "sources": 0, "tags": {}}
         photos = conn.execute(
             "SELECT id, sha256, format, imported_at, taken_at, creator, width, height FROM photos").fetchall()
         for photo_id, sha, fmt, imported_at, *_ in photos:
