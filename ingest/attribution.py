@@ -22,7 +22,7 @@ class Credit:
 
 def short_name(licence_id: str) -> str:
     """CC-BY-SA-4.0 -> "CC BY-SA 4.0"; CC-BY-SA-3.0-DE -> "CC BY-SA 3.0 DE"; CC0-1.0 -> "CC0 1.0"."""
-    if licence_id == "PDM-1.0":
+    if licence_id == "CC-PDM-1.0":
         return "Public Domain Mark 1.0"
     if licence_id == "CC0-1.0":
         return "CC0 1.0"
@@ -54,7 +54,7 @@ def credit(
     if lic == ALL_RIGHTS_RESERVED:
         verb, label = "is", "all rights reserved"
     elif lic:
-        verb = "is marked with" if lic in ("CC0-1.0", "PDM-1.0") else "is licensed under"
+        verb = "is marked with" if lic in ("CC0-1.0", "CC-PDM-1.0") else "is licensed under"
         label = short_name(lic)
     else:
         verb, label = "has", "no licence stated: ask the photographer before reuse"

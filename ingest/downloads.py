@@ -76,8 +76,8 @@ def xmp_fields(photo: PhotoInfo, line: Credit, page_url: str | None) -> dict[str
     lic = photo.licence_id if photo.licence_id not in (None, UNKNOWN) else None
     is_cc = bool(lic and lic != ALL_RIGHTS_RESERVED)
     if is_cc:
-        rights = f"{'© ' + photo.creator + ', ' if photo.creator and lic not in ('CC0-1.0', 'PDM-1.0') else ''}{short_name(lic)}"
-        terms = f"This work {'is marked with' if lic in ('CC0-1.0', 'PDM-1.0') else 'is licensed under'} " \
+        rights = f"{'© ' + photo.creator + ', ' if photo.creator and lic not in ('CC0-1.0', 'CC-PDM-1.0') else ''}{short_name(lic)}"
+        terms = f"This work {'is marked with' if lic in ('CC0-1.0', 'CC-PDM-1.0') else 'is licensed under'} " \
                 f"{photo.licence_name} ({photo.licence_url})."
     else:
         rights = photo.licence_text or (f"© {photo.creator}" if photo.creator else None)
@@ -88,7 +88,7 @@ def xmp_fields(photo: PhotoInfo, line: Credit, page_url: str | None) -> dict[str
         "dc:creator": [photo.creator] if photo.creator else None,
         "dc:subject": photo.keywords or None,
         "dc:rights": rights,
-        "xmpRights:Marked": (lic not in ("CC0-1.0", "PDM-1.0")) if lic else None,
+        "xmpRights:Marked": (lic not in ("CC0-1.0", "CC-PDM-1.0")) if lic else None,
         "xmpRights:WebStatement": photo.licence_url if is_cc else page_url,
         "xmpRights:UsageTerms": terms,
         "cc:license": photo.licence_url if is_cc else None,

@@ -8,6 +8,7 @@ returns None and the caller keeps the text and marks the photo for review.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -92,7 +93,7 @@ def catalogue() -> list[Licence]:
         Licence("CC0-1.0", "Creative Commons Zero v1.0 Universal",
                 "https://creativecommons.org/publicdomain/zero/1.0/", "1.0", True,
                 True, True, False, False, True),
-        Licence("PDM-1.0", "Public Domain Mark 1.0",
+        Licence("CC-PDM-1.0", "Public Domain Mark 1.0",
                 "https://creativecommons.org/publicdomain/mark/1.0/", "1.0", True,
                 True, True, False, False, True),
         Licence(ALL_RIGHTS_RESERVED, "All rights reserved", None, None, False,
@@ -114,21 +115,28 @@ def seed_licences(db: sqlite_utils.Database) -> None:
 
 _URL = re.compile(
     r"creativecommons\.org/(?:licen[cs]es/(?P<code>by(?:-nc)?(?:-nd|-sa)?(?:-nc)?)/(?P<ver>[1-4]\.[015])"
-    r"(?:/(?P<port>[a-z]{2,3})(?=/|$|\s|[\"'<>#?]))?"
+    r"(?:/(?!deed\b|legalcode\b)(?P<port>[a-z]{2,})(?![\w-]))?"
     r"|publicdomain/(?P<pd>zero|mark)/1\.0)",
     re.I,
 )
 _SHORT = re.compile(
-    r"\bcc[\s_-]*(?P<code>by(?:[\s_-]*(?:nc|nd|sa)){0,2})[\s_-]*(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[05])\b",
+    r"\bcc[\s_-]*(?P<code>by(?:[\s_-]*(?:nc|nd|sa)){0,2})[\s_-]*(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[015])"
+    r"(?P<more>(?:\s*,\s*[1-4]\.[05])*)(?:[_-](?P<port>[a-z]{2,3}|scotland)|\s+(?P<port2>(?-i:[A-Z]{2,3})))?\b",
     re.I,
 )
 _LONG = re.compile(
-    r"creative\s+commons\s+(?:licen[cs]e\s+)?(?P<words>attribution(?:[\s-]+(?:non-?commercial|share-?alike|no-?deriv(?:ative)?s))*)"
-    r"[\s,]*(?:licen[cs]e\s*)?(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[05])",
+    r"(?:creative\s+commons\s+(?:licen[cs]e\s+)?)?(?<![\w-])(?P<words>attribution(?:[\s-]+(?:non-?commercial"
+    r"|share[\s-]?alike|no[\s-]?deriv(?:ative)?s|no[\s-]derivative[\s-]works))*)"
+    r"[\s,]*(?:licen[cs]e\s*)?(?:v(?:ersion)?\s*)?(?P<ver>[1-4]\.[05])"
+    r"(?:\s+(?P<suffix>international|unported|generic|universal)"
+    r"|\s+(?P<where>[a-z][a-z ]+?)(?=\s*(?:licen[cs]e|$|[.,;()])))?",
     re.I,
 )
 _CC0 = re.compile(r"\bcc[\s-]*0\b|\bcc[\s-]*zero\b|creative\s+commons\s+zero|publicdomain/zero", re.I)
-_PDM = re.compile(r"public\s+domain\s+mark", re.I)
+_PDM = re.compile(r"public\s+domain\s+mark|\bcc-pdm-1\.0\b", re.I)
+_DASH = re.compile("[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+_WORD_PORT = re.compile(r"international|unported|generic|universal|license|licence|deed", re.I)
+_PORT_NAMES = {v.lower(): k for k, v in _PORTS.items()} | {"england & wales": "UK"}
 
 
 def _normalise_code(raw: str) -> str | None:
@@ -136,37 +144,50 @@ def _normalise_code(raw: str) -> str | None:
     if {"nd", "sa"} <= parts:
         return None
     code = "by" + ("-nc" if "nc" in parts else "") + ("-nd" if "nd" in parts else "") + ("-sa" if "sa" in parts else "")
-    return code.replace("by-nd-nc", "by-nc-nd")
+    return code
+
+
+def _cc_id(code: str, version: str, port: str = "") -> str:
+    return f"CC-{code.upper()}-{version}" + (f"-{port.upper()}" if port else "")
 
 
 def parse_licence(text: str | None) -> str | None:
-    """The SPDX id of the one licence `text` names exactly, else None."""
+    """The SPDX id of the one licence `text` names exactly, else None.
+
+    URLs, short forms ("CC BY-SA 3.0 DE"), long forms and deed titles all count, and they must
+    agree; a port SPDX does not list, a missing version, or two licences give None.
+    """
     if not text or not text.strip():
         return None
+    text = _DASH.sub("-", unicodedata.normalize("NFKC", text))
     found: set[str] = set()
     for m in _URL.finditer(text):
         if m["pd"]:
-            found.add("CC0-1.0" if m["pd"].lower() == "zero" else "PDM-1.0")
+            found.add("CC0-1.0" if m["pd"].lower() == "zero" else "CC-PDM-1.0")
         elif (code := _normalise_code(m["code"])):
-            port = (m["port"] or "").lower()
-            port = "" if port in ("", "deed", "legalcode") else f"-{port.upper()}"
-            found.add(f"CC-{code.upper()}-{m['ver']}{port}")
-    if not found:
-        for m in _SHORT.finditer(text):
-            if (code := _normalise_code(m["code"])):
-                found.add(f"CC-{code.upper()}-{m['ver']}")
-        for m in _LONG.finditer(text):
-            words = m["words"].lower()
-            raw = "by" + ("-nc" if "commercial" in words else "") + ("-nd" if "deriv" in words else "") + (
-                "-sa" if "share" in words else "")
-            if (code := _normalise_code(raw)):
-                found.add(f"CC-{code.upper()}-{m['ver']}")
-        if _CC0.search(text):
-            found.add("CC0-1.0")
-        if _PDM.search(text):
-            found.add("PDM-1.0")
-    found &= _known_ids()
-    return found.pop() if len(found) == 1 else None
+            found.add(_cc_id(code, m["ver"], m["port"] or ""))
+    for m in _SHORT.finditer(text):
+        if (code := _normalise_code(m["code"])):
+            port = (m["port"] or m["port2"] or "").upper()
+            port = "" if m["ver"] == "4.0" or _WORD_PORT.fullmatch(port) else port
+            for version in [m["ver"], *re.findall(r"[1-4]\.[05]", m["more"] or "")]:
+                found.add(_cc_id(code, version, port))
+    for m in _LONG.finditer(text):
+        if not text[:m.start("words")].lower().rstrip().endswith("creative commons") and not m["suffix"]:
+            continue  # a bare "Attribution 4.0" needs CC's own suffix to count
+        words = m["words"].lower()
+        raw = "by" + ("-nc" if "commercial" in words else "") + ("-nd" if "deriv" in words else "") + (
+            "-sa" if "share" in words else "")
+        if (code := _normalise_code(raw)):
+            port = _PORT_NAMES.get(m["where"].strip().lower(), "?") if m["where"] else ""
+            found.add(_cc_id(code, m["ver"], port))
+    if _CC0.search(text):
+        found.add("CC0-1.0")
+    if _PDM.search(text):
+        found.add("CC-PDM-1.0")
+    if len(found) != 1 or not found <= _known_ids():  # an unlisted port is not "close enough"
+        return None
+    return found.pop()
 
 
 @lru_cache(maxsize=1)

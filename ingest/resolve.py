@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .dates import local_date, resolve_date, utc
-from .licences import looks_like_licence, parse_licence
+from .licences import ALL_RIGHTS_RESERVED, looks_like_licence, parse_licence
 from .places import CityChoice, city_from_folders, city_from_gps, city_from_name, gazetteer, key, timezone_at
 from .read import Facts
 
@@ -182,6 +182,11 @@ def resolve_licence(facts: Facts, default: str | None) -> tuple[str | None, str 
         return None, None, text, [f"licences disagree: {listed}"]
     if unread:  # never let an import default paper over what the photographer wrote
         return None, None, text, [f"licence text names no exact licence: {unread[0][:80]!r}"]
+    reserved = next((t for t in texts if re.search(r"all\s+rights\s+reserved", t, re.I)), None)
+    if reserved and default:  # the file reserves all rights, the import says CC: a person decides
+        return None, None, text, [f"the file says {reserved[:60]!r} but the import default is {default}"]
+    if reserved:
+        return ALL_RIGHTS_RESERVED, next(s for s, k in _RIGHTS if _text(facts.get(s, {}).get(k)) == reserved), text, []
     if default:
         return default, "flag", text, []
     return None, None, text, ["no licence"]

@@ -12,7 +12,7 @@ URLS = {lic.id: lic.url for lic in catalogue()}
 
 @pytest.mark.parametrize("spdx,short", [
     ("CC-BY-SA-4.0", "CC BY-SA 4.0"), ("CC-BY-NC-ND-3.0", "CC BY-NC-ND 3.0"),
-    ("CC-BY-SA-3.0-DE", "CC BY-SA 3.0 DE"), ("CC0-1.0", "CC0 1.0"), ("PDM-1.0", "Public Domain Mark 1.0"),
+    ("CC-BY-SA-3.0-DE", "CC BY-SA 3.0 DE"), ("CC0-1.0", "CC0 1.0"), ("CC-PDM-1.0", "Public Domain Mark 1.0"),
 ])
 def test_short_names(spdx, short):
     assert short_name(spdx) == short
@@ -36,7 +36,7 @@ def test_no_title_is_this_work_and_cc0_is_marked_with():
     c = credit(title=None, creator="Tomás Ferrer", licence_id="CC0-1.0", licence_url=URLS["CC0-1.0"],
                source_url=None, archive_name="Archive")
     assert c.text.startswith("This work by Tomás Ferrer, from Archive, is marked with CC0 1.0")
-    pdm = credit(title="X", creator=None, licence_id="PDM-1.0", licence_url=URLS["PDM-1.0"], source_url=None,
+    pdm = credit(title="X", creator=None, licence_id="CC-PDM-1.0", licence_url=URLS["CC-PDM-1.0"], source_url=None,
                  archive_name="Archive")
     assert "is marked with Public Domain Mark 1.0" in pdm.text
 

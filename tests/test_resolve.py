@@ -302,3 +302,12 @@ def test_iptc_three_letter_country_code(tmp_path, archive, city, code, expected)
     row = db.execute("SELECT c.name, c.country_code FROM photos p JOIN cities c ON c.id = p.city_id").fetchone()
     assert row[0] == city
     assert row[1] in (expected, None)   # the right country, or none: never another country
+
+
+def test_all_rights_reserved_in_the_file_is_not_overridden_by_the_import_default():
+    from ingest.resolve import resolve_licence
+
+    facts = {"exif": {"Copyright": "© 2024 Jane Doe. All rights reserved."}}
+    licence, source, text, reasons = resolve_licence(facts, "CC-BY-4.0")
+    assert licence is None and "all rights reserved" in reasons[0].lower() and "CC-BY-4.0" in reasons[0]
+    assert resolve_licence(facts, None)[:2] == ("all-rights-reserved", "exif")
