@@ -124,3 +124,51 @@ async def test_base_url_respected(gallery):
 async def test_search(gallery):
     response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_search=ceasefire&_shape=array")
     assert [r["title"] for r in response.json()] == ["Ceasefire march"]
+
+
+async def test_download_carries_licence_and_credit(gallery):
+    from ingest.read.xmp import read_xmp
+
+    base, shas = gallery
+    ds = make_ds(base)
+    photo_id = (await ds.client.get("/gallery/photos.json?_shape=array&title=Ceasefire+march")).json()[0]["id"]
+    for size in ("original", "web"):
+        response = await ds.client.get(f"/-/gallery/download/{photo_id}?size={size}")
+        assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+        assert "attachment" in response.headers["content-disposition"]
+        xmp = read_xmp(response.content)
+        assert xmp["cc:license"] == "https://creativecommons.org/licenses/by-sa/4.0/"
+        assert xmp["dc:creator"] == ["Olena Kovalenko"]
+        assert xmp["cc:attributionURL"].endswith(f"/gallery/photos/{photo_id}")
+        assert "Demonstration photo archive" in xmp["photoshop:Credit"]
+        assert b"GPS" not in response.content
+
+
+async def test_download_zip_with_credits(gallery):
+    import io
+    import zipfile
+
+    response = await make_ds(gallery[0]).client.get("/-/gallery/download.zip?id=1&id=2&size=web")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as z:
+        assert len(z.namelist()) == 3 and "is licensed under CC BY" in z.read("CREDITS.txt").decode()
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/-/gallery/download/999", 404), ("/-/gallery/download/1?size=huge", 400),
+    ("/-/gallery/download.zip", 400), ("/-/gallery/download.zip?id=1&id=x", 400),
+])
+async def test_download_refusals(gallery, path, status):
+    assert (await make_ds(gallery[0]).client.get(path)).status_code == status
+
+
+async def test_withheld_photo_cannot_be_downloaded(tmp_path):
+    photos = tmp_path / "photos"
+    make_photo(photos / "a.jpg", width=300, height=200, seed=9)
+    db = connect(tmp_path / "gallery.db")
+    run_ingest(db, Store(tmp_path / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    db.conn.execute("UPDATE photos SET withheld = 1")
+    db.conn.close()
+    ds = make_ds(tmp_path)
+    assert (await ds.client.get("/-/gallery/download/1")).status_code == 404
+    assert (await ds.client.get("/-/gallery/download.zip?id=1")).status_code == 404

@@ -70,9 +70,65 @@ async def serve_image(request, datasette) -> Response:
         "Cache-Control": "public, max-age=31536000, immutable", "ETag": etag})
 
 
+MAX_ZIP = 200
+
+
+def _gallery_db(datasette):
+    """The catalogue among Datasette's databases: the one with a photos table (gallery.db is /gallery)."""
+    for name, db in datasette.databases.items():
+        if name != "_internal" and not db.is_memory:
+            return db
+    return None
+
+
+async def download(request, datasette) -> Response:
+    """A licence-carrying copy of one photo (`?size=web|original`), or a ZIP of several
+    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt. Withheld photos do not exist here."""
+    from ..downloads import SIZES, export, zip_bundle
+    from ..errors import ArchiveError
+
+    size = request.args.get("size", "original")
+    if size not in SIZES:
+        return Response.text(f"size must be one of {', '.join(SIZES)}", status=400)
+    raw = [request.url_vars["id"]] if "id" in request.url_vars else request.args.getlist("id")
+    if not raw or not all(r.isdigit() for r in raw) or len(raw) > MAX_ZIP:
+        return Response.text(f"give 1 to {MAX_ZIP} photo ids", status=400)
+    ids = list(dict.fromkeys(int(r) for r in raw))
+    db = _gallery_db(datasette)
+    if db is None:
+        return Response.text("Not found", status=404)
+    name = datasette.metadata("title") or archive_name()
+    store = store_for(datasette)
+
+    def page(photo_id: int) -> str:
+        return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
+
+    def build(conn):
+        import sqlite_utils
+
+        return export(sqlite_utils.Database(conn), store, ids, size, name, page)
+
+    try:
+        files = await db.execute_fn(build)
+    except (ArchiveError, OSError):
+        return Response.text("Not found", status=404)
+    if "id" in request.url_vars:
+        filename, data, _ = files[0]
+        mime = "image/png" if filename.endswith(".png") else "image/jpeg"
+        return Response(data, content_type=mime, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=300"})
+    data = await asyncio.to_thread(zip_bundle, files, name)
+    return Response(data, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
+
+
 @hookimpl
 def register_routes():
-    return [(rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image)]
+    return [
+        (rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image),
+        (rf"^/-/{PLUGIN}/download/(?P<id>\d+)$", download),
+        (rf"^/-/{PLUGIN}/download\.zip$", download),
+    ]
 
 
 @hookimpl
