@@ -83,6 +83,9 @@ class Group(DefaultGroup):
             sys.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # `ingest demos list | head`: the reader has gone, so have we
+            sys.stderr.close()
+            sys.exit(0)
         except Exception as e:  # a bug: one line for the user, the traceback only on request
             if os.environ.get("INGEST_DEBUG"):
                 raise

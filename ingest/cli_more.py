@@ -27,9 +27,10 @@ def demos_import(ctx, file, db_path, store_path):
 
     if not file.exists():
         raise click.ClickException(f"{file}: no such file")
-    counts = import_registry(get_archive(ctx, db_path, store_path).db, file)
+    db = get_archive(ctx, db_path, store_path).db
+    counts = import_registry(db, file)
     click.echo(f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
-    if counts['added'] or counts['updated']:
+    if (counts['added'] or counts['updated']) and db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
         click.echo("Run `ingest retag` to match the archive's photos against the new registry.", err=True)
 
 
@@ -100,7 +101,8 @@ def serve(ctx, db_path, store_path, metadata, host, port):
     meta = metadata or metadata_path()
     os.environ["INGEST_STORE"] = str(Path(archive.store.root).resolve())
     args = ["datasette", "serve", archive.db_path, "-m", str(meta), "-h", host, "-p", str(port)]
-    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    name = Path(archive.db_path).stem
+    click.echo(f"Serving {archive.db_path}: open http://{host}:{port}/{name}/photos (Ctrl-C to stop)", err=True)
     from datasette.cli import cli as datasette_cli
 
     sys.argv = args

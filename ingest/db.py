@@ -224,8 +224,30 @@ END;
 {_SET_PERMISSIONS};
 """
 
+_LABEL = """
+    UPDATE demonstrations SET label =
+        coalesce(name, 'Unnamed demonstration') || ' (' ||
+        coalesce((SELECT cities.name FROM cities WHERE cities.id = demonstrations.city_id) || ', ', '') ||
+        coalesce(date, 'undated') || ')'
+"""
+_V5 = f"""
+-- The same march recurs ("National march for a ceasefire in Gaza" on five dates): facets and
+-- links show a label that tells them apart. Derived by triggers, like the licence permissions.
+ALTER TABLE demonstrations ADD COLUMN label TEXT;
+CREATE TRIGGER demonstrations_label_ai AFTER INSERT ON demonstrations BEGIN
+  {_LABEL} WHERE id = new.id;
+END;
+CREATE TRIGGER demonstrations_label_au AFTER UPDATE OF name, city_id, date ON demonstrations BEGIN
+  {_LABEL} WHERE id = new.id;
+END;
+CREATE TRIGGER cities_rename_au AFTER UPDATE OF name ON cities BEGIN
+  {_LABEL} WHERE city_id = new.id;
+END;
+{_LABEL};
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 
 @contextmanager
