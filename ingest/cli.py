@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -164,11 +165,16 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
     def report(path: str, kind: str, message: str) -> None:
         click.echo(f"{_display(path)}: {message}", err=True)
 
+    started = time.monotonic()
+
+    def rate(done: int | None) -> str:
+        return f"{done / max(time.monotonic() - started, 1e-3):.0f} files/s" if done else ""
+
     with click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True, show_pos=True,
-                           item_show_func=None) if show_bar else _NoBar() as bar:
+                           item_show_func=rate) if show_bar else _NoBar() as bar:
         summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
                              dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
-                             report=report, advance=bar.update)
+                             report=report, advance=lambda n: bar.update(n, bar.pos + n))
     click.echo(summary.text())
     if summary.problems:
         ctx.exit(1)
@@ -181,7 +187,9 @@ class _NoBar:
     def __exit__(self, *exc):
         return False
 
-    def update(self, n: int) -> None:
+    pos = 0
+
+    def update(self, n: int, current_item: object = None) -> None:
         pass
 
 
