@@ -146,7 +146,44 @@ def export_(ctx, photos, db_path, store_path, target, size, as_zip, base_url):
         click.echo(f"{target / name}\n  {line.text}")
 
 
+@click.command()
+@archive_options
+@click.pass_context
+def verify(ctx, db_path, store_path):
+    """Re-hash the store against the catalogue: report missing, corrupt and orphan files.
+
+    Read-only and safe beside a running ingest or gallery: run it from cron, e.g.
+    `0 3 * * 0 cd /srv/archive && ingest verify || mail -s "archive fixity" you@example.org`.
+    Exit status 1 when anything is wrong.
+    """
+    from .verify import store_bytes, verify as check
+
+    archive = get_archive(ctx, db_path, store_path)
+    if not Path(archive.db_path).exists():
+        raise ArchiveError(f"{archive.db_path}: no such catalogue")
+    db = archive.db
+    show_bar = sys.stderr.isatty()
+    total = store_bytes(db) if show_bar else 0
+    bar = click.progressbar(length=max(total, 1), label="Verifying", file=sys.stderr, show_eta=True) if show_bar else None
+    with bar if bar else _quiet() as b:
+        report = check(db, archive.store, advance=b.update if b else None)
+    for finding in report.findings:
+        click.echo(f"{finding.kind}: {finding.path}: {finding.detail}", err=True)
+    click.echo(report.text())
+    if not report.ok:
+        ctx.exit(1)
+
+
+class _quiet:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
 def register(main: click.Group) -> None:
+    main.add_command(verify)
     main.add_command(export_)
     main.add_command(demos)
     main.add_command(retag)
