@@ -32,6 +32,7 @@ class Summary:
     imported: int = 0
     duplicates: int = 0
     unchanged: int = 0
+    updated: int = 0            # same bytes, edited sidecar: re-tagged
     skipped: int = 0            # not images, found inside folders: not a problem
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
@@ -46,6 +47,8 @@ class Summary:
     def text(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         parts = [f"{self.imported} {verb}", f"{self.duplicates} duplicates", f"{self.unchanged} unchanged"]
+        if self.updated:
+            parts.append(f"{self.updated} updated from sidecars")
         if self.skipped:
             parts.append(f"{self.skipped} skipped (not images)")
         parts.append(f"{self.problems} problems")
@@ -160,6 +163,8 @@ def run_ingest(
                 summary.imported += 1
             elif outcome == "duplicate":
                 summary.duplicates += 1
+            elif outcome == "updated":
+                summary.updated += 1
             else:
                 summary.unchanged += 1
         status = "finished"

@@ -148,7 +148,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             photo_id, status = row[0], "duplicate"
             known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [result.path]).fetchone()
             if known and known[0] == photo_id:
-                status = "unchanged"
+                status = "updated" if _refresh_sidecar(db, registry, photo_id, result, tags) else "unchanged"
         else:
             values = _link(db, registry, tags)
             values.update(
@@ -171,6 +171,20 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             [photo_id, result.path, result.size, result.mtime_ns, stamp, stamp],
         )
     return photo_id, status
+
+
+def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: int, result: FileResult,
+                     tags: Tags) -> bool:
+    """Same bytes, edited sidecar (captions fixed in Lightroom): take the new XMP, re-tag. Corrected
+    fields stay as the archivist set them."""
+    new = result.facts.get("xmp-sidecar", {})
+    if new == load_facts(db, photo_id).get("xmp-sidecar", {}):
+        return False
+    db.conn.execute("DELETE FROM metadata WHERE photo_id = ? AND source = 'xmp-sidecar'", [photo_id])
+    db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
+                        _metadata_rows(photo_id, {"xmp-sidecar": new}))
+    write_tags(db, photo_id, _link(db, registry, tags))
+    return True
 
 
 def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, tags: Tags) -> list[str]:

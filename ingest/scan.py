@@ -21,7 +21,7 @@ _SKIP_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
 class Candidate:
     path: str       # absolute (from a resolved root): the key a re-scan matches on
     size: int
-    mtime_ns: int
+    mtime_ns: int   # the newer of the file's and its XMP sidecar's
     named: bool     # given explicitly on the command line
 
 
@@ -31,12 +31,26 @@ class Missing:
     reason: str
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
+def _sidecar_mtime(name: str, listing: dict[str, os.DirEntry]) -> int:
+    """The newest mtime of the file's XMP sidecars (IMG.jpg.xmp, IMG.xmp): editing one is a change."""
+    newest = 0
+    for candidate in (f"{name}.xmp", f"{Path(name).stem}.xmp"):
+        entry = listing.get(candidate.lower())
+        if entry is not None:
+            try:
+                newest = max(newest, entry.stat().st_mtime_ns)
+            except OSError:
+                pass
+    return newest
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, int]]:
+    """(path, sidecar mtime) depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
         return
+    listing = {e.name.lower(): e for e in entries if e.name.lower().endswith(".xmp")}
     for entry in entries:
         if entry.name.startswith(".") or entry.name in _SKIP_NAMES:
             continue
@@ -45,7 +59,7 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield from _walk(Path(entry.path))
             elif entry.is_file(follow_symlinks=True):
                 if Path(entry.name).suffix.lower() not in _SKIP_SUFFIXES:
-                    yield Path(entry.path)
+                    yield Path(entry.path), _sidecar_mtime(entry.name, listing) if listing else 0
         except OSError:
             continue
 
@@ -63,7 +77,16 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
             yield Missing(str(given), "not a regular file or folder")
             continue
         # Resolve the root once; paths below it are absolute already (resolving each is half a re-scan).
-        for path in [root.resolve()] if named else _walk(root.resolve()):
+        if named:
+            path = root.resolve()
+            try:
+                listing = {e.name.lower(): e for e in os.scandir(path.parent) if e.name.lower().endswith(".xmp")}
+            except OSError:
+                listing = {}
+            found: Iterable[tuple[Path, int]] = [(path, _sidecar_mtime(path.name, listing))]
+        else:
+            found = _walk(root.resolve())
+        for path, sidecar_mtime in found:
             key = str(path)
             if key in seen:
                 continue
@@ -73,4 +96,4 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
             except OSError as e:
                 yield Missing(key, f"cannot read: {e.strerror}")
                 continue
-            yield Candidate(key, st.st_size, st.st_mtime_ns, named)
+            yield Candidate(key, st.st_size, max(st.st_mtime_ns, sidecar_mtime), named)

@@ -408,3 +408,32 @@ def test_write_atomic_leaves_no_temporary_on_failure(tmp_path):
     with pytest.raises(OSError):
         write_atomic(blocked, b"x" * 100_000)
     assert [p.name for p in blocked.parent.iterdir()] == ["new.jpg"] and blocked.is_dir()
+
+
+def test_an_edited_sidecar_is_picked_up_and_a_correction_still_wins(cli, tmp_path):
+    """Captions fixed in Lightroom land in the sidecar, not the JPEG: a re-scan must see them."""
+    import sqlite3
+
+    from ingest.embed import xmp_packet
+
+    folder = tmp_path / "press"
+    photo = make_photo(folder / "PR_0001.jpg", width=320, height=240, seed=7)
+    sidecar = folder / "PR_0001.jpg.xmp"
+    sidecar.write_bytes(xmp_packet({"dc:title": "First title", "dc:creator": ["Priya Raman"]}))
+    assert cli(str(folder)).exit_code == 0
+    conn = sqlite3.connect(cli.db_path)
+    photo_id = conn.execute("SELECT id FROM photos").fetchone()[0]
+    conn.execute("INSERT INTO corrections (photo_id, field, value, who, at) VALUES (?, 'creator', ?, 'ann', 'now')",
+                 [photo_id, '"Priya R."'])
+    conn.execute("UPDATE photos SET creator = 'Priya R.' WHERE id = ?", [photo_id])
+    conn.commit()
+    assert "1 unchanged" in cli(str(folder)).stdout  # nothing edited: not even opened
+    sidecar.write_bytes(xmp_packet({"dc:title": "Corrected title", "dc:creator": ["Someone Else"]}))
+    stat = sidecar.stat()
+    os.utime(sidecar, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    result = cli(str(folder))
+    assert result.exit_code == 0 and "1 updated from sidecars" in result.stdout
+    row = conn.execute("SELECT id, title, creator FROM photos").fetchone()
+    assert row == (photo_id, "Corrected title", "Priya R.")
+    assert conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 1
+    assert "1 unchanged" in cli(str(folder)).stdout
