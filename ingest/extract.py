@@ -50,8 +50,8 @@ class FileResult:
     problem: tuple[str, str] | None = None                          # (kind, message): not imported
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """BaseException, so that no reader's or decoder's catch-all can swallow the time limit."""
 
 
 def _alarm(signum: int, frame: Any) -> None:

@@ -144,8 +144,8 @@ def _to_srgb_rgb(im: Image.Image) -> Image.Image:
             return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB, outputMode="RGB")
         except Exception:
             pass  # a broken profile: fall back to a plain conversion
-    if im.mode == "I;16" or im.mode.startswith("I;16"):
-        im = im.point(lambda v: v / 256).convert("L")
+    if im.mode.startswith("I;16"):  # I;16, I;16L and the big-endian I;16B scanners write
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
     elif im.mode in ("I", "F"):
         im = ImageOps.autocontrast(im.convert("L"))
     return im.convert("RGB") if im.mode != "RGB" else im

@@ -100,11 +100,15 @@ def _collect(el: Element, prefix: str, facts: dict[str, Any], depth: int = 0) ->
     if depth > 4 or len(facts) > _MAX_VALUES:
         return
     for attr, raw in el.attrib.items():
+        if len(facts) >= _MAX_VALUES:
+            return
         if attr.startswith(f"{{{RDF}}}") or attr == XML_LANG:
             continue
         if (key := _name(attr)) and not is_private(key) and (text := clean_text(raw)):
             facts[prefix + key] = text
     for child in el:
+        if len(facts) >= _MAX_VALUES:
+            return
         key = _name(child.tag)
         if key is None or is_private(key) or child.tag.startswith(f"{{{RDF}}}"):
             continue
@@ -124,7 +128,7 @@ def parse_packet(packet: bytes) -> dict[str, Any]:
         root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
         raise MetadataProblem(f"XMP refused: {type(e).__name__} (hostile XML)") from None
-    except (ParseError, ValueError, UnicodeError) as e:
+    except (ParseError, ValueError, UnicodeError, LookupError) as e:  # LookupError: unknown encoding
         raise MetadataProblem(f"XMP malformed: {str(e)[:80]}") from None
     facts: dict[str, Any] = {}
     rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
