@@ -171,7 +171,7 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
         return f"{done / max(time.monotonic() - started, 1e-3):.0f} files/s" if done else ""
 
     with click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True, show_pos=True,
-                           item_show_func=rate) if show_bar else _NoBar() as bar:
+                           item_show_func=rate) if show_bar else NoBar() as bar:
         summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
                              dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
                              report=report, advance=lambda n: bar.update(n, bar.pos + n))
@@ -180,7 +180,9 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
         ctx.exit(1)
 
 
-class _NoBar:
+class NoBar:
+    """Stands in for click's progress bar when stderr is not a terminal: silence."""
+
     def __enter__(self):
         return self
 

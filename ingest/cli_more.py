@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .cli import archive_options, get_archive
+from .cli import NoBar, archive_options, get_archive
 from .errors import ArchiveError
 
 
@@ -164,22 +164,14 @@ def verify(ctx, db_path, store_path):
     db = archive.db
     show_bar = sys.stderr.isatty()
     total = store_bytes(db) if show_bar else 0
-    bar = click.progressbar(length=max(total, 1), label="Verifying", file=sys.stderr, show_eta=True) if show_bar else None
-    with bar if bar else _quiet() as b:
-        report = check(db, archive.store, advance=b.update if b else None)
+    with click.progressbar(length=max(total, 1), label="Verifying", file=sys.stderr,
+                           show_eta=True) if show_bar else NoBar() as bar:
+        report = check(db, archive.store, advance=bar.update)
     for finding in report.findings:
         click.echo(f"{finding.kind}: {finding.path}: {finding.detail}", err=True)
     click.echo(report.text())
     if not report.ok:
         ctx.exit(1)
-
-
-class _quiet:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def register(main: click.Group) -> None:

@@ -9,6 +9,7 @@ serial numbers, maker notes, owner names and source paths never leave. The store
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -50,8 +51,6 @@ class PhotoInfo:
 
 
 def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
-    import json
-
     row = db.execute(
         """SELECT p.id, p.sha256, p.format, p.title, p.caption, p.creator, p.taken_at, p.licence_id,
                   l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.withheld
@@ -123,7 +122,7 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
         orientation = images.open_image(data, "JPEG").orientation
         return replace_jpeg_metadata(data, exif=_exif_block(photo, orientation), xmp=xmp), "jpg"
     opened = images.open_image(data, photo.format)
-    im = images._rotate(opened.image, opened.orientation)
+    im = images.rotate(opened.image, opened.orientation)
     out = io.BytesIO()
     if photo.format == "PNG":  # lossless: re-saving keeps every pixel, drops every chunk we did not write
         from PIL.PngImagePlugin import PngInfo
@@ -133,7 +132,7 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
         im.save(out, "PNG", pnginfo=info, exif=_exif_block(photo, None))
         return out.getvalue(), "png"
     # TIFF, WebP, HEIC, AVIF: a full-size JPEG, which every reuser can open and which carries XMP.
-    im = images._to_srgb_rgb(im)
+    im = images.to_srgb_rgb(im)
     im.save(out, "JPEG", quality=92, exif=_exif_block(photo, None), xmp=xmp)
     return out.getvalue(), "jpg"
 

@@ -130,7 +130,7 @@ def _draft_box(w: int, h: int, long_edge: int) -> tuple[int, int]:
 _SRGB = None
 
 
-def _to_srgb_rgb(im: Image.Image) -> Image.Image:
+def to_srgb_rgb(im: Image.Image) -> Image.Image:
     global _SRGB
     icc = im.info.get("icc_profile")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -164,8 +164,8 @@ def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) ->
         if im.format == "JPEG":
             im.draft("RGB", _draft_box(*im.size, web))
         im.load()
-        im = _rotate(im, opened.orientation)
-        im = _to_srgb_rgb(im)
+        im = rotate(im, opened.orientation)
+        im = to_srgb_rgb(im)
         im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
         small = im.copy()
         small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -189,7 +189,7 @@ _TRANSPOSE = {
 }
 
 
-def _rotate(im: Image.Image, orientation: int) -> Image.Image:
+def rotate(im: Image.Image, orientation: int) -> Image.Image:
     """Apply the orientation to the (already small) decoded pixels; metadata is dropped anyway."""
     for op in _TRANSPOSE.get(orientation, []):
         im = im.transpose(op)
