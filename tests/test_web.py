@@ -44,7 +44,7 @@ async def test_plugin_installed(gallery):
     response = await make_ds(gallery[0]).client.get("/-/plugins.json")
     plugins = {p["name"]: p for p in response.json()}
     assert "ingest" in plugins
-    assert plugins["ingest"]["static"]
+    assert plugins["ingest"]["static"] and plugins["ingest"]["templates"]
     assert {"register_routes", "render_cell", "permission_allowed"} <= set(plugins["ingest"]["hooks"])
 
 
@@ -172,3 +172,34 @@ async def test_withheld_photo_cannot_be_downloaded(tmp_path):
     ds = make_ds(tmp_path)
     assert (await ds.client.get("/-/gallery/download/1")).status_code == 404
     assert (await ds.client.get("/-/gallery/download.zip?id=1")).status_code == 404
+
+
+async def test_photos_table_is_a_grid_of_cards(gallery):
+    base, shas = gallery
+    ds = make_ds(base)
+    page = await ds.client.get("/gallery/photos")
+    assert page.status_code == 200
+    html = page.text
+    assert '<ul class="gallery-grid">' in html and html.count('class="gallery-card"') == 2
+    assert 'alt="Ceasefire march"' in html and 'alt="Photo ' in html      # alt text from the title, else a name
+    assert f'src="/-/gallery/thumbs/{shas[0]}.jpg"' in html
+    flat = " ".join(html.split())
+    assert '<span class="licence-badge licence-free" title="CC-BY-SA-4.0">CC BY-SA 4.0</span>' in flat
+    assert '<span class="licence-badge licence-free" title="CC-BY-4.0">CC BY 4.0</span>' in flat
+    assert 'href="/gallery/photos/' in html
+    # Datasette's own parts are all still there around the grid.
+    assert "This data as" in html and ".json" in html and ".csv" in html
+    assert 'class="facet-info' in html or "facet-results" in html
+    table = await ds.client.get("/gallery/photos?_view=table")
+    assert 'class="rows-and-columns"' in table.text and "gallery-grid" not in table.text
+    narrow = await ds.client.get("/gallery/photos?_col=title")   # without the thumbnail column: the table
+    assert "gallery-grid" not in narrow.text
+    empty = await ds.client.get("/gallery/photos?title=nothing-like-this")
+    assert "0 photos" in empty.text or "0 rows" in empty.text
+
+
+async def test_grid_respects_base_url(gallery):
+    base, shas = gallery
+    page = await make_ds(base, base_url="/archive/").client.get("/gallery/photos")
+    assert f'src="/archive/-/gallery/thumbs/{shas[0]}.jpg"' in page.text
+    assert 'href="/archive/gallery/photos/' in page.text

@@ -3,4 +3,6 @@
 The entry point names this package (not the module) so Datasette finds `static/` and `templates/`.
 """
 
-from .plugin import extra_css_urls, permission_allowed, register_routes, render_cell  # noqa: F401
+from .plugin import (  # noqa: F401
+    extra_css_urls, permission_allowed, prepare_jinja2_environment, register_routes, render_cell,
+)

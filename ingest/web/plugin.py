@@ -151,5 +151,12 @@ def permission_allowed(datasette, actor, action, resource):
 
 
 @hookimpl
+def prepare_jinja2_environment(env):
+    from ..attribution import short_name
+
+    env.filters["licence_short"] = short_name
+
+
+@hookimpl
 def extra_css_urls(datasette):
     return [datasette.urls.static_plugins("ingest", "gallery.css")]
