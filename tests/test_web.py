@@ -203,3 +203,39 @@ async def test_grid_respects_base_url(gallery):
     page = await make_ds(base, base_url="/archive/").client.get("/gallery/photos")
     assert f'src="/archive/-/gallery/thumbs/{shas[0]}.jpg"' in page.text
     assert 'href="/archive/gallery/photos/' in page.text
+
+
+async def test_photo_page_has_picture_tags_licence_credit_and_downloads(gallery):
+    import html as html_lib
+
+    base, shas = gallery
+    ds = make_ds(base)
+    photo_id = (await ds.client.get("/gallery/photos.json?_shape=array&title=Ceasefire+march")).json()[0]["id"]
+    page = await ds.client.get(f"/gallery/photos/{photo_id}")
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert f'src="/-/gallery/web/{shas[0]}.jpg" alt="Ceasefire march"' in text
+    assert '<a href="/gallery/photos?date=2024-11-02">2024-11-02</a>' in text
+    assert '<a href="/gallery/photos?creator=Olena%20Kovalenko">Olena Kovalenko</a>' in text
+    assert '<a rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/">' in text
+    assert "Free to share and reuse, also commercially." in text
+    assert "Adaptations must be shared under the same licence." in text
+    credit = html_lib.unescape(text)
+    assert "“Ceasefire march” by Olena Kovalenko, from Demonstration photo archive, is licensed under CC BY-SA 4.0" in credit
+    assert f"http://localhost/gallery/photos/{photo_id}" in credit        # the source link is this page
+    for kind in ("text", "html", "markdown"):
+        assert f'id="credit-{kind}"' in text and f'data-copy="credit-{kind}"' in text
+    assert f'href="/-/gallery/download/{photo_id}?size=web"' in text
+    assert f'href="/-/gallery/download/{photo_id}?size=original"' in text
+    assert "gallery.js" in text
+    js = await ds.client.get("/-/static-plugins/ingest/gallery.js")
+    assert js.status_code == 200 and "clipboard" in js.text
+
+
+async def test_photo_page_without_licence_says_so(gallery):
+    base, _ = gallery
+    ds = make_ds(base)
+    row = (await ds.client.get("/gallery/photos.json?_shape=array&title__isnull=1")).json()[0]
+    page = await ds.client.get(f"/gallery/photos/{row['id']}")
+    assert page.status_code == 200
+    assert ("No licence is stated" in page.text) == (row["licence_id"] is None)

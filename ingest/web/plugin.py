@@ -160,3 +160,64 @@ def prepare_jinja2_environment(env):
 @hookimpl
 def extra_css_urls(datasette):
     return [datasette.urls.static_plugins("ingest", "gallery.css")]
+
+
+@hookimpl
+def extra_js_urls(datasette):
+    return [{"url": datasette.urls.static_plugins("ingest", "gallery.js"), "module": False}]
+
+
+def permission_words(photo) -> list[str]:
+    """What a licence lets a journalist do, in plain words."""
+    from ..licences import catalogue
+
+    lic = next((l for l in catalogue() if l.id == photo.licence_id), None)
+    if lic is None or lic.id == "unknown":
+        return ["No licence is stated: ask the photographer before any reuse."]
+    if not lic.is_cc:
+        return ["All rights reserved: reuse needs the photographer's permission."]
+    words = ["Free to share and reuse, also commercially." if lic.allows_commercial
+             else "Free to share and reuse for non-commercial purposes only."]
+    if lic.id in ("CC0-1.0", "CC-PDM-1.0"):
+        return words + ["No credit is required, but it is good practice."]
+    words.append("You may adapt it (crop, edit, combine)." if lic.allows_adaptations
+                 else "You may not share adapted versions (no crops or edits).")
+    if lic.share_alike:
+        words.append("Adaptations must be shared under the same licence.")
+    words.append("Credit the photographer as shown below.")
+    return words
+
+
+@hookimpl
+def extra_template_vars(view_name, table, request, datasette):
+    """A photo's page gets its licence in words and its credit line, computed off the event loop."""
+    if view_name != "row" or table != "photos" or request is None:
+        return {}
+
+    async def inner():
+        from ..downloads import load_photo, photo_credit
+
+        pk = request.url_vars.get("pks", "")
+        db = _gallery_db(datasette)
+        if db is None or not pk.isdigit():
+            return {}
+
+        def build(conn):
+            import sqlite_utils
+
+            return load_photo(sqlite_utils.Database(conn), int(pk))
+
+        try:
+            photo = await db.execute_fn(build)
+        except Exception:
+            return {}
+        page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
+        line = photo_credit(photo, datasette.metadata("title") or archive_name(), page)
+        return {"gallery_photo": {
+            "city": photo.city, "demonstration": photo.demonstration,
+            "licence_name": photo.licence_name, "licence_url": photo.licence_url,
+            "permissions": permission_words(photo),
+            "credit": {"text": line.text, "html": line.html, "markdown": line.markdown},
+        }}
+
+    return inner
