@@ -246,8 +246,22 @@ END;
 {_LABEL};
 """
 
+_V6 = """
+-- The year, for the gallery's year facet; derived from the local date by triggers.
+ALTER TABLE photos ADD COLUMN year INTEGER;
+CREATE INDEX idx_photos_year ON photos(year);
+CREATE TRIGGER photos_year_ai AFTER INSERT ON photos BEGIN
+  UPDATE photos SET year = CAST(substr(new.date, 1, 4) AS INTEGER) WHERE id = new.id AND new.date IS NOT NULL;
+END;
+CREATE TRIGGER photos_year_au AFTER UPDATE OF date ON photos BEGIN
+  UPDATE photos SET year = CASE WHEN new.date IS NULL THEN NULL ELSE CAST(substr(new.date, 1, 4) AS INTEGER) END
+  WHERE id = new.id;
+END;
+UPDATE photos SET year = CAST(substr(date, 1, 4) AS INTEGER) WHERE date IS NOT NULL;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 
 @contextmanager

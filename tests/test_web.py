@@ -239,3 +239,22 @@ async def test_photo_page_without_licence_says_so(gallery):
     page = await ds.client.get(f"/gallery/photos/{row['id']}")
     assert page.status_code == 200
     assert ("No licence is stated" in page.text) == (row["licence_id"] is None)
+
+
+@pytest.mark.parametrize("query,params", [
+    ("free_for_commercial_use", ""), ("commons_compatible", ""), ("needs_review", ""),
+    ("photos_of_a_demonstration", "?name=march&date="),
+])
+async def test_canned_queries_work_for_anonymous_visitors(gallery, query, params):
+    response = await make_ds(gallery[0]).client.get(f"/gallery/{query}.json{params}{'&' if params else '?'}_shape=array")
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert isinstance(rows, list)
+    if query in ("free_for_commercial_use", "commons_compatible"):
+        assert {r["licence_id"] for r in rows} == {"CC-BY-SA-4.0", "CC-BY-4.0"}
+
+
+async def test_year_facet(gallery):
+    response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_facet=year&_size=0")
+    years = {r["value"]: r["count"] for r in response.json()["facet_results"]["year"]["results"]}
+    assert years == {2024: 2}
