@@ -1,0 +1,158 @@
+"""A journalist's visit in a real browser: Debian's Chromium driven by Playwright, over a real server.
+
+Find one demonstration's photos, narrow to those free for commercial use, open one, copy its credit
+line, and download the original: the file must carry its licence. Screenshots of the main pages are
+saved under test-artifacts/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ingest.read.xmp import read_xmp
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    ingest = str(Path(sys.executable).parent / "ingest")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
+                    "--width", "640", "--height", "480"], check=True, capture_output=True)
+    archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
+    subprocess.run([ingest, "demos", "import", str(ROOT / "samples" / "registry.yml"), *archive], check=True,
+                   capture_output=True)
+    subprocess.run([ingest, str(base / "photos"), *archive, "--licence", "CC-BY-SA-4.0"], check=True,
+                   capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/-/plugins.json", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the gallery server did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_journalist_finds_filters_credits_and_downloads(server, browser, tmp_path):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = context.new_page()
+    page.goto(server + "/gallery/photos")
+    cards = page.locator(".gallery-card")
+    assert cards.count() == 26
+    _shot(page, "gallery-grid")
+
+    # One demonstration, from its facet.
+    with page.expect_navigation():
+        page.locator(".facet-info a", has_text="National march for a ceasefire in Gaza (London, 2024-11-02)").first.click()
+    assert "demonstration_id=" in page.url
+    assert cards.count() == 4
+
+    # Only photos free for commercial use.
+    page.goto(server + "/gallery/photos?allows_commercial=1")
+    free = cards.count()
+    assert 0 < free < 26
+    assert page.locator(".licence-restricted").count() == 0
+
+    # Search.
+    page.goto(server + "/gallery/photos")
+    page.fill("input#_search", "Kundgebung")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "_search=Kundgebung" in page.url
+    assert cards.count() == 1
+
+    # Open the photo (keyboard: Enter on the focused card link).
+    page.locator(".gallery-card-image").first.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator(".photo-figure img").is_visible()
+    _shot(page, "photo-page")
+    assert "by Zoë Müller" in page.input_value("#credit-text")
+    assert "CC BY-NC-SA 4.0" in page.input_value("#credit-text")
+
+    # Copy the credit line.
+    page.click("button[data-copy=credit-text]")
+    assert page.evaluate("navigator.clipboard.readText()") == page.input_value("#credit-text")
+
+    # Download the original: it carries its licence and creator.
+    with page.expect_download() as info:
+        page.click("text=Download original")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    xmp = read_xmp(path.read_bytes())
+    assert xmp["cc:license"] == "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+    assert xmp["dc:creator"] == ["Zoë Müller"]
+    context.close()
+
+
+def test_anonymous_visitor_cannot_run_sql_or_see_private_tables(server, browser):
+    page = browser.new_page()
+    for path in ("/gallery?sql=select+path+from+photo_sources", "/gallery/photo_sources", "/gallery/metadata"):
+        response = page.goto(server + path)
+        assert response.status == 403, path
+    page.close()
+
+
+def test_gallery_is_readable_on_a_phone(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(server + "/gallery/photos")
+    first = page.locator(".gallery-card").first.bounding_box()
+    assert first["width"] > 300  # one card per row, not a squeezed table
+    assert page.locator("dl.column-descriptions").is_hidden()  # the column notes do not push the photos down
+    _shot(page, "gallery-phone")
+    context.close()
