@@ -136,22 +136,13 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
     Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
     when any file was not imported.
     """
-    from .licences import catalogue
     from .pipeline import default_jobs, run_ingest
     from .resolve import Options
 
     if licence:
-        known = {lic.id.lower(): lic.id for lic in catalogue()}
-        if licence.lower() not in known:
-            from .licences import parse_licence
+        from .cli_more import _exact_licence
 
-            parsed = parse_licence(licence)
-            if not parsed:
-                raise click.BadParameter(f"{licence!r} is not an exact licence; use an SPDX id such as CC-BY-SA-4.0",
-                                         param_hint="--licence")
-            licence = parsed
-        else:
-            licence = known[licence.lower()]
+        licence = _exact_licence(licence, "--licence")
     archive = get_archive(ctx, db_path, store_path)
     if dry_run and not Path(archive.db_path).exists():
         archive.db_path = ":memory:"

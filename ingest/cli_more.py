@@ -174,7 +174,58 @@ def verify(ctx, db_path, store_path):
         ctx.exit(1)
 
 
+@click.command(name="settings")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@archive_options
+@click.option("--unset", is_flag=True, help="Remove KEY's value.")
+@click.pass_context
+def settings_(ctx, key, value, db_path, store_path, unset):
+    """Show the archive's settings, or set KEY to VALUE (then `ingest retag` applies it).
+
+    \b
+    default-licence  licence (SPDX id) for photos whose file and import state none
+    """
+    from .db import SETTINGS, transaction
+
+    db = get_archive(ctx, db_path, store_path).db
+    if key is None:
+        stored = dict(db.execute("SELECT key, value FROM settings").fetchall())
+        for name, meaning in SETTINGS.items():
+            click.echo(f"{name} = {stored.get(name, '')}    # {meaning}")
+        return
+    if key not in SETTINGS:
+        raise click.BadParameter(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}", param_hint="KEY")
+    if value is None and not unset:
+        row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        click.echo(row[0] if row else "")
+        return
+    if key == "default-licence" and value is not None:
+        value = _exact_licence(value, "VALUE")
+    with transaction(db):
+        if unset:
+            db.conn.execute("DELETE FROM settings WHERE key = ?", [key])
+        else:
+            db.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+    click.echo(f"{key} = {'' if unset else value}")
+    if db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
+        click.echo("Run `ingest retag` to apply it to the photos already in the archive.", err=True)
+
+
+def _exact_licence(text: str, param: str) -> str:
+    from .licences import catalogue, parse_licence
+
+    known = {lic.id.lower(): lic.id for lic in catalogue()}
+    found = known.get(text.lower()) or parse_licence(text)
+    if not found:
+        raise click.BadParameter(f"{text!r} is not an exact licence; use an SPDX id such as CC-BY-SA-4.0",
+                                 param_hint=param)
+    return found
+
+
 def register(main: click.Group) -> None:
+    main.add_command(settings_)
     main.add_command(verify)
     main.add_command(export_)
     main.add_command(demos)

@@ -260,8 +260,21 @@ END;
 UPDATE photos SET year = CAST(substr(date, 1, 4) AS INTEGER) WHERE date IS NOT NULL;
 """
 
+_V7 = """
+-- The archive's own settings (e.g. default-licence), which tagging reads like the registry.
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+
+# Settings an archive can hold, with what each means.
+SETTINGS = {
+    "default-licence": "licence (SPDX id) for photos whose file and import state none",
+}
 
 
 @contextmanager

@@ -42,6 +42,7 @@ def load_registry(db: sqlite_utils.Database) -> Registry:
             registry.geonames[geonames_id] = city_id
     for alias, city_id in db.execute("SELECT alias, city_id FROM city_aliases"):
         registry.city_ids.setdefault(alias, city_id)
+    registry.settings = dict(db.execute("SELECT key, value FROM settings").fetchall())
     return registry
 
 

@@ -54,6 +54,7 @@ class Registry:
     city_ids: dict[str, int] = field(default_factory=dict)    # places.key(name or alias) -> id
     city_names: dict[int, str] = field(default_factory=dict)  # id -> name
     geonames: dict[int, int] = field(default_factory=dict)    # GeoNames id -> id
+    settings: dict[str, str] = field(default_factory=dict)    # the archive's settings table
 
     def city_id(self, name: str | None) -> int | None:
         return self.city_ids.get(key(name)) if name else None
@@ -157,8 +158,12 @@ _RIGHTS = (
 )
 
 
-def resolve_licence(facts: Facts, default: str | None) -> tuple[str | None, str | None, str | None, list[str]]:
-    """(SPDX id, source, rights text, review reasons). Exact or nothing; disagreements are flagged."""
+def resolve_licence(facts: Facts, default: str | None, archive_default: str | None = None,
+                    ) -> tuple[str | None, str | None, str | None, list[str]]:
+    """(SPDX id, source, rights text, review reasons). Exact or nothing; disagreements are flagged.
+
+    The file's own statement beats the import's `--licence` (source `flag`), which beats the
+    archive's default (source `archive`)."""
     found: dict[str, list[str]] = {}
     texts: list[str] = []
     unread: list[str] = []   # statements about a licence that name no exact one
@@ -182,13 +187,15 @@ def resolve_licence(facts: Facts, default: str | None) -> tuple[str | None, str 
         return None, None, text, [f"licences disagree: {listed}"]
     if unread:  # never let an import default paper over what the photographer wrote
         return None, None, text, [f"licence text names no exact licence: {unread[0][:80]!r}"]
+    default_source = "flag" if default else "archive"
+    default = default or archive_default
     reserved = next((t for t in texts if re.search(r"all\s+rights\s+reserved", t, re.I)), None)
     if reserved and default:  # the file reserves all rights, the import says CC: a person decides
         return None, None, text, [f"the file says {reserved[:60]!r} but the import default is {default}"]
     if reserved:
         return ALL_RIGHTS_RESERVED, next(s for s, k in _RIGHTS if _text(facts.get(s, {}).get(k)) == reserved), text, []
     if default:
-        return default, "flag", text, []
+        return default, default_source, text, []
     return None, None, text, ["no licence"]
 
 
@@ -235,7 +242,7 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     v["camera_make"], v["camera_model"], v["lens_model"] = exif.get("Make"), exif.get("Model"), exif.get("LensModel")
     v["orientation"] = facts.get("image", {}).get("Orientation")
 
-    licence, source, text, reasons = resolve_licence(facts, options.licence)
+    licence, source, text, reasons = resolve_licence(facts, options.licence, registry.settings.get("default-licence"))
     tags.reasons += reasons
     v["licence_id"], v["licence_source"], v["licence_text"] = licence, source, text
 

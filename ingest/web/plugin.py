@@ -18,7 +18,7 @@ from ..store import Store
 
 PLUGIN = "gallery"
 # Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
-PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases"}
+PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
