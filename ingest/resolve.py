@@ -256,8 +256,7 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     demo = registry.demo(v["demonstration_id"])
     if choice is None and demo is not None and demo.city_id is not None:
         v["city_id"], v["city_source"] = demo.city_id, "registry"
-        name = registry.city_names.get(demo.city_id)
-        choice = city_from_name(name, None, "registry") if name else None
+        choice = registry.choice_for(demo.city_id, "registry")
     if v["city_id"] is None and choice is None:
         tags.reasons.append("no city")
     _utc_from_place(v, choice)

@@ -81,6 +81,13 @@ def _gallery_db(datasette):
     return None
 
 
+async def on_catalogue(db, fn):
+    """Run `fn(sqlite_utils.Database)` on Datasette's connection, in its thread, off the event loop."""
+    import sqlite_utils
+
+    return await db.execute_fn(lambda conn: fn(sqlite_utils.Database(conn)))
+
+
 async def download(request, datasette) -> Response:
     """A licence-carrying copy of one photo (`?size=web|original`), or a ZIP of several
     (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt. Withheld photos do not exist here."""
@@ -103,13 +110,8 @@ async def download(request, datasette) -> Response:
     def page(photo_id: int) -> str:
         return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
 
-    def build(conn):
-        import sqlite_utils
-
-        return export(sqlite_utils.Database(conn), store, ids, size, name, page)
-
     try:
-        files = await db.execute_fn(build)
+        files = await on_catalogue(db, lambda catalogue: export(catalogue, store, ids, size, name, page))
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
     if "id" in request.url_vars:
@@ -202,13 +204,8 @@ def extra_template_vars(view_name, table, request, datasette):
         if db is None or not pk.isdigit():
             return {}
 
-        def build(conn):
-            import sqlite_utils
-
-            return load_photo(sqlite_utils.Database(conn), int(pk))
-
         try:
-            photo = await db.execute_fn(build)
+            photo = await on_catalogue(db, lambda catalogue: load_photo(catalogue, int(pk)))
         except Exception:
             return {}
         page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
