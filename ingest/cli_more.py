@@ -185,8 +185,9 @@ def settings_(ctx, key, value, db_path, store_path, unset):
 
     \b
     default-licence  licence (SPDX id) for photos whose file and import state none
+    public-location  exact, city (default) or none: where the public gallery places photos
     """
-    from .db import SETTINGS, transaction
+    from .db import PUBLIC_LOCATIONS, SETTINGS, transaction
 
     db = get_archive(ctx, db_path, store_path).db
     if key is None:
@@ -202,6 +203,9 @@ def settings_(ctx, key, value, db_path, store_path, unset):
         return
     if key == "default-licence" and value is not None:
         value = _exact_licence(value, "VALUE")
+    if key == "public-location" and value is not None and value not in PUBLIC_LOCATIONS:
+        raise click.BadParameter(f"{value!r}: public-location is one of {', '.join(PUBLIC_LOCATIONS)}",
+                                 param_hint="VALUE")
     with transaction(db):
         if unset:
             db.conn.execute("DELETE FROM settings WHERE key = ?", [key])
@@ -209,7 +213,7 @@ def settings_(ctx, key, value, db_path, store_path, unset):
             db.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
     click.echo(f"{key} = {'' if unset else value}")
-    if db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
+    if key == "default-licence" and db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
         click.echo("Run `ingest retag` to apply it to the photos already in the archive.", err=True)
 
 

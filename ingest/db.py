@@ -268,13 +268,43 @@ CREATE TABLE settings (
 );
 """
 
+# Enough for any server that keeps up; one that falls further behind rebuilds its copy.
+PUBLISH_LOG_KEEP = 100_000
+
+
+def _log_changes(table: str, item: str) -> str:
+    return "\n".join(
+        f"CREATE TRIGGER {table}_publish_{op[0]} AFTER {op} ON {table} BEGIN "
+        f"INSERT INTO publish_log (item) VALUES ({item.replace('ROW', 'old' if op == 'DELETE' else 'new')}); "
+        f"DELETE FROM publish_log WHERE seq <= last_insert_rowid() - {PUBLISH_LOG_KEEP}; END;"
+        for op in ("INSERT", "UPDATE", "DELETE"))
+
+
+_V8 = f"""
+-- What the public copy (ingest/publish.py) must refresh, appended by triggers so that every write
+-- counts, however it is made (ingest, retag, fix, the web, or an archivist's own SQL).
+-- seq is AUTOINCREMENT: committed entries are contiguous, so a reader that finds a gap knows the
+-- log was pruned past it and rebuilds instead. Each write prunes what is PUBLISH_LOG_KEEP behind.
+CREATE TABLE publish_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    item TEXT NOT NULL              -- 'photo:<id>', or a table whose rows all republish
+);
+{_log_changes("photos", "'photo:' || ROW.id")}
+{_log_changes("cities", "'cities'")}
+{_log_changes("demonstrations", "'demonstrations'")}
+{_log_changes("licences", "'licences'")}
+{_log_changes("settings", "'settings'")}
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 
 # Settings an archive can hold, with what each means.
 SETTINGS = {
     "default-licence": "licence (SPDX id) for photos whose file and import state none",
+    "public-location": "where the public gallery places photos: exact, city (default) or none",
 }
+PUBLIC_LOCATIONS = ("exact", "city", "none")
 
 
 @contextmanager

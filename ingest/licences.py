@@ -104,11 +104,16 @@ def catalogue() -> list[Licence]:
 
 
 def seed_licences(db: sqlite_utils.Database) -> None:
-    """Insert or refresh the catalogue rows (an upsert: photos reference them)."""
+    """Insert or refresh the catalogue rows (an upsert: photos reference them).
+
+    Rows already right are left alone, so opening the catalogue writes nothing (and the public copy
+    has nothing to republish)."""
     cols = list(Licence.__dataclass_fields__)
+    rest = cols[1:]
     sql = (
         f"INSERT INTO licences ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
-        f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[1:])}"
+        f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in rest)} "
+        f"WHERE ({', '.join(f'licences.{c}' for c in rest)}) IS NOT ({', '.join(f'excluded.{c}' for c in rest)})"
     )
     db.conn.executemany(sql, [tuple(getattr(lic, c) for c in cols) for lic in catalogue()])
 

@@ -139,11 +139,15 @@ def test_journalist_finds_filters_credits_and_downloads(server, browser, tmp_pat
     context.close()
 
 
-def test_anonymous_visitor_cannot_run_sql_or_see_private_tables(server, browser):
+def test_anonymous_visitor_cannot_open_the_catalogue_or_find_private_tables(server, browser):
     page = browser.new_page()
-    for path in ("/gallery?sql=select+path+from+photo_sources", "/gallery/photo_sources", "/gallery/metadata"):
+    for path in ("/catalogue?sql=select+path+from+photo_sources", "/catalogue/photo_sources", "/catalogue"):
         response = page.goto(server + path)
         assert response.status == 403, path
+    for path in ("/gallery/photo_sources", "/gallery/metadata"):
+        assert page.goto(server + path).status == 404, path
+    response = page.goto(server + "/gallery?sql=select+path+from+photo_sources")
+    assert response.status == 400 and "no such table" in page.content()
     page.close()
 
 

@@ -334,8 +334,12 @@ def hammered(photos, server) -> Run:
         _stop(proc)
         for f in ingest_log:
             f.close()
-    status, body, _ = _fetch(url + "/gallery/photos.json?_size=0")
-    final = json.loads(body)["filtered_table_rows_count"] if status == 200 else None
+    # The public copy follows the catalogue within a second or two of the last commit.
+    deadline, final = time.monotonic() + 10, None
+    while final != TOTAL_PHOTOS and time.monotonic() < deadline:
+        status, body, _ = _fetch(url + "/gallery/photos.json?_size=0")
+        final = json.loads(body)["filtered_table_rows_count"] if status == 200 else None
+        time.sleep(0.2)
     run = Run(hits, ingest_started, ingest_ended, rc, (base / "ingest.out").read_text(),
               (base / "ingest.err").read_text(), counts, facet_timeouts, final, server_log.read_text())
     _report(run)

@@ -93,12 +93,38 @@ async def test_image_routes_refuse(gallery, path):
 
 
 @pytest.mark.parametrize("path", [
-    "/gallery/photo_sources", "/gallery/photo_sources.json", "/gallery/metadata.json", "/gallery/problems",
-    "/gallery.json?sql=select+path+from+photo_sources", "/gallery?sql=select+1",
+    "/catalogue", "/catalogue/photos", "/catalogue/photo_sources.json", "/catalogue/metadata.json",
+    "/catalogue/problems", "/catalogue.json?sql=select+path+from+photo_sources", "/catalogue?sql=select+1",
+    "/catalogue.db",
 ])
-async def test_private_tables_and_sql_refused_to_anonymous(gallery, path):
+async def test_catalogue_refused_to_anonymous(gallery, path):
     response = await make_ds(gallery[0]).client.get(path)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", [
+    "/gallery/photo_sources", "/gallery/photo_sources.json", "/gallery/metadata.json", "/gallery/problems",
+    "/gallery/corrections", "/gallery/settings",
+])
+async def test_private_tables_are_not_in_the_public_copy(gallery, path):
+    response = await make_ds(gallery[0]).client.get(path)
+    assert response.status_code == 404
+
+
+async def test_sql_over_public_data_works_for_anonymous_visitors(gallery):
+    response = await make_ds(gallery[0]).client.get(
+        "/gallery.json?sql=select+count(*)+as+n,+min(licence_id)+as+l+from+photos&_shape=array")
+    assert response.status_code == 200
+    assert response.json() == [{"n": 2, "l": "CC-BY-4.0"}]
+    denied = await make_ds(gallery[0]).client.get("/gallery.json?sql=select+path+from+photo_sources")
+    assert denied.status_code == 400 and "no such table" in denied.text
+
+
+async def test_archivist_opens_the_catalogue(gallery):
+    ds = make_ds(gallery[0])
+    cookies = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+    response = await ds.client.get("/catalogue/photo_sources.json?_shape=array", cookies=cookies)
+    assert response.status_code == 200 and len(response.json()) == 2
 
 
 async def test_no_source_paths_in_public_json(gallery):

@@ -15,6 +15,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from ..store import Store
+from . import public
 
 PLUGIN = "gallery"
 # Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
@@ -54,9 +55,24 @@ def thumbnail_html(datasette, sha256: str, alt: str = "") -> Markup:
     )
 
 
+def is_archivist(actor) -> bool:
+    """Archivists (and Datasette's --root) see the catalogue; everyone else sees the public copy."""
+    return bool(actor) and (actor.get("id") == "root" or "archivist" in (actor.get("roles") or ()))
+
+
+async def visible(datasette, actor, column: str, value) -> bool:
+    """Whether this visitor may see the photo: anonymous visitors only those in the public copy."""
+    db = catalogue_db(datasette) if is_archivist(actor) else None
+    db = db or public_db(datasette)
+    if db is None:
+        return False
+    rows = await db.execute(f"SELECT 1 FROM photos WHERE {column} = ?", [value])
+    return bool(rows.first())
+
+
 async def serve_image(request, datasette) -> Response:
     kind, sha = request.url_vars["kind"], request.url_vars["sha256"]
-    if not _SHA.match(sha):
+    if not _SHA.match(sha) or not await visible(datasette, request.actor, "sha256", sha):
         return Response.text("Not found", status=404)
     path = store_for(datasette).derivative(kind, sha)
     etag = f'"{sha}-{kind}"'
@@ -73,12 +89,21 @@ async def serve_image(request, datasette) -> Response:
 MAX_ZIP = 200
 
 
-def _gallery_db(datasette):
-    """The catalogue among Datasette's databases: the one with a photos table (gallery.db is /gallery)."""
+def public_db(datasette):
+    """The public copy (gallery.db's is /gallery), or a served database of public rows."""
+    names = sorted(public.public_names(datasette))
+    if names:
+        return datasette.databases.get(names[0])
     for name, db in datasette.databases.items():
-        if name != "_internal" and not db.is_memory:
+        if name != "_internal" and not db.is_memory and not public.is_catalogue(db.path):
             return db
     return None
+
+
+def catalogue_db(datasette):
+    """The private catalogue, served to archivists only (None when only a public copy is served)."""
+    names = sorted(public.catalogue_names(datasette))
+    return datasette.databases.get(names[0]) if names else None
 
 
 async def on_catalogue(db, fn):
@@ -101,9 +126,12 @@ async def download(request, datasette) -> Response:
     if not raw or not all(r.isdigit() for r in raw) or len(raw) > MAX_ZIP:
         return Response.text(f"give 1 to {MAX_ZIP} photo ids", status=400)
     ids = list(dict.fromkeys(int(r) for r in raw))
-    db = _gallery_db(datasette)
-    if db is None:
+    db, catalogue = public_db(datasette), catalogue_db(datasette)
+    if db is None or catalogue is None:
         return Response.text("Not found", status=404)
+    for photo_id in ids:
+        if not await visible(datasette, request.actor, "id", photo_id):
+            return Response.text("Not found", status=404)
     name = datasette.metadata("title") or archive_name()
     store = store_for(datasette)
 
@@ -111,7 +139,7 @@ async def download(request, datasette) -> Response:
         return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
 
     try:
-        files = await on_catalogue(db, lambda catalogue: export(catalogue, store, ids, size, name, page))
+        files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
     if "id" in request.url_vars:
@@ -134,6 +162,14 @@ def register_routes():
 
 
 @hookimpl
+def startup(datasette):
+    async def inner():
+        await asyncio.to_thread(public.publish_catalogues, datasette)
+
+    return inner
+
+
+@hookimpl
 def render_cell(value, column, table, database, datasette):
     if table == "photos" and column == "sha256" and isinstance(value, str) and _SHA.match(value):
         return thumbnail_html(datasette, value)
@@ -142,8 +178,18 @@ def render_cell(value, column, table, database, datasette):
 
 @hookimpl
 def permission_allowed(datasette, actor, action, resource):
-    """Anonymous visitors read the public tables only, and run no arbitrary SQL."""
-    if actor:
+    """Only archivists open the catalogue; everyone reads (and queries) the public copy.
+
+    Whatever the public copy does not hold cannot leak, so SQL is safe there; where a catalogue is
+    served without its copy (no startup), SQL and the private tables stay closed."""
+    if is_archivist(actor):
+        return None
+    database = resource[0] if isinstance(resource, tuple) else resource
+    if database in public.catalogue_names(datasette):
+        return False if action in ("view-database", "view-database-download", "view-table",
+                                   "view-query", "execute-sql", "insert-row", "delete-row",
+                                   "update-row", "create-table", "drop-table") else None
+    if database in public.public_names(datasette):
         return None
     if action == "execute-sql":
         return False
@@ -191,7 +237,7 @@ def permission_words(photo) -> list[str]:
 
 
 @hookimpl
-def extra_template_vars(view_name, table, request, datasette):
+def extra_template_vars(view_name, database, table, request, datasette):
     """A photo's page gets its licence in words and its credit line, computed off the event loop."""
     if view_name != "row" or table != "photos" or request is None:
         return {}
@@ -200,12 +246,13 @@ def extra_template_vars(view_name, table, request, datasette):
         from ..downloads import load_photo, photo_credit
 
         pk = request.url_vars.get("pks", "")
-        db = _gallery_db(datasette)
-        if db is None or not pk.isdigit():
+        db, catalogue = public_db(datasette), catalogue_db(datasette)
+        if db is None or catalogue is None or not pk.isdigit():
             return {}
-
+        if not await visible(datasette, request.actor, "id", int(pk)):
+            return {}
         try:
-            photo = await on_catalogue(db, lambda catalogue: load_photo(catalogue, int(pk)))
+            photo = await on_catalogue(catalogue, lambda cat: load_photo(cat, int(pk)))
         except Exception:
             return {}
         page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
