@@ -186,6 +186,8 @@ class NoBar:
         pass
 
 
+from .cli_fix import register as register_fixes  # noqa: E402
 from .cli_more import register  # noqa: E402  (subcommands live beside, to keep this file small)
 
 register(main)
+register_fixes(main)

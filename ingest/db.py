@@ -296,8 +296,32 @@ CREATE TABLE publish_log (
 {_log_changes("settings", "'settings'")}
 """
 
+_V9 = """
+-- The audit trail of archivists' edits (ingest/corrections.py): never updated, only appended.
+-- old/new are the field's values as JSON; restore holds every column the edit set, as it was, so an
+-- undo puts back exactly what was there; edits made together share a batch and undo together.
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER REFERENCES photos(id),
+    demonstration_id INTEGER,       -- set for edits of the registry itself (rename, merge)
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL,
+    via TEXT NOT NULL,              -- web, cli, csv, undo, merge
+    batch TEXT NOT NULL,
+    undoes INTEGER REFERENCES edits(id),
+    restore TEXT,
+    was_corrected INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_edits_photo ON edits(photo_id, field, id);
+CREATE INDEX idx_edits_batch ON edits(batch);
+CREATE INDEX idx_edits_demonstration ON edits(demonstration_id);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
 
 # Settings an archive can hold, with what each means.
 SETTINGS = {

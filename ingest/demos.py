@@ -13,6 +13,7 @@ import yaml
 from .db import transaction
 from .errors import ArchiveError
 from .places import city_from_name
+from .corrections import corrected_demo_fields
 from .record import unique_slug, city_for, load_registry, slugify
 from .resolve import Demo, normalise
 
@@ -94,8 +95,9 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
     if entry.get("city"):
         city_id = city_for(db, registry, city_from_name(entry["city"], entry.get("country_code"), "registry"))
     row = None
+    slug = entry.get("slug") or slugify(f"{entry['date'] or ''} {entry['name']}")
     if entry.get("slug"):
-        row = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [entry["slug"]]).fetchone()
+        row = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [slug]).fetchone()
     if row is None:
         for demo in registry.demos:
             if (demo.name and normalise(demo.name) == normalise(entry["name"]) and demo.date == entry["date"]
@@ -107,12 +109,18 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
             if demo.provisional and demo.date == entry["date"] and demo.city_id == city_id and city_id:
                 row = (demo.id,)
                 break
+    if row is None:  # an entry an archivist renamed or re-dated keeps the slug the registry gave it
+        found = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [slug]).fetchone()
+        if found and corrected_demo_fields(db, found[0]):
+            row = found
     values = {"name": entry["name"], "date": entry["date"], "city_id": city_id, "provisional": 0,
               "description": entry.get("description"), "url": entry.get("url"),
               "start_time": entry.get("start"), "end_time": entry.get("end")}
-    slug = entry.get("slug") or slugify(f"{entry['date'] or ''} {entry['name']}")
     if row:
         current = db.execute(f"SELECT {', '.join(values)}, slug FROM demonstrations WHERE id = ?", [row[0]]).fetchone()
+        for column in corrected_demo_fields(db, row[0]):  # an archivist's rename or re-dating stands
+            if column in values:
+                values[column] = current[list(values).index(column)]
         if current[3]:  # a provisional group is named now: it takes the registry's slug
             values["slug"] = unique_slug(db, "demonstrations", slug)
         elif entry.get("slug"):

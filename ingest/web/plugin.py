@@ -19,7 +19,8 @@ from . import public
 
 PLUGIN = "gallery"
 # Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
-PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings"}
+PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings",
+                  "edits", "publish_log"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
