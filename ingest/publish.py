@@ -35,6 +35,17 @@ PHOTO_COLUMNS = (
     "date_source", "city_source", "demonstration_source", "licence_source", "creator_source",
     "title_source", "caption_source", "location_source", "needs_review", "imported_at", "updated_at",
 )
+# Computed, after PHOTO_COLUMNS: the map's marker popup (datasette-cluster-map reads a `popup` column
+# of JSON): the thumbnail, the title and the photo's page. Only the photo's own columns go in, so it
+# republishes with the photo; its URLs are relative to the photos table's page (/<db>/photos), so
+# they follow Datasette's base_url.
+POPUP = ("json_object('image', '../-/gallery/thumbs/' || p.sha256 || '.jpg', "
+         "'alt', coalesce(p.title, p.caption, 'Photo ' || p.id), "
+         "'title', coalesce(p.title, 'Photo ' || p.id), "
+         "'description', nullif(trim(coalesce(p.date, '') || coalesce(' · by ' || p.creator, '') "
+         "|| coalesce(' · ' || p.licence_id, ''), ' ·'), ''), "
+         "'link', 'photos/' || p.id)")
+_PUBLISHED = PHOTO_COLUMNS + ("popup",)
 _FOREIGN = {"city_id": "cities(id)", "demonstration_id": "demonstrations(id)", "licence_id": "licences(id)"}
 _COPIED = ("licences", "cities", "demonstrations")
 _INDEXES = ("date", "city_id", "demonstration_id", "licence_id", "creator", "taken_at", "year",
@@ -59,6 +70,7 @@ def _photo_select(location: str) -> str:
                           .get(location, "NULL"))
         else:
             picked.append(f"p.{column}")
+    picked.append(POPUP)
     return (f"SELECT {', '.join(picked)} FROM src.photos p LEFT JOIN src.cities c ON c.id = p.city_id "
             "WHERE p.withheld = 0")
 
@@ -97,6 +109,7 @@ def _schema(conn: sqlite3.Connection) -> None:
         elif column in _FOREIGN:
             decl += f" REFERENCES {_FOREIGN[column]}"
         columns.append(decl)
+    columns.append("popup TEXT")
     conn.execute(f"CREATE TABLE photos ({', '.join(columns)})")
     for column in _INDEXES:
         conn.execute(f"CREATE INDEX idx_photos_{column} ON photos({column})")
@@ -148,6 +161,7 @@ class PublicCopy:
                                     check_same_thread=False, timeout=30)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
         self.conn.execute("ATTACH DATABASE ? AS src", [f"{self.catalogue.as_uri()}?mode=ro"])
 
     def close(self) -> None:
@@ -180,21 +194,25 @@ class PublicCopy:
         first = conn.execute("SELECT min(seq) FROM src.publish_log WHERE seq > ?", [last]).fetchone()[0]
         items = {r[0] for r in conn.execute("SELECT item FROM src.publish_log WHERE seq > ?", [last])}
         rebuild = (last < 0 or (first or top + 1) > last + 1 or _state(conn, "location") != location
-                   or "settings" in items or "licences" in items)
+                   or "settings" in items or "licences" in items
+                   or ("cities" in items and location == "city"))  # photos carry their city's centre
         select = _photo_select(location)
         if rebuild:
             conn.execute("DELETE FROM main.photos")
-            conn.execute(f"INSERT INTO main.photos ({', '.join(PHOTO_COLUMNS)}) {select}")
+            removed = True
+            conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select}")
             changed = conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
         else:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS republish (id INTEGER PRIMARY KEY)")
             conn.execute("DELETE FROM temp.republish")
             conn.execute("INSERT OR IGNORE INTO temp.republish SELECT CAST(substr(item, 7) AS INTEGER) "
                          "FROM src.publish_log WHERE seq > ? AND item LIKE 'photo:%'", [last])
-            conn.execute("DELETE FROM main.photos WHERE id IN (SELECT id FROM temp.republish)")
-            conn.execute(f"INSERT INTO main.photos ({', '.join(PHOTO_COLUMNS)}) {select} "
+            removed = conn.execute("DELETE FROM main.photos WHERE id IN (SELECT id FROM temp.republish)").rowcount > 0
+            conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select} "
                          "AND p.id IN (SELECT id FROM temp.republish)")
             changed = conn.execute("SELECT count(*) FROM temp.republish").fetchone()[0]
+        if removed:  # an FTS5 delete only marks words gone; merging drops them from photos_fts_data
+            conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
         _copy_small_tables(conn)
         conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
                          [("seq", str(top)), ("location", location)])
