@@ -97,15 +97,17 @@ def history(ctx, photo, db_path, store_path):
 
 @click.command()
 @click.argument("edit", type=int)
+@click.option("--only", is_flag=True, help="Undo EDIT alone, not the edits made together with it.")
 @who_option
 @archive_options
 @click.pass_context
-def undo(ctx, edit, who, db_path, store_path):
-    """Undo EDIT (a number from `ingest history`) and the edits made with it; itself an audited change."""
+def undo(ctx, edit, only, who, db_path, store_path):
+    """Undo EDIT (a number from `ingest history`) and the edits made with it (one `fix` on several
+    photos, one CSV import, one batch edit); itself an audited change."""
     from .corrections import undo as undo_edit
 
     db = get_archive(ctx, db_path, store_path).db
-    for e in undo_edit(db, edit, who=_who(who)):
+    for e in undo_edit(db, edit, who=_who(who), whole_batch=not only):
         click.echo(f"photo {e.photo_id}: {_change(db, e)}  (edit {e.id})")
 
 
@@ -209,7 +211,48 @@ def demos_merge(ctx, keep, gone, who, db_path, store_path):
 
 
 def register(main: click.Group) -> None:
-    for command in (fix, history, undo, export_csv_, import_csv_):
+    for command in (fix, history, undo, export_csv_, import_csv_, archivists):
         main.add_command(command)
     main.commands["demos"].add_command(demos_edit)
     main.commands["demos"].add_command(demos_merge)
+
+
+@click.group()
+def archivists() -> None:
+    """Who may sign in to the gallery (/-/login) and correct photos there."""
+
+
+@archivists.command(name="add")
+@click.argument("name")
+@click.password_option(help="Their password (asked for when not given; at least 10 characters).")
+@archive_options
+@click.pass_context
+def archivists_add(ctx, name, password, db_path, store_path):
+    """Add archivist NAME, or give them a new password. Only the hash is stored."""
+    from .archivists import add_archivist
+
+    outcome = add_archivist(get_archive(ctx, db_path, store_path).db, name, password)
+    click.echo(f"{outcome}: {name} (signs in at /-/login)")
+
+
+@archivists.command(name="remove")
+@click.argument("name")
+@archive_options
+@click.pass_context
+def archivists_remove(ctx, name, db_path, store_path):
+    """Remove archivist NAME: they can no longer sign in (their past edits stay in the history)."""
+    from .archivists import remove_archivist
+
+    remove_archivist(get_archive(ctx, db_path, store_path).db, name)
+    click.echo(f"removed: {name}")
+
+
+@archivists.command(name="list")
+@archive_options
+@click.pass_context
+def archivists_list(ctx, db_path, store_path):
+    """The archivists who may sign in."""
+    from .archivists import list_archivists
+
+    for name, added in list_archivists(get_archive(ctx, db_path, store_path).db):
+        click.echo(f"{name}  (added {added})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -274,31 +275,62 @@ def _set(db, photo_id: int, column: str, value: Any, who: str, via: str, batch: 
     return [Edit(cur.lastrowid, photo_id, column, before[column], value, who, stamp, via, batch, undoes)]
 
 
-def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo") -> list[Edit]:
-    """Undo one edit, or with it every edit of its batch: itself an audited change. Refused if a
-    later edit changed the same field of the same photo (undo that one first)."""
+def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo",
+         whole_batch: bool = True) -> list[Edit]:
+    """Undo an edit with every edit made together with it (or, `whole_batch=False`, that edit
+    alone): itself an audited change. Refused if a later edit changed the same field of the same
+    photo (undo that one first)."""
     with transaction(db):
         row = db.execute("SELECT batch FROM edits WHERE id = ?", [edit_id]).fetchone()
         if row is None:
             raise Invalid(f"no edit {edit_id}")
         targets = db.execute("SELECT id, photo_id, field, new, restore, was_corrected, demonstration_id FROM edits "
-                             "WHERE batch = ? ORDER BY id DESC", [row[0]]).fetchall()
+                             "WHERE batch = ? AND (? OR id = ?) ORDER BY id DESC",
+                             [row[0], whole_batch, edit_id]).fetchall()
         batch, stamp, made = uuid.uuid4().hex[:12], now(), []
         for target_id, photo_id, column, new, restore, was_corrected, demo_id in targets:
             if photo_id is None:
                 raise Invalid(f"edit {target_id} changed the registry; change the demonstration back instead")
             if db.execute("SELECT 1 FROM edits WHERE undoes = ?", [target_id]).fetchone():
+                if target_id != edit_id:
+                    continue  # undone on its own before: the rest of its batch still can be
                 raise Conflict(f"edit {target_id} is already undone")
-            later = db.execute("SELECT id, who FROM edits WHERE photo_id = ? AND field = ? AND id > ? "
-                               "AND id NOT IN (SELECT undoes FROM edits WHERE undoes IS NOT NULL) "
-                               "AND undoes IS NOT ? ORDER BY id DESC", [photo_id, column, target_id, target_id]).fetchone()
-            if later and later[0] not in {t[0] for t in targets}:
-                raise Conflict(f"photo {photo_id}: {BY_COLUMN[column].name} was changed again (edit {later[0]} "
-                               f"by {later[1]}); undo that first")
+            after = _after(db, target_id, column, new)
+            now_set = dict(zip(after, db.execute(f"SELECT {', '.join(after)} FROM photos WHERE id = ?",
+                                                 [photo_id]).fetchone()))
+            if now_set != after and not any(t[0] > target_id and t[1] == photo_id for t in targets):
+                later = db.execute("SELECT id, who FROM edits WHERE photo_id = ? AND id > ? ORDER BY id DESC LIMIT 1",
+                                   [photo_id, target_id]).fetchone()
+                by = f" (edit {later[0]} by {later[1]})" if later else ""
+                raise Conflict(f"photo {photo_id}: {BY_COLUMN[column].name} was changed again{by}; undo that first")
             old = json.loads(restore)
-            made.extend(_set(db, photo_id, column, old[column], who, via, batch, stamp, undoes=target_id,
-                             restore=old, corrected=bool(was_corrected)))
+            try:
+                made.extend(_set(db, photo_id, column, old[column], who, via, batch, stamp, undoes=target_id,
+                                 restore=old, corrected=bool(was_corrected)))
+            except sqlite3.IntegrityError:
+                raise Invalid(f"cannot undo edit {target_id}: the {BY_COLUMN[column].name} it would put back "
+                              "no longer exists (set the value you want instead)") from None
     return made
+
+
+def _after(db, edit_id: int, column: str, new: str | None) -> dict[str, Any]:
+    """The photo columns as an edit left them: what an undo may replace without losing anything."""
+    row = db.execute("SELECT undoes FROM edits WHERE id = ?", [edit_id]).fetchone()
+    if row and row[0] is not None:
+        return json.loads(db.execute("SELECT restore FROM edits WHERE id = ?", [row[0]]).fetchone()[0])
+    return _columns_for(column, json.loads(new) if new is not None else None)
+
+
+def batch_sizes(db: sqlite_utils.Database, batches: Iterable[str], skip: set[int] = frozenset()) -> dict[str, int]:
+    """How many edits of each batch can still be undone together (those not undone yet)."""
+    found = list(set(batches))
+    sizes: dict[str, int] = {}
+    if found:
+        for edit_id, batch in db.execute(f"SELECT id, batch FROM edits WHERE batch IN "
+                                         f"({','.join('?' * len(found))})", found):
+            if edit_id not in skip:
+                sizes[batch] = sizes.get(batch, 0) + 1
+    return sizes
 
 
 def history(db: sqlite_utils.Database, photo_id: int) -> list[Edit]:
@@ -373,20 +405,20 @@ def edit_demonstration(db: sqlite_utils.Database, demo_id: int, raw: dict[str, s
     """Rename, re-date or re-place a demonstration; naming a provisional group makes it a registry entry."""
     from .record import slugify, unique_slug
 
-    errors, values = [], {}
-    for name, text in raw.items():
-        if name not in DEMO_FIELDS:
-            errors.append(f"{name}: not a demonstration field ({', '.join(DEMO_FIELDS)})")
-            continue
-        column, parse = DEMO_FIELDS[name]
-        try:
-            values[column] = parse(db, text or "")
-        except Invalid as e:
-            errors.append(f"{name}: {e}")
-    if errors:
-        raise Invalid("; ".join(errors))
     made, batch, stamp = [], uuid.uuid4().hex[:12], now()
-    with transaction(db):
+    with transaction(db):  # a city the value adds is kept only if the whole edit is
+        errors, values = [], {}
+        for name, text in raw.items():
+            if name not in DEMO_FIELDS:
+                errors.append(f"{name}: not a demonstration field ({', '.join(DEMO_FIELDS)})")
+                continue
+            column, parse = DEMO_FIELDS[name]
+            try:
+                values[column] = parse(db, text or "")
+            except Invalid as e:
+                errors.append(f"{name}: {e}")
+        if errors:
+            raise Invalid("; ".join(errors))
         row = db.execute("SELECT name, date, city_id, description, url, provisional, date FROM demonstrations "
                          "WHERE id = ?", [demo_id]).fetchone()
         if row is None:

@@ -8,7 +8,9 @@ an import applies only what the archivist changed, refuses the whole file when a
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +25,9 @@ from .errors import ArchiveError
 EDITABLE = ("title", "caption", "creator", "keywords", "demonstration", "city", "taken_at", "date",
             "licence", "withheld")
 CONTEXT = ("id", "sha256", "original_filename", "demonstration_label")
-HEADER = (*CONTEXT, *EDITABLE, "seen")
+# `exported` fingerprints each editable cell as written, so an import can tell the archivist's
+# changes (cell differs from its fingerprint) from the catalogue's since (current value differs).
+HEADER = (*CONTEXT, *EDITABLE, "seen", "exported")
 
 
 def _rows(db: sqlite_utils.Database, where: str = "", params: Iterable[Any] = ()) -> Iterable[dict[str, str]]:
@@ -36,9 +40,25 @@ def _rows(db: sqlite_utils.Database, where: str = "", params: Iterable[Any] = ()
     for r in db.execute(sql, list(params)):
         keywords = ", ".join(json.loads(r[7])) if r[7] else ""
         city = "" if r[9] is None else (f"{r[9]}, {r[10]}" if r[9] in ambiguous and r[10] else r[9])
-        yield dict(zip(HEADER, (r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6] or "",
-                                keywords, r[8] or "", city, r[11] or "", r[12] or "", r[13] or "",
-                                "yes" if r[14] else "no", r[15])))
+        cells = dict(zip(HEADER, (r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6] or "",
+                                  keywords, r[8] or "", city, r[11] or "", r[12] or "", r[13] or "",
+                                  "yes" if r[14] else "no", r[15])))
+        cells["exported"] = fingerprints(cells)
+        yield cells
+
+
+def current_cells(db: sqlite_utils.Database, photo_id: int) -> dict[str, str] | None:
+    """One photo's editable fields as text, as a spreadsheet or a form shows them."""
+    return next(iter(_rows(db, "WHERE p.id = ?", [photo_id])), None)
+
+
+def changed_cells(current: dict[str, str], submitted: dict[str, str]) -> dict[str, str]:
+    """The editable cells whose text differs from the catalogue's: only those become edits."""
+    raw = {f: (submitted.get(f) or "") for f in EDITABLE
+           if f in submitted and (submitted.get(f) or "").strip() != str(current[f]).strip()}
+    if "taken_at" in raw and "date" in raw:
+        del raw["date"]  # the date follows the corrected time
+    return raw
 
 
 def export_csv(db: sqlite_utils.Database, out: TextIO, where: str = "", params: Iterable[Any] = ()) -> int:
@@ -74,6 +94,8 @@ class _DryRun(Exception):
 def import_csv(db: sqlite_utils.Database, text: str, name: str, *, who: str, apply: bool) -> Plan:
     """Compare the file with the catalogue; with `apply`, make its changes (all or none)."""
     plan = Plan()
+    if "\x00" in text:
+        raise ArchiveError(f"{name}: not a CSV file (it holds NUL bytes)")
     try:
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         header = reader.fieldnames or []
@@ -100,6 +122,12 @@ def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: st
     seen_ids: set[int] = set()
     for row in reader:
         line = reader.line_num
+        if None in row:
+            plan.errors.append(f"{name}:{line}: more cells than the header has columns")
+            continue
+        if any(v is None for v in row.values()):  # never read a missing cell as an empty one
+            plan.errors.append(f"{name}:{line}: fewer cells than the header has columns")
+            continue
         raw_id = (row.get("id") or "").strip()
         if not raw_id.isdigit():
             plan.errors.append(f"{name}:{line}: id {raw_id!r} is not a photo id")
@@ -109,7 +137,7 @@ def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: st
             plan.errors.append(f"{name}:{line}: photo {photo_id} appears twice")
             continue
         seen_ids.add(photo_id)
-        current = next(iter(_rows(db, "WHERE p.id = ?", [photo_id])), None)
+        current = current_cells(db, photo_id)
         if current is None:
             plan.errors.append(f"{name}:{line}: no photo {photo_id}")
             continue
@@ -117,29 +145,62 @@ def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: st
             plan.errors.append(f"{name}:{line}: photo {photo_id} has another sha256 in this archive "
                                "(is the file from another catalogue?)")
             continue
-        raw = {f: (row.get(f) or "") for f in EDITABLE if f in row and (row.get(f) or "").strip() != str(current[f]).strip()}
-        if "taken_at" in raw and "date" in raw:
-            del raw["date"]  # the date follows the corrected time
-        values = {}
-        for fname, text in raw.items():
-            try:
-                values[FIELDS[fname].column] = FIELDS[fname].parse(db, text)
-            except Invalid as e:
-                plan.errors.append(f"{name}:{line}: {fname}: {e}")
-        if not values or any(e.startswith(f"{name}:{line}:") for e in plan.errors):
+        exported = _unpack(row.get("exported", ""))
+        if row.get("exported") and exported is None:
+            plan.errors.append(f"{name}:{line}: the exported column was changed; export the photos again")
             continue
-        seen = row.get("seen", "").strip()
+        seen = (row.get("seen") or "").strip()
         if seen and not seen.isdigit():
             plan.errors.append(f"{name}:{line}: seen {seen!r} is not an edit number")
             continue
+        raw = changed_cells(current, row)
+        values, texts = {}, {}
+        for fname, text in raw.items():
+            column = FIELDS[fname].column
+            if exported is not None and _print(text) == exported[fname]:
+                continue  # the archivist left this cell as exported: whatever the catalogue says now stands
+            try:
+                value = FIELDS[fname].parse(db, text)
+            except Invalid as e:
+                plan.errors.append(f"{name}:{line}: {fname}: {e}")
+                continue
+            if value == _column_value(db, photo_id, column):
+                continue  # the same value written another way (München for Munich, cc-by-4.0)
+            if exported is not None and _print(current[fname]) != exported[fname]:
+                plan.errors.append(f"{name}:{line}: {fname} was changed in the catalogue after the export "
+                                   f"(now {current[fname]!r}); export again and redo this cell")
+                continue
+            values[column], texts[fname] = value, text
+        if not values or any(e.startswith(f"{name}:{line}:") for e in plan.errors):
+            continue
         try:
-            edits = apply_changes(db, [photo_id], values, who=who, via="csv",
-                                  seen=int(seen) if seen else None, batch=batch)
+            edits = apply_changes(db, [photo_id], values, who=who, via="csv", batch=batch,
+                                  seen=int(seen) if seen and exported is None else None)
         except (Conflict, Invalid) as e:
             plan.errors.append(f"{name}:{line}: {e}")
             continue
         plan.edits.extend(edits)
         edited = {e.field for e in edits}
-        for fname in raw:
+        for fname, text in texts.items():
             if FIELDS[fname].column in edited:
-                plan.changes.append(Change(line, photo_id, fname, str(current[fname]), raw[fname].strip()))
+                plan.changes.append(Change(line, photo_id, fname, str(current[fname]), text.strip()))
+
+
+def _column_value(db, photo_id: int, column: str):
+    return db.execute(f"SELECT {column} FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
+
+
+def _print(text) -> str:
+    """A cell's fingerprint: enough to tell whether it changed, too short to carry its value."""
+    return hashlib.blake2s(str(text).strip().encode("utf-8"), digest_size=3).hexdigest()
+
+
+def fingerprints(cells: dict[str, str]) -> str:
+    return ".".join(_print(cells[f]) for f in EDITABLE)
+
+
+def _unpack(token: str) -> dict[str, str] | None:
+    parts = (token or "").strip().split(".")
+    if len(parts) != len(EDITABLE) or not all(re.fullmatch(r"[0-9a-f]{6}", p) for p in parts):
+        return None
+    return dict(zip(EDITABLE, parts))

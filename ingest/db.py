@@ -320,8 +320,17 @@ CREATE INDEX idx_edits_batch ON edits(batch);
 CREATE INDEX idx_edits_demonstration ON edits(demonstration_id);
 """
 
+_V10 = """
+-- Who may sign in to the gallery and edit (ingest archivists add); hashes only, never passwords.
+CREATE TABLE archivists (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
 
 # Settings an archive can hold, with what each means.
 SETTINGS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -101,7 +102,16 @@ def xmp_fields(photo: PhotoInfo, line: Credit, page_url: str | None) -> dict[str
 
 
 def _exif_block(photo: PhotoInfo, orientation: int | None) -> bytes:
+    """EXIF says when from the catalogue (an archivist's corrected time wins over the camera's clock)."""
     fields = dict(photo.exif)
+    for key in ("DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal"):
+        fields.pop(key, None)
+    when = photo.taken_at or ""
+    if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d", when):
+        fields["DateTimeOriginal"] = when[:10].replace("-", ":") + " " + (when[11:19] + ":00")[:8]
+        offset = re.search(r"([+-]\d\d:\d\d|Z)$", when)
+        if offset:
+            fields["OffsetTimeOriginal"] = "+00:00" if offset.group(1) == "Z" else offset.group(1)
     fields["Artist"] = photo.creator
     fields["Copyright"] = photo.licence_url and f"{photo.creator or ''} {short_name(photo.licence_id)}".strip()
     if orientation and orientation != 1:

@@ -1,0 +1,369 @@
+"""Archivists' editing on the web: one photo, a filtered set, history and undo.
+
+Every handler checks the archivist role first (anonymous visitors get 403 and see no controls);
+Datasette's CSRF protection covers every form. Writes go through ingest/corrections.py on a
+connection of their own (like the CLI's), then the public copy is refreshed before the redirect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Response
+
+from ..db import connect
+from ..errors import ArchiveError
+from . import public
+
+MAX_BATCH = 5000
+
+
+def _plugin():
+    from . import plugin
+
+    return plugin
+
+
+def _catalogue_path(datasette) -> str | None:
+    db = _plugin().catalogue_db(datasette)
+    return db.path if db is not None else None
+
+
+async def on_catalogue_write(datasette, fn: Callable[[Any], Any]) -> Any:
+    """Run `fn(sqlite_utils.Database)` on a fresh connection in a thread, then republish."""
+    path = _catalogue_path(datasette)
+    if path is None:
+        raise ArchiveError("no catalogue is served here")
+
+    def run():
+        db = connect(path, create=False)
+        try:
+            return fn(db)
+        finally:
+            db.conn.close()
+
+    result = await asyncio.to_thread(run)
+    await asyncio.to_thread(public.refresh_now, datasette)
+    return result
+
+
+def _forbidden() -> Response:
+    return Response.text("Only archivists may edit. Sign in at /-/login.", status=403)
+
+
+def _back(datasette, form, fallback: str) -> str:
+    target = form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else datasette.urls.path(fallback)
+
+
+async def edit_photo(request, datasette) -> Response:
+    """POST the photo page's form: only changed fields become edits; all or nothing."""
+    from ..corrections import apply_changes, parse_changes
+    from ..csv_roundtrip import changed_cells, current_cells
+    from ..db import transaction
+
+    plugin = _plugin()
+    if not plugin.is_archivist(request.actor):
+        return _forbidden()
+    if request.method != "POST":
+        return Response.text("POST the edit form", status=405)
+    photo_id = int(request.url_vars["id"])
+    form = await request.post_vars()
+    back = _back(datasette, form, f"/{plugin.public_db(datasette).name}/photos/{photo_id}")
+    who = request.actor["id"]
+
+    def change(db):
+        current = current_cells(db, photo_id)
+        if current is None:
+            raise ArchiveError(f"no photo {photo_id}")
+        raw = changed_cells(current, form)
+        seen = int(form["seen"]) if (form.get("seen") or "").isdigit() else None
+        with transaction(db):
+            if (form.get("new_demonstration") or "").strip():
+                raw["demonstration"] = str(_new_demonstration(db, photo_id, form["new_demonstration"], who))
+            if not raw:
+                return []
+            return apply_changes(db, [photo_id], parse_changes(db, raw), who=who, via="web", seen=seen)
+
+    try:
+        edits = await on_catalogue_write(datasette, change)
+    except ArchiveError as e:
+        datasette.add_message(request, f"Nothing was saved: {e}", datasette.ERROR)
+        return Response.redirect(back)
+    datasette.add_message(request, f"Saved {len(edits)} change{'s' if len(edits) != 1 else ''}."
+                          if edits else "Nothing to save: no field was changed.")
+    return Response.redirect(back)
+
+
+def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
+    """A demonstration the registry lacks, created from the photo's page: its date and city."""
+    from ..corrections import Invalid
+    from ..demos import upsert_demo
+
+    name = name.strip()
+    date, city = db.execute("SELECT p.date, c.name FROM photos p LEFT JOIN cities c ON c.id = p.city_id "
+                            "WHERE p.id = ?", [photo_id]).fetchone()
+    if not date:
+        raise Invalid("set the photo's date before creating a demonstration for it")
+    demo_id, _ = upsert_demo(db, {"name": name, "date": date, "city": city})
+    return demo_id
+
+
+async def undo_edit(request, datasette) -> Response:
+    from ..corrections import undo
+
+    plugin = _plugin()
+    if not plugin.is_archivist(request.actor):
+        return _forbidden()
+    if request.method != "POST":
+        return Response.text("POST to undo", status=405)
+    form = await request.post_vars()
+    back = _back(datasette, form, "/")
+    edit_id = int(request.url_vars["edit"])
+    try:
+        whole = form.get("whole_batch") == "1"
+        edits = await on_catalogue_write(
+            datasette, lambda db: undo(db, edit_id, who=request.actor["id"], via="undo", whole_batch=whole))
+    except ArchiveError as e:
+        datasette.add_message(request, f"Not undone: {e}", datasette.ERROR)
+        return Response.redirect(back)
+    datasette.add_message(request, f"Undone: {len(edits)} change{'s' if len(edits) != 1 else ''} put back.")
+    return Response.redirect(back)
+
+
+# ---------------------------------------------------------------- batch edit
+
+BATCH_FIELDS = ("demonstration", "city", "licence", "creator", "withheld")
+
+
+def _matching(conn, args: list[tuple[str, str]]) -> tuple[list[int], str]:
+    """The ids a gallery view's query string selects (its filters and search), and its description."""
+    from datasette.filters import Filters
+    from datasette.utils import escape_fts
+
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(photos)")}
+    pairs = [(k, v) for k, v in args if not k.startswith("_")]
+    for key, _ in pairs:
+        if key.split("__")[0] not in columns:
+            raise ArchiveError(f"{key}: not a column of photos")
+    filters = Filters(sorted(pairs))
+    where, params = filters.build_where_clauses("photos")
+    search = dict(args).get("_search", "").strip()
+    if search:
+        where.append("id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH :search)")
+        params["search"] = escape_fts(search)
+    sql = f"SELECT id FROM photos {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id LIMIT {MAX_BATCH + 1}"
+    ids = [r[0] for r in conn.execute(sql, params)]
+    description = filters.human_description_en(extra=[f'search matches "{search}"'] if search else None)
+    return ids, description or "all photos"
+
+
+async def batch_edit(request, datasette) -> Response:
+    """GET: the count and a form for a filtered view; POST: apply to exactly that set (refused if it changed)."""
+    from ..corrections import apply_changes, last_edit, parse_changes
+    from ..db import transaction
+
+    plugin = _plugin()
+    if not plugin.is_archivist(request.actor):
+        return _forbidden()
+    form = await request.post_vars() if request.method == "POST" else {}
+    query = form.get("query", "") if form else request.query_string
+    from urllib.parse import parse_qsl
+
+    args = [(k, v) for k, v in parse_qsl(query, keep_blank_values=False) if k not in ("_db",)]
+    source = dict(parse_qsl(query)).get("_db") or plugin.public_db(datasette).name
+    view = datasette.databases.get(source)
+    if view is None or source not in (public.public_names(datasette) | public.catalogue_names(datasette)):
+        return Response.text("Unknown database", status=404)
+    try:
+        ids, description = await view.execute_fn(lambda conn: _matching(conn, args))
+    except ArchiveError as e:
+        return Response.text(str(e), status=400)
+    except Exception as e:  # a malformed filter value (SQL error): say which
+        return Response.text(f"cannot use these filters: {e}", status=400)
+    back_url = datasette.urls.table(source, "photos") + (f"?{urlencode(args)}" if args else "")
+    if len(ids) > MAX_BATCH:
+        return Response.text(f"more than {MAX_BATCH} photos match; narrow the view first", status=400)
+    if request.method == "POST":
+        raw = {f: form[f] for f in BATCH_FIELDS if (form.get(f) or "").strip()}
+        if form.get("withheld") == "unchanged":
+            raw.pop("withheld", None)
+        if str(len(ids)) != form.get("count"):
+            datasette.add_message(request, f"The set changed since you looked ({form.get('count')} then, "
+                                  f"{len(ids)} now); nothing was saved. Check it again.", datasette.ERROR)
+            return Response.redirect(datasette.urls.path("/-/gallery/batch") + "?" + query)
+        if not raw:
+            datasette.add_message(request, "Nothing to change: choose a value first.", datasette.WARNING)
+            return Response.redirect(datasette.urls.path("/-/gallery/batch") + "?" + query)
+        seen = int(form["seen"]) if (form.get("seen") or "").isdigit() else None
+
+        def change(db):
+            with transaction(db):
+                return apply_changes(db, ids, parse_changes(db, raw), who=request.actor["id"], via="web", seen=seen)
+
+        try:
+            edits = await on_catalogue_write(datasette, change)
+        except ArchiveError as e:
+            datasette.add_message(request, f"Nothing was saved: {e}", datasette.ERROR)
+            return Response.redirect(datasette.urls.path("/-/gallery/batch") + "?" + query)
+        first = edits[0].id if edits else None
+        datasette.add_message(request, f"Saved {len(edits)} change{'s' if len(edits) != 1 else ''} on "
+                              f"{len({e.photo_id for e in edits})} of {len(ids)} photos"
+                              + (f" (edit {first}; undo it from any of their pages)." if first else "."))
+        return Response.redirect(back_url)
+
+    def context(db):
+        demos = db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall()
+        licences = db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall()
+        return demos, licences, last_edit(db)
+
+    path = _catalogue_path(datasette)
+    demos, licences, seen = await asyncio.to_thread(_read, path, context)
+    shas = await view.execute(f"SELECT id, sha256, title FROM photos WHERE id IN "
+                              f"({','.join(str(i) for i in ids[:24]) or 'NULL'})")
+    return Response.html(await datasette.render_template("gallery-batch.html", {
+        "count": len(ids), "description": description, "query": query, "back_url": back_url,
+        "demonstrations": demos, "licences": licences, "seen": seen, "sample": list(shas),
+    }, request=request))
+
+
+def _read(path: str, fn):
+    """Read-only work on the catalogue: a read-only connection, no migration, no lock."""
+    import sqlite3
+
+    import sqlite_utils
+
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return fn(sqlite_utils.Database(conn))
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- the photo page
+
+async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | None:
+    """What the photo page's edit form and history need, for archivists only."""
+    from ..corrections import BY_COLUMN, batch_sizes, describe, history, last_edit, undone_ids
+    from ..csv_roundtrip import current_cells
+
+    if not _plugin().is_archivist(request.actor):
+        return None
+    path = _catalogue_path(datasette)
+    if path is None:
+        return None
+
+    def load(db):
+        current = current_cells(db, photo_id)
+        if current is None:
+            return None
+        undone = undone_ids(db)
+        found = history(db, photo_id)
+        sizes = batch_sizes(db, (e.batch for e in found), skip=undone)
+        edits = [{"id": e.id, "at": e.at, "who": e.who, "via": e.via, "undone": e.id in undone,
+                  "batch_size": sizes.get(e.batch, 1),
+                  "undoes": e.undoes, "field": BY_COLUMN[e.field].label if e.field in BY_COLUMN else e.field,
+                  "old": describe(db, e.field, e.old), "new": describe(db, e.field, e.new)}
+                 for e in found]
+        return {
+            "current": current, "seen": last_edit(db, [photo_id]), "history": edits,
+            "demonstrations": db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall(),
+            "licences": db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall(),
+            "cities": [r[0] for r in db.execute("SELECT name FROM cities ORDER BY name")],
+            "withheld": current["withheld"] == "yes",
+        }
+
+    return await asyncio.to_thread(_read, path, load)
+
+
+ROUTES = [
+    (r"^/-/gallery/edit/(?P<id>\d+)$", edit_photo),
+    (r"^/-/gallery/undo/(?P<edit>\d+)$", undo_edit),
+    (r"^/-/gallery/batch$", batch_edit),
+]
+
+
+# ---------------------------------------------------------------- sign-in accounts
+
+_accounts: dict[int, tuple[float, dict]] = {}
+
+
+def auth_config(datasette) -> dict:
+    """datasette-auth-passwords' configuration from the catalogue's archivists (cached 2 s)."""
+    from ..archivists import accounts
+
+    key = id(datasette)
+    cached = _accounts.get(key)
+    if cached and time.monotonic() - cached[0] < 2:
+        return cached[1]
+    config: dict = {}
+    catalogues = public.served(datasette)
+    if not catalogues:  # before startup: nothing to cache yet
+        return config
+    for served in catalogues:
+        try:
+            found = _read(str(served.copy.catalogue), accounts)
+        except Exception:
+            continue
+        for name, password_hash in found.items():
+            # Datasette shows metadata to anyone (/-/metadata): the hash goes through this process's
+            # environment, which plugin_config resolves and the metadata page only names.
+            variable = "INGEST_ARCHIVIST_HASH_" + name.encode("utf-8").hex()
+            os.environ[variable] = password_hash
+            config[f"{name}_password_hash"] = {"$env": variable}
+            config.setdefault("actors", {})[name] = {"id": name, "roles": ["archivist"]}
+    _accounts[key] = (time.monotonic(), config)
+    return config
+
+
+# ---------------------------------------------------------------- the registry
+
+async def manage_demonstrations(request, datasette) -> Response:
+    """Archivists' list of demonstrations, provisional groups first: rename, re-date, merge."""
+    from ..corrections import edit_demonstration, merge_demonstrations, parse_changes
+
+    plugin = _plugin()
+    if not plugin.is_archivist(request.actor):
+        return _forbidden()
+    here = datasette.urls.path("/-/gallery/manage/demonstrations")
+    if request.method == "POST":
+        form = await request.post_vars()
+        who = request.actor["id"]
+        demo = form.get("demonstration", "")
+
+        def change(db):
+            demo_id = parse_changes(db, {"demonstration": demo})["demonstration_id"]
+            if form.get("merge_into"):
+                keep = parse_changes(db, {"demonstration": form["merge_into"]})["demonstration_id"]
+                return merge_demonstrations(db, keep, demo_id, who=who, via="web")
+            raw = {k: form.get(k, "") for k in ("name", "date", "city", "description", "url") if k in form}
+            return edit_demonstration(db, demo_id, raw, who=who, via="web")
+
+        try:
+            edits = await on_catalogue_write(datasette, change)
+        except ArchiveError as e:
+            datasette.add_message(request, f"Nothing was saved: {e}", datasette.ERROR)
+            return Response.redirect(here)
+        datasette.add_message(request, f"Saved {len(edits)} change{'s' if len(edits) != 1 else ''}.")
+        return Response.redirect(here)
+
+    def load(db):
+        return db.execute(
+            """SELECT d.id, d.slug, d.name, d.date, c.name, d.provisional, d.label, d.description, d.url,
+                      (SELECT count(*) FROM photos p WHERE p.demonstration_id = d.id)
+               FROM demonstrations d LEFT JOIN cities c ON c.id = d.city_id
+               ORDER BY d.provisional DESC, d.date DESC, d.name""").fetchall()
+
+    rows = await asyncio.to_thread(_read, _catalogue_path(datasette), load)
+    demos = [dict(zip(("id", "slug", "name", "date", "city", "provisional", "label", "description", "url",
+                       "photos"), r)) for r in rows]
+    return Response.html(await datasette.render_template("gallery-manage-demonstrations.html", {
+        "demonstrations": demos, "catalogue": _plugin().catalogue_db(datasette).name}, request=request))
+
+
+ROUTES.append((r"^/-/gallery/manage/demonstrations$", manage_demonstrations))
