@@ -158,5 +158,9 @@ def test_gallery_is_readable_on_a_phone(server, browser):
     first = page.locator(".gallery-card").first.bounding_box()
     assert first["width"] > 300  # one card per row, not a squeezed table
     assert page.locator("dl.column-descriptions").is_hidden()  # the column notes do not push the photos down
+    assert page.locator(".facet-results").is_hidden()  # the facets fold away...
+    page.locator("details.gallery-facets > summary").click()
+    assert page.locator(".facet-results").is_visible()  # ...and open with one tap
+    assert first["y"] < 844 * 1.5, first  # the first photo is near the top, not screens below the facets
     _shot(page, "gallery-phone")
     context.close()

@@ -15,12 +15,12 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from ..store import Store
-from . import public
+from . import edit, feed, pages, public
 
 PLUGIN = "gallery"
 # Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
 PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings",
-                  "edits", "publish_log"}
+                  "edits", "publish_log", "archivists"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -159,7 +159,19 @@ def register_routes():
         (rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image),
         (rf"^/-/{PLUGIN}/download/(?P<id>\d+)$", download),
         (rf"^/-/{PLUGIN}/download\.zip$", download),
-    ]
+    ] + edit.ROUTES + pages.ROUTES + feed.ROUTES
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    """Archivists added with `ingest archivists add` sign in through datasette-auth-passwords.
+
+    Only for lookups of "plugins" (what plugin_config asks): /-/metadata asks for everything
+    (key None) and shows it to anyone, so the accounts' names never appear there."""
+    if key != "plugins" or database or table:
+        return None
+    config = edit.auth_config(datasette)
+    return {"plugins": {"datasette-auth-passwords": config}} if config else None
 
 
 @hookimpl
@@ -240,8 +252,13 @@ def permission_words(photo) -> list[str]:
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
     """A photo's page gets its licence in words and its credit line, computed off the event loop."""
-    if view_name != "row" or table != "photos" or request is None:
+    if table != "photos" or request is None or view_name not in ("row", "table"):
         return {}
+    if view_name == "table":
+        if not is_archivist(request.actor):
+            return {}
+        query = "&".join(p for p in [f"_db={database}", request.query_string] if p)
+        return {"gallery_batch_url": datasette.urls.path(f"/-/{PLUGIN}/batch") + "?" + query}
 
     async def inner():
         from ..downloads import load_photo, photo_credit
@@ -257,12 +274,13 @@ def extra_template_vars(view_name, database, table, request, datasette):
         except Exception:
             return {}
         page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
+        editing = await edit.edit_context(datasette, request, int(pk))
         line = photo_credit(photo, datasette.metadata("title") or archive_name(), page)
         return {"gallery_photo": {
             "city": photo.city, "demonstration": photo.demonstration,
             "licence_name": photo.licence_name, "licence_url": photo.licence_url,
             "permissions": permission_words(photo),
             "credit": {"text": line.text, "html": line.html, "markdown": line.markdown},
-        }}
+        }, "gallery_edit": editing}
 
     return inner

@@ -8,6 +8,7 @@ step (every second), and writers in this process call `refresh_now` to publish a
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import sqlite3
 import sys
@@ -29,6 +30,20 @@ class Served:
     def __init__(self, copy: PublicCopy, public: str, catalogue: str):
         self.copy, self.public, self.catalogue = copy, public, catalogue
         self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+
+_running: "weakref.WeakSet[Served]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop the refresh threads before the interpreter goes (a thread inside SQLite then can crash it)."""
+    for served in list(_running):
+        served.stop.set()
+    for served in list(_running):
+        if served.thread is not None:
+            served.thread.join(timeout=5)
 
 
 def is_catalogue(path: str | None) -> bool:
@@ -60,6 +75,8 @@ def _follow(served: Served) -> None:
 
 def _close(served: Served, folder: str) -> None:
     served.stop.set()
+    if served.thread is not None and served.thread is not threading.current_thread():
+        served.thread.join(timeout=5)
     served.copy.close()
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -80,7 +97,9 @@ def publish_catalogues(datasette) -> None:
         served = Served(copy, name, private)
         registry[name] = served
         weakref.finalize(datasette, _close, served, folder)
-        threading.Thread(target=_follow, args=(served,), daemon=True, name=f"publish-{name}").start()
+        served.thread = threading.Thread(target=_follow, args=(served,), daemon=True, name=f"publish-{name}")
+        _running.add(served)
+        served.thread.start()
 
 
 def served(datasette) -> list[Served]:

@@ -15,3 +15,17 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = label; }, 1500);
 });
+
+// On a phone the facets fold into one "Filter" disclosure, so the photos come first; on a wider
+// screen they stay open as Datasette shows them.
+document.addEventListener("DOMContentLoaded", () => {
+  const facets = document.querySelector(".facet-results");
+  if (!facets || !window.matchMedia("(max-width: 600px)").matches) return;
+  const details = document.createElement("details");
+  details.className = "gallery-facets";
+  const summary = document.createElement("summary");
+  const count = facets.querySelectorAll(".facet-info").length;
+  summary.textContent = `Filter by ${count} facet${count === 1 ? "" : "s"} (demonstration, city, licence…)`;
+  facets.parentNode.insertBefore(details, facets);
+  details.append(summary, facets);
+});

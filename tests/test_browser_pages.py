@@ -1,0 +1,172 @@
+"""The demonstration pages and the map in a real browser: Debian's Chromium driven by Playwright, over
+a real server (the samples, imported with the registry, served by `ingest serve`).
+
+From the list of demonstrations to one march by keyboard, its photos, then its map; a one-photo map's
+marker opens a popup with the thumbnail and a link to the photo. Requests that would leave this
+machine are refused and recorded: only map tiles may ask to (Leaflet and its clusters are served
+here). Screenshots at desktop and phone widths go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+MARCH = "2024-11-02-london-ceasefire-gaza"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser-pages")
+    ingest = str(Path(sys.executable).parent / "ingest")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
+                    "--width", "640", "--height", "480"], check=True, capture_output=True)
+    archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
+    subprocess.run([ingest, "demos", "import", str(ROOT / "samples" / "registry.yml"), *archive], check=True,
+                   capture_output=True)
+    subprocess.run([ingest, str(base / "photos"), *archive, "--licence", "CC-BY-SA-4.0"], check=True,
+                   capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/-/plugins.json", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the gallery server did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _local_only(context, server: str, outside: list[str]) -> None:
+    """Requests for this server go through; any other is refused, and noted."""
+    def handle(route):
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+    context.route("**/*", handle)
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_demonstration_page_and_its_map(server, browser, device):
+    size = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}[device]
+    context = browser.new_context(viewport=size, is_mobile=device == "phone", has_touch=device == "phone")
+    outside: list[str] = []
+    _local_only(context, server, outside)
+    page = context.new_page()
+
+    page.goto(server + "/-/gallery/demonstrations")
+    assert page.locator("h1").inner_text() == "Demonstrations"
+    _shot(page, f"demonstrations-{device}")
+
+    # Open the march by keyboard.
+    link = page.locator(f'a[href="/-/gallery/demonstrations/{MARCH}"]')
+    link.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{server}/-/gallery/demonstrations/{MARCH}"
+    assert page.locator("h1").inner_text() == "National march for a ceasefire in Gaza"
+    assert "2 November 2024" in page.locator(".gallery-facts").inner_text()
+    cards = page.locator(".gallery-card")
+    assert cards.count() == 4
+    for i in range(4):  # every thumbnail loaded, with alt text
+        img = cards.nth(i).locator("img")
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+        assert img.get_attribute("alt")
+    if device == "phone":
+        assert cards.first.bounding_box()["width"] > 300  # one card per row, readable
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]  # nothing runs off the side
+    _shot(page, f"demonstration-{device}")
+
+    # Its city, from the facts, and back to the march from the city's list.
+    with page.expect_navigation():
+        page.locator(".gallery-facts a", has_text="London").click()
+    assert page.locator("h1").inner_text().startswith("London")
+    assert page.locator(".gallery-demonstrations li").count() >= 5
+    _shot(page, f"city-{device}")
+    with page.expect_navigation():
+        page.locator(f'.gallery-demonstrations a[href="/-/gallery/demonstrations/{MARCH}"]').click()
+
+    # Its map: Datasette's table of the same photos, with the cluster map above it.
+    with page.expect_navigation():
+        page.click("text=Table and map")
+    page.wait_for_selector(".leaflet-container .marker-cluster, .leaflet-container .leaflet-marker-icon", timeout=15000)
+    assert "4" in page.locator(".marker-cluster").first.inner_text()  # the four photos, at London's centre
+    _shot(page, f"demonstration-map-{device}")
+
+    # A one-photo map: its marker opens a popup with the thumbnail, linking to the photo.
+    page.goto(server + "/-/gallery/demonstrations/2025-05-barcelona-ve-day")
+    with page.expect_navigation():
+        page.click("text=Table and map")
+    marker = page.wait_for_selector(".leaflet-marker-icon", timeout=15000)
+    page.wait_for_function("m => m.complete && m.naturalWidth > 0", arg=marker)  # Leaflet's icon, served here
+    marker.click()
+    popup = page.wait_for_selector(".leaflet-popup-content img", timeout=5000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=popup)
+    assert popup.get_attribute("alt") == "VE Day, Barcelona"
+    target = page.evaluate("a => a.href", page.locator(".leaflet-popup-content a").first.element_handle())
+    assert urlparse(target).path.startswith("/gallery/photos/")
+    _shot(page, f"map-popup-{device}")
+    with page.expect_navigation():
+        page.locator(".leaflet-popup-content a").first.click()
+    assert page.url == target
+    assert page.locator(".photo-figure img").is_visible()
+
+    # Nothing but map tiles tried to leave the machine (none of the map's code or styles).
+    tiles = yaml.safe_load((ROOT / "metadata.yml").read_text())["plugins"]["datasette-cluster-map"]["tile_layer"]
+    assert outside, "the map asked for no tiles"
+    assert all(urlparse(u).hostname == urlparse(tiles).hostname and u.endswith(".png") for u in outside), outside
+    context.close()
