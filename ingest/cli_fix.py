@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
-from pathlib import Path
 
 import click
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import sqlite_utils
-from PIL import Image
 
 from . import images
 from .attribution import Credit, credit, short_name

@@ -20,7 +20,7 @@ from .db import Batch
 from .extract import FileResult, Job, process
 from .record import known_unchanged, load_registry, record_file, record_problem, start_run, finish_run
 from .resolve import Options, resolve
-from .scan import Candidate, Missing, scan
+from .scan import Missing, scan
 from .store import Store, sweep_temporaries
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"}

@@ -49,7 +49,9 @@ _PUBLISHED = PHOTO_COLUMNS + ("popup",)
 _FOREIGN = {"city_id": "cities(id)", "demonstration_id": "demonstrations(id)", "licence_id": "licences(id)"}
 _COPIED = ("licences", "cities", "demonstrations")
 _INDEXES = ("date", "city_id", "demonstration_id", "licence_id", "creator", "taken_at", "year",
-            "allows_commercial", "commons_compatible", "needs_review")
+            "allows_commercial", "commons_compatible", "needs_review", "date_source", "city_source",
+            "taken_at DESC, id", "city_id, taken_at DESC", "demonstration_id, taken_at DESC",
+            "year, taken_at DESC", "licence_id, taken_at DESC", "creator, taken_at DESC")
 
 
 def _location(column: str, setting: str) -> str:
@@ -111,8 +113,9 @@ def _schema(conn: sqlite3.Connection) -> None:
         columns.append(decl)
     columns.append("popup TEXT")
     conn.execute(f"CREATE TABLE photos ({', '.join(columns)})")
-    for column in _INDEXES:
-        conn.execute(f"CREATE INDEX idx_photos_{column} ON photos({column})")
+    for columns_ in _INDEXES:
+        name = "_".join(c.split()[0] for c in columns_.split(", "))
+        conn.execute(f"CREATE INDEX idx_photos_{name} ON photos({columns_})")
     conn.execute("CREATE INDEX idx_demonstrations_date ON demonstrations(date)")
     for statement in _FTS_SCHEMA:  # one by one: executescript would commit the open transaction
         conn.execute(statement)

@@ -6,86 +6,35 @@ An anonymous visitor then sees the results, no edit controls, and cannot post.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
+from browser_support import MARKS, chromium, sample_gallery, shot
+
 PASSWORD = "correct horse battery"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (.ci/run installs it)"),
-]
+pytestmark = MARKS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with sample_gallery(tmp_path_factory.mktemp("browser-edit"), size=(480, 360), setup=[["archivists", "add", "alice", "--password", PASSWORD]]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+_shot = shot
 
 
 def _json(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("browser-edit")
-    ingest = str(Path(sys.executable).parent / "ingest")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
-                    "--width", "480", "--height", "360"], check=True, capture_output=True)
-    archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
-    for args in (["demos", "import", str(ROOT / "samples" / "registry.yml")],
-                 [str(base / "photos"), "--licence", "CC-BY-SA-4.0"],
-                 ["archivists", "add", "alice", "--password", PASSWORD]):
-        subprocess.run([ingest, *args, *archive], check=True, capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/plugins.json", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the gallery server did not start")
-                time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _photo(server: str, filename: str) -> dict:

@@ -9,83 +9,31 @@ here). Screenshots at desktop and phone widths go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from browser_support import MARKS, ROOT, chromium, sample_gallery, shot
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 MARCH = "2024-11-02-london-ceasefire-gaza"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (.ci/run installs it)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("browser-pages")
-    ingest = str(Path(sys.executable).parent / "ingest")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
-                    "--width", "640", "--height", "480"], check=True, capture_output=True)
-    archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
-    subprocess.run([ingest, "demos", "import", str(ROOT / "samples" / "registry.yml"), *archive], check=True,
-                   capture_output=True)
-    subprocess.run([ingest, str(base / "photos"), *archive, "--licence", "CC-BY-SA-4.0"], check=True,
-                   capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/plugins.json", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the gallery server did not start")
-                time.sleep(0.2)
+    with sample_gallery(tmp_path_factory.mktemp("browser-pages")) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+_shot = shot
 
 
 def _local_only(context, server: str, outside: list[str]) -> None:

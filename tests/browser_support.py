@@ -1,0 +1,83 @@
+"""What the real-browser tests share: a gallery of the sample photos served by `ingest serve`, and
+Debian's Chromium driven by Playwright (`playwright install` cannot download here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def sample_gallery(base: Path, *, size: tuple[int, int] = (640, 480), setup: list[list[str]] = ()) -> Iterator[str]:
+    """The sample photos and the flyer's registry, imported and served; yields the server's address.
+    `setup` holds more `ingest` commands to run before serving (without --db/--store)."""
+    ingest = str(Path(sys.executable).parent / "ingest")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
+                    "--width", str(size[0]), "--height", str(size[1])], check=True, capture_output=True)
+    archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
+    for args in (["demos", "import", str(ROOT / "samples" / "registry.yml")],
+                 [str(base / "photos"), "--licence", "CC-BY-SA-4.0"], *setup):
+        subprocess.run([ingest, *args, *archive], check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/-/plugins.json", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the gallery server did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
