@@ -38,6 +38,7 @@ import argparse
 import hashlib
 import http.client
 import importlib.util
+import html
 import json
 import os
 import platform
@@ -388,23 +389,24 @@ def measure(server: Server, paths: list[str], requests: int, warmup: int, budget
             "errors": errors}
 
 
-_NEXT = re.compile(r'href="([^"]*[?&]_next=[^"]*)"')
+_NEXT = re.compile(r'<a href="([^"]*)">Next page</a>')
 
 
 def next_link(server: Server, path: str) -> str | None:
-    """The path of the page after `path`, as Datasette links it (JSON's next_url, made relative)."""
-    base, _, query = path.partition("?")
+    """The path of the page after `path`, as the HTML page links it ("Next page": what a visitor
+    follows; the gallery's link skips facets, whose counts past page 1 are cursor-limited)."""
     for _ in range(5):  # a slow page may time out (400, SQL Interrupted): ask again
-        status, body = server.get(f"{base}.json?{query}" if query else f"{base}.json")
+        status, body = server.get(path)
         if status == 200:
             break
     else:
         sys.exit(f"bench: {server.name} {path} -> {status}")
-    url = json.loads(body).get("next_url")
-    if not url:
+    found = _NEXT.search(body if isinstance(body, str) else body.decode("utf-8", "replace"))
+    if not found:
         return None
+    url = html.unescape(found.group(1))
     parsed = urllib.parse.urlsplit(url)
-    return parsed.path.removesuffix(".json") + ("?" + parsed.query if parsed.query else "")
+    return parsed.path + ("?" + parsed.query if parsed.query else "")
 
 
 def keyset_token(public_db: Path, offset: int) -> str:
@@ -556,6 +558,7 @@ def main() -> None:
                 page2 = page
         far = int(public_count * 0.9)
         far_page = f"/gallery/photos?{sort}&_next={keyset_token(public_db, far - 1)}"
+        far_page += "&_nofacet=1" if "_nofacet=1" in page else ""  # as the gallery's Next page links it
         thumbs_ours = [f"/-/gallery/thumbs/{s}.jpg" for s in shas]
         thumbs_plain = [f"/thumbs/{s[:2]}/{s}.jpg" for s in shas]
         urls = [  # kind, ours paths, reference paths, note

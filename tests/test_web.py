@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,14 @@ async def test_year_facet(gallery):
     response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_facet=year&_size=0")
     years = {r["value"]: r["count"] for r in response.json()["facet_results"]["year"]["results"]}
     assert years == {2024: 2}
+
+
+async def test_next_page_link_skips_facets_once(gallery):
+    ds = make_ds(gallery[0])
+    page = await ds.client.get("/gallery/photos?_size=1")
+    link = re.search(r'<a href="([^"]*)">Next page</a>', page.text).group(1).replace("&amp;", "&")
+    assert link.count("_nofacet=1") == 1 and "_next=" in link
+    second = await ds.client.get(link.split("localhost", 1)[-1])
+    assert second.status_code == 200 and "facet-results" not in second.text
+    first = await ds.client.get("/gallery/photos?_size=1&_facet=creator")
+    assert re.search(r'<a href="([^"]*)">Next page</a>', first.text).group(1).count("_nofacet") == 0

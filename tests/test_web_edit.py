@@ -224,3 +224,13 @@ async def test_a_form_without_its_csrf_token_is_refused(site):
                                     data={"title": "no token"})
     assert response.status_code == 403
     assert catalogue(path, "SELECT count(*) FROM edits") == [(0,)]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/", "javascript:alert(1)"])
+async def test_the_form_never_redirects_off_the_site(site, target):
+    ds, _, ids = site
+    s = await sign_in(ds)
+    photo = ids["london-1.jpg"]
+    response = await ds.client.post(f"/-/gallery/edit/{photo}", cookies=s["cookies"], data={
+        "csrftoken": s["token"], "title": "Moved", "next": target})
+    assert response.status_code == 302 and response.headers["location"] == f"/gallery/photos/{photo}"

@@ -58,7 +58,8 @@ def _forbidden() -> Response:
 
 def _back(datasette, form, fallback: str) -> str:
     target = form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else datasette.urls.path(fallback)
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target  # no open redirect
+    return target if local else datasette.urls.path(fallback)
 
 
 async def edit_photo(request, datasette) -> Response:
