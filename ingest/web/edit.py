@@ -223,8 +223,7 @@ async def batch_edit(request, datasette) -> Response:
         licences = db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall()
         return demos, licences, last_edit(db)
 
-    path = _catalogue_path(datasette)
-    demos, licences, seen = await asyncio.to_thread(_read, path, context)
+    demos, licences, seen = await _plugin().on_catalogue(_plugin().catalogue_db(datasette), context)
     shas = await view.execute(f"SELECT id, sha256, title FROM photos WHERE id IN "
                               f"({','.join(str(i) for i in ids[:24]) or 'NULL'})")
     return Response.html(await datasette.render_template("gallery-batch.html", {
@@ -234,7 +233,7 @@ async def batch_edit(request, datasette) -> Response:
 
 
 def _read(path: str, fn):
-    """Read-only work on the catalogue: a read-only connection, no migration, no lock."""
+    """Read-only work on the catalogue outside the event loop's helpers (metadata lookups are sync)."""
     import sqlite3
 
     import sqlite_utils
@@ -279,7 +278,7 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
             "withheld": current["withheld"] == "yes",
         }
 
-    return await asyncio.to_thread(_read, path, load)
+    return await _plugin().on_catalogue(_plugin().catalogue_db(datasette), load)
 
 
 ROUTES = [
@@ -360,7 +359,7 @@ async def manage_demonstrations(request, datasette) -> Response:
                FROM demonstrations d LEFT JOIN cities c ON c.id = d.city_id
                ORDER BY d.provisional DESC, d.date DESC, d.name""").fetchall()
 
-    rows = await asyncio.to_thread(_read, _catalogue_path(datasette), load)
+    rows = await _plugin().on_catalogue(_plugin().catalogue_db(datasette), load)
     demos = [dict(zip(("id", "slug", "name", "date", "city", "provisional", "label", "description", "url",
                        "photos"), r)) for r in rows]
     return Response.html(await datasette.render_template("gallery-manage-demonstrations.html", {
