@@ -356,7 +356,8 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
         "/-/config.json": ["/-/config.json"],
         "/-/config": ["/-/config"],
         "/-/threads(\\.(?P<format>json))?$": ["/-/threads", "/-/threads.json"],
-        "/-/databases(\\.(?P<format>json))?$": ["/-/databases", "/-/databases.json"],
+        "/-/databases(\\.(?P<format>json))?$": [],  # shadowed: the plugin's route below answers first
+        "^/-/databases(\\.(?P<format>json))?$": ["/-/databases", "/-/databases.json"],  # the plugin's, first
         "/-/actor(\\.(?P<format>json))?$": ["/-/actor", "/-/actor.json"],
         "/-/auth-token$": ["/-/auth-token", "/-/auth-token?token=guess"],
         "/-/logout$": ["/-/logout"],

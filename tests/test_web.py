@@ -296,3 +296,13 @@ async def test_next_page_link_skips_facets_once(gallery):
     assert second.status_code == 200 and "facet-results" not in second.text
     first = await ds.client.get("/gallery/photos?_size=1&_facet=creator")
     assert re.search(r'<a href="([^"]*)">Next page</a>', first.text).group(1).count("_nofacet") == 0
+
+
+async def test_databases_list_names_no_paths(gallery):
+    ds = make_ds(gallery[0])
+    listed = (await ds.client.get("/-/databases.json")).json()
+    assert [d["name"] for d in listed] == ["gallery"]  # the catalogue is not the visitor's to open
+    assert "path" not in listed[0] and str(gallery[0]) not in str(listed)
+    archivist = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+    names = {d["name"] for d in (await ds.client.get("/-/databases.json", cookies=archivist)).json()}
+    assert names == {"gallery", "catalogue"}

@@ -153,12 +153,25 @@ async def download(request, datasette) -> Response:
         "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
 
 
+async def databases(request, datasette) -> Response:
+    """Datasette's /-/databases without the files' paths and sizes (a server path can name a
+    person), listing only the databases this visitor may open."""
+    listed = []
+    for name, db in datasette.databases.items():
+        if name == "_internal" or not await datasette.permission_allowed(
+                request.actor, "view-database", name, default=True):
+            continue
+        listed.append({"name": name, "route": db.route, "is_mutable": db.is_mutable, "is_memory": db.is_memory})
+    return Response.json(listed)
+
+
 @hookimpl
 def register_routes():
     return [
         (rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image),
         (rf"^/-/{PLUGIN}/download/(?P<id>\d+)$", download),
         (rf"^/-/{PLUGIN}/download\.zip$", download),
+        (r"^/-/databases(\.(?P<format>json))?$", databases),  # before Datasette's own
     ] + edit.ROUTES + pages.ROUTES + feed.ROUTES
 
 
