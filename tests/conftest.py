@@ -46,3 +46,13 @@ def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
     return SHARED_CORPUS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for a module of real-browser tests (tests/browser_support.py). Per module,
+    not per session: Playwright's sync API holds an event loop that async tests must not meet."""
+    from browser_support import chromium
+
+    with chromium() as b:
+        yield b

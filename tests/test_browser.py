@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import MARKS, chromium, sample_gallery, shot
+from browser_support import MARKS, sample_gallery, shot
 
 from ingest.read.xmp import read_xmp
 
@@ -24,15 +24,6 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-_shot = shot
-
-
 def test_journalist_finds_filters_credits_and_downloads(server, browser, tmp_path):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
@@ -40,7 +31,7 @@ def test_journalist_finds_filters_credits_and_downloads(server, browser, tmp_pat
     page.goto(server + "/gallery/photos")
     cards = page.locator(".gallery-card")
     assert cards.count() == 26
-    _shot(page, "gallery-grid")
+    shot(page, "gallery-grid")
 
     # One demonstration, from its facet.
     with page.expect_navigation():
@@ -67,7 +58,7 @@ def test_journalist_finds_filters_credits_and_downloads(server, browser, tmp_pat
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.locator(".photo-figure img").is_visible()
-    _shot(page, "photo-page")
+    shot(page, "photo-page")
     assert "by Zoë Müller" in page.input_value("#credit-text")
     assert "CC BY-NC-SA 4.0" in page.input_value("#credit-text")
 
@@ -109,5 +100,5 @@ def test_gallery_is_readable_on_a_phone(server, browser):
     page.locator("details.gallery-facets > summary").click()
     assert page.locator(".facet-results").is_visible()  # ...and open with one tap
     assert first["y"] < 844 * 1.5, first  # the first photo is near the top, not screens below the facets
-    _shot(page, "gallery-phone")
+    shot(page, "gallery-phone")
     context.close()

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from browser_support import MARKS, chromium, sample_gallery, shot
+from browser_support import MARKS, sample_gallery, shot
 
 PASSWORD = "correct horse battery"
 
@@ -21,15 +21,6 @@ pytestmark = MARKS
 def server(tmp_path_factory):
     with sample_gallery(tmp_path_factory.mktemp("browser-edit"), size=(480, 360), setup=[["archivists", "add", "alice", "--password", PASSWORD]]) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-_shot = shot
 
 
 def _json(url: str):
@@ -62,7 +53,7 @@ def test_archivist_corrects_batch_edits_reads_history_and_undoes(server, browser
     page.wait_for_load_state()
     assert "Saved 2 changes" in page.content()
     assert page.locator("h2.photo-title").inner_text() == "Banner at Whitehall"
-    _shot(page, "archivist-photo-page")
+    shot(page, "archivist-photo-page")
     assert _photo(server, "banner-01.jpg")["title"] == "Banner at Whitehall"  # the public copy has it at once
 
     # A wrong value is refused and nothing changes.
@@ -82,7 +73,7 @@ def test_archivist_corrects_batch_edits_reads_history_and_undoes(server, browser
     assert page.locator("h1").inner_text() == f"Edit {count} photo{'s' if count != 1 else ''}"
     page.select_option("#batch-demonstration", label="London march (London, 2024-05-18)")
     page.fill("#batch-city", "London")
-    _shot(page, "archivist-batch-edit")
+    shot(page, "archivist-batch-edit")
     page.click("button.gallery-save")
     page.wait_for_load_state()
     assert f"of {count} photos" in page.content()
@@ -101,7 +92,7 @@ def test_archivist_corrects_batch_edits_reads_history_and_undoes(server, browser
     page.wait_for_load_state()
     assert "Undone" in page.content()
     assert page.locator("table.gallery-history tbody tr").count() == 3  # the undo is itself in the history
-    _shot(page, "archivist-history")
+    shot(page, "archivist-history")
     photo = _photo(server, "banner-01.jpg")
     assert photo["title"] == banner["title"] and photo["caption"] == "The banner at the front of the march"
     context.close()

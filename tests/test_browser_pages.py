@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from browser_support import MARKS, ROOT, chromium, sample_gallery, shot
+from browser_support import MARKS, ROOT, sample_gallery, shot
 import yaml
 
 MARCH = "2024-11-02-london-ceasefire-gaza"
@@ -25,15 +25,6 @@ pytestmark = MARKS
 def server(tmp_path_factory):
     with sample_gallery(tmp_path_factory.mktemp("browser-pages")) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-_shot = shot
 
 
 def _local_only(context, server: str, outside: list[str]) -> None:
@@ -57,7 +48,7 @@ def test_demonstration_page_and_its_map(server, browser, device):
 
     page.goto(server + "/-/gallery/demonstrations")
     assert page.locator("h1").inner_text() == "Demonstrations"
-    _shot(page, f"demonstrations-{device}")
+    shot(page, f"demonstrations-{device}")
 
     # Open the march by keyboard.
     link = page.locator(f'a[href="/-/gallery/demonstrations/{MARCH}"]')
@@ -77,14 +68,14 @@ def test_demonstration_page_and_its_map(server, browser, device):
     if device == "phone":
         assert cards.first.bounding_box()["width"] > 300  # one card per row, readable
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]  # nothing runs off the side
-    _shot(page, f"demonstration-{device}")
+    shot(page, f"demonstration-{device}")
 
     # Its city, from the facts, and back to the march from the city's list.
     with page.expect_navigation():
         page.locator(".gallery-facts a", has_text="London").click()
     assert page.locator("h1").inner_text().startswith("London")
     assert page.locator(".gallery-demonstrations li").count() >= 5
-    _shot(page, f"city-{device}")
+    shot(page, f"city-{device}")
     with page.expect_navigation():
         page.locator(f'.gallery-demonstrations a[href="/-/gallery/demonstrations/{MARCH}"]').click()
 
@@ -93,7 +84,7 @@ def test_demonstration_page_and_its_map(server, browser, device):
         page.click("text=Table and map")
     page.wait_for_selector(".leaflet-container .marker-cluster, .leaflet-container .leaflet-marker-icon", timeout=15000)
     assert "4" in page.locator(".marker-cluster").first.inner_text()  # the four photos, at London's centre
-    _shot(page, f"demonstration-map-{device}")
+    shot(page, f"demonstration-map-{device}")
 
     # A one-photo map: its marker opens a popup with the thumbnail, linking to the photo.
     page.goto(server + "/-/gallery/demonstrations/2025-05-barcelona-ve-day")
@@ -107,7 +98,7 @@ def test_demonstration_page_and_its_map(server, browser, device):
     assert popup.get_attribute("alt") == "VE Day, Barcelona"
     target = page.evaluate("a => a.href", page.locator(".leaflet-popup-content a").first.element_handle())
     assert urlparse(target).path.startswith("/gallery/photos/")
-    _shot(page, f"map-popup-{device}")
+    shot(page, f"map-popup-{device}")
     with page.expect_navigation():
         page.locator(".leaflet-popup-content a").first.click()
     assert page.url == target

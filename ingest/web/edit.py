@@ -219,9 +219,7 @@ async def batch_edit(request, datasette) -> Response:
         return Response.redirect(back_url)
 
     def context(db):
-        demos = db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall()
-        licences = db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall()
-        return demos, licences, last_edit(db)
+        return (*_choices(db), last_edit(db))
 
     demos, licences, seen = await _plugin().on_catalogue(_plugin().catalogue_db(datasette), context)
     shas = await view.execute(f"SELECT id, sha256, title FROM photos WHERE id IN "
@@ -230,6 +228,12 @@ async def batch_edit(request, datasette) -> Response:
         "count": len(ids), "description": description, "query": query, "back_url": back_url,
         "demonstrations": demos, "licences": licences, "seen": seen, "sample": list(shas),
     }, request=request))
+
+
+def _choices(db) -> tuple[list, list]:
+    """What the forms' pickers offer: (slug, label) of every demonstration, (id, name) of every licence."""
+    return (db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall(),
+            db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall())
 
 
 def _read(path: str, fn):
@@ -272,8 +276,7 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
                  for e in found]
         return {
             "current": current, "seen": last_edit(db, [photo_id]), "history": edits,
-            "demonstrations": db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall(),
-            "licences": db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall(),
+            **dict(zip(("demonstrations", "licences"), _choices(db))),
             "cities": [r[0] for r in db.execute("SELECT name FROM cities ORDER BY name")],
             "withheld": current["withheld"] == "yes",
         }
