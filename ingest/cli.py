@@ -88,6 +88,8 @@ class Group(DefaultGroup):
             sys.stderr.close()
             sys.exit(0)
         except Exception as e:  # a bug: one line for the user, the traceback only on request
+            if isinstance(e, OSError) and e.filename is not None:  # a file or folder the user named
+                raise click.ClickException(f"{e.filename}: {e.strerror or e}") from None
             if os.environ.get("INGEST_DEBUG"):
                 raise
             raise click.ClickException(

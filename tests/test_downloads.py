@@ -137,3 +137,14 @@ def test_cli_export_by_sha_prefix_and_zip(cli, tmp_path):
     assert result.exit_code == 0 and len(list(out.glob("*.zip"))) == 1
     bad = cli("export", "ffffff", "--to", str(out))
     assert bad.exit_code == 1 and "no such photo" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("command", ["export", "sidecars"])
+def test_an_unwritable_folder_is_one_clear_line(cli, tmp_path, command):
+    make_photo(tmp_path / "in" / "a.jpg", width=400, height=300, seed=1, xmp=RIGHTS)
+    assert cli(str(tmp_path / "in")).exit_code == 0
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    result = cli(command, "1", "--to", str(tmp_path / "blocker" / "out"))
+    assert result.exit_code == 1
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert str(tmp_path / "blocker") in result.stderr and "Not a directory" in result.stderr
