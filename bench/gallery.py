@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import html
 import http.client
 import importlib.util
-import html
 import json
 import os
 import platform
@@ -48,7 +48,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,17 +62,19 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if importlib.util.find_spec("ingest") is None:
     sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
+
+from fixtures.synth import make_photo  # noqa: E402  # noqa: E402
 
 import datasette  # noqa: E402
 from datasette.utils import escape_fts, tilde_encode  # noqa: E402
 
 import ingest  # noqa: E402
-from ingest.db import connect  # noqa: E402
-from ingest.pipeline import run_ingest  # noqa: E402
-from ingest.publish import publish  # noqa: E402
-from ingest.resolve import Options  # noqa: E402
-from ingest.store import Store  # noqa: E402
-from ingest.synth import make_photo  # noqa: E402
+from ingest.catalogue.public_copy import publish  # noqa: E402
+from ingest.catalogue.schema import connect  # noqa: E402
+from ingest.importer.pipeline import run_ingest  # noqa: E402
+from ingest.importer.resolve import Options  # noqa: E402
+from ingest.media.store import Store  # noqa: E402
 
 ROOT = _HERE.parent
 METADATA = ROOT / "metadata.yml"

@@ -57,18 +57,21 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if importlib.util.find_spec("ingest") is None:
     sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
+
+from fixtures.synth import make_photo, photo_like  # noqa: E402
 
 from PIL import Image, ImageFilter  # noqa: E402
 
 import ingest  # noqa: E402
-from ingest import images
-from ingest.db import connect
-from ingest.extract import Job, process
-from ingest.record import known_unchanged, load_registry, record_file
-from ingest.resolve import resolve
-from ingest.scan import Candidate, scan
-from ingest.synth import make_photo, photo_like
-from ingest.embed import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
+from ingest.catalogue.record import known_unchanged, record_file
+from ingest.catalogue.registry import load_registry
+from ingest.catalogue.schema import connect
+from ingest.importer.resolve import resolve
+from ingest.importer.scan import Candidate, scan
+from ingest.importer.worker import Job, process
+from ingest.media import images
+from ingest.media.write import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
 
 DATA_VERSION = 1          # bump when the generated files change, to invalidate the cache
 CACHE = Path("/tmp/ingest-bench-cache")

@@ -12,3 +12,7 @@ class FileProblem(ArchiveError):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class MetadataProblem(Exception):
+    """A metadata block was unreadable or hostile; the photo is imported without it."""

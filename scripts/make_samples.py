@@ -18,10 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic-photo fixture
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
-from ingest.embed import xmp_packet  # noqa: E402
-from ingest.synth import make_photo  # noqa: E402
+from fixtures.synth import make_photo  # noqa: E402
+
+from ingest.media.write import xmp_packet  # noqa: E402
 
 LICENCES = {
     "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.db import connect
-from ingest.store import Store
+from ingest.catalogue.schema import connect
+from ingest.media.store import Store
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "corpus"                                   # the files copied in, with SOURCES.md

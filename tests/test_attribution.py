@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.attribution import credit, short_name
-from ingest.licences import catalogue
+from ingest.outputs.credit import credit, short_name
+from ingest.reference.licences import catalogue
 
 URLS = {lic.id: lic.url for lic in catalogue()}
 

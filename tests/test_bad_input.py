@@ -20,10 +20,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 from PIL import Image
 
-from ingest.embed import insert_jpeg_segments
-from ingest.synth import make_photo
+from ingest.media.write import insert_jpeg_segments
 
 INGEST = Path(sys.executable).parent / "ingest"
 HEIC_AS_JPG = "exif-py/tests/resources/heic/heic_hdlr_box.jpg"

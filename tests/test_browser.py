@@ -7,13 +7,10 @@ saved under test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
-
 import pytest
-
 from browser_support import MARKS, sample_gallery, shot
 
-from ingest.read.xmp import read_xmp
-
+from ingest.importer.read.xmp import read_xmp
 
 pytestmark = MARKS
 

@@ -9,7 +9,6 @@ import json
 import urllib.request
 
 import pytest
-
 from browser_support import MARKS, sample_gallery, shot
 
 PASSWORD = "correct horse battery"

@@ -12,9 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-
-from browser_support import MARKS, ROOT, sample_gallery, shot
 import yaml
+from browser_support import MARKS, ROOT, sample_gallery, shot
 
 MARCH = "2024-11-02-london-ceasefire-gaza"
 

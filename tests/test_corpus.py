@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.db import connect
-from ingest.extract import Job, process
-from ingest.pipeline import run_ingest
-from ingest.read import MetadataProblem
-from ingest.read.exif import read_exif
-from ingest.resolve import Options, Registry, resolve
-from ingest.store import Store
+from ingest.catalogue.registry import Registry
+from ingest.catalogue.schema import connect
+from ingest.errors import MetadataProblem
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.read.exif import read_exif
+from ingest.importer.resolve import Options, resolve
+from ingest.importer.worker import Job, process
+from ingest.media.store import Store
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "corpus"

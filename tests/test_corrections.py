@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.corrections import Conflict, apply_changes, last_edit, parse_changes
-from ingest.db import connect
-from ingest.embed import xmp_packet
-from ingest.synth import make_photo
+from ingest.catalogue.corrections import Conflict, apply_changes, last_edit, parse_changes
+from ingest.catalogue.schema import connect
+from ingest.media.write import xmp_packet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REGISTRY = ROOT / "samples" / "registry.yml"

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 from PIL import Image
 
-from ingest.images import FORMATS
-from ingest.store import Store, sha256_file
-from ingest.synth import make_photo
+from ingest.media.images import FORMATS
+from ingest.media.store import Store, sha256_file
 
 INGEST = Path(sys.executable).parent / "ingest"
 PHOTOS = 40

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fixtures.synth import make_photo
 
+from ingest.catalogue.csv_roundtrip import EDITABLE
 from ingest.cli import main
-from ingest.csv_roundtrip import EDITABLE
-from ingest.embed import xmp_packet
-from ingest.synth import make_photo
+from ingest.media.write import xmp_packet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REGISTRY = ROOT / "samples" / "registry.yml"

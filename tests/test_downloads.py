@@ -7,15 +7,15 @@ import zipfile
 
 import exifread
 import pytest
+from fixtures.synth import make_photo
 from PIL import Image
 
-from ingest.downloads import export, zip_bundle
-from ingest.pipeline import run_ingest
-from ingest.read.exif import read_exif
-from ingest.read.xmp import read_xmp
-from ingest.resolve import Options
-from ingest.store import sha256_file
-from ingest.synth import make_photo
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.read.exif import read_exif
+from ingest.importer.read.xmp import read_xmp
+from ingest.importer.resolve import Options
+from ingest.media.store import sha256_file
+from ingest.outputs.export import export, zip_bundle
 
 CAMERA = {"DateTimeOriginal": "2024:11:02 14:30:12", "OffsetTimeOriginal": "+00:00", "Make": "Canon",
           "Model": "Canon EOS R6", "BodySerialNumber": "012345678901", "Artist": "Olena Kovalenko",

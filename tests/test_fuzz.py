@@ -44,22 +44,23 @@ from typing import Any, Callable
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+from conftest import CORPUS, SHARED_CORPUS
+from fixtures.synth import make_photo
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import CORPUS, SHARED_CORPUS
-from ingest import extract, images
-from ingest.embed import NAMESPACES
-from ingest.errors import FileProblem
-from ingest.extract import FileResult, Job, process
-from ingest.pipeline import IMAGE_SUFFIXES
-from ingest.read import MetadataProblem
-from ingest.read import xmp as xmp_module
-from ingest.read.exif import read_exif, read_exif_pillow
-from ingest.read.iptc import read_iptc
-from ingest.read.xmp import parse_packet, read_sidecar, read_xmp
-from ingest.synth import make_photo
+from ingest.errors import FileProblem, MetadataProblem
+from ingest.importer import worker as extract
+from ingest.importer.pipeline import IMAGE_SUFFIXES
+from ingest.importer.read import xmp as xmp_module
+from ingest.importer.read.exif import read_exif, read_exif_pillow
+from ingest.importer.read.iptc import read_iptc
+from ingest.importer.read.xmp import parse_packet, read_sidecar, read_xmp
+from ingest.importer.worker import Job, process
+from ingest.media import images
+from ingest.media.write import NAMESPACES
+from ingest.model import FileResult
 
 INGEST = Path(sys.executable).parent / "ingest"
 HEAD = 64 * 1024          # where metadata lives: APP1/APP13, TIFF IFDs, ISO-BMFF boxes

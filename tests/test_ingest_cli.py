@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from fixtures.synth import make_photo
 
 from ingest.cli import main
-from ingest.synth import make_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

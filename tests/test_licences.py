@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
+from fixtures.synth import make_photo
 
-from ingest.attribution import credit, short_name
-from ingest.licences import ALL_RIGHTS_RESERVED, UNKNOWN, VERSIONS, catalogue, parse_licence
-from ingest.pipeline import run_ingest
-from ingest.resolve import Options, resolve_licence
-from ingest.synth import make_photo
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options, resolve_licence
+from ingest.outputs.credit import credit, short_name
+from ingest.reference.licences import ALL_RIGHTS_RESERVED, UNKNOWN, VERSIONS, catalogue, parse_licence
 
 CATALOGUE = catalogue()
 BY_ID = {lic.id: lic for lic in CATALOGUE}

@@ -12,13 +12,13 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 from datasette.app import Datasette
+from fixtures.synth import make_photo
 
-from ingest.db import connect
-from ingest.demos import import_registry
-from ingest.pipeline import run_ingest
-from ingest.resolve import Options
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.catalogue.registry import import_registry
+from ingest.catalogue.schema import connect
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -11,14 +11,15 @@ import itertools
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.db import connect
-from ingest.demos import upsert_demo
-from ingest.pipeline import run_ingest
-from ingest.places import gazetteer, key
-from ingest.resolve import Options
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.catalogue.registry import upsert_demo
+from ingest.catalogue.schema import connect
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media.store import Store
+from ingest.reference.places import gazetteer
+from ingest.text import key
 
 _seeds = itertools.count(1000)
 

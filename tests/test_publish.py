@@ -8,21 +8,20 @@ which no photo is of). Each test works on its own copy of it.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.corrections import apply_changes, edit_demonstration, merge_demonstrations, parse_changes
-from ingest.db import connect
-from ingest.demos import upsert_demo
-from ingest.pipeline import run_ingest
-from ingest.publish import PublicCopy, publish
-from ingest.resolve import Options
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.catalogue.corrections import apply_changes, edit_demonstration, merge_demonstrations, parse_changes
+from ingest.catalogue.public_copy import PublicCopy, publish
+from ingest.catalogue.registry import upsert_demo
+from ingest.catalogue.schema import connect
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media.store import Store
 
 LONDON_A, LONDON_B = (51.504517, -0.126373), (51.500952, -0.124683)
 LJUBLJANA = (46.048219, 14.508846)

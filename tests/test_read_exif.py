@@ -8,13 +8,14 @@ from pathlib import Path
 
 import exifread
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.extract import Job, process
-from ingest.pipeline import run_ingest
-from ingest.read import MetadataProblem
-from ingest.read.exif import read_exif
-from ingest.resolve import Options, Registry, resolve
-from ingest.synth import make_photo
+from ingest.catalogue.registry import Registry
+from ingest.errors import MetadataProblem
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.read.exif import read_exif
+from ingest.importer.resolve import Options, resolve
+from ingest.importer.worker import Job, process
 
 CORPUS = Path(__file__).parent / "corpus"
 

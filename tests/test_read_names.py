@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.pipeline import run_ingest
-from ingest.read.names import date_from_filename, date_from_folder, read_names
-from ingest.resolve import Options
-from ingest.synth import make_photo
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.read.names import date_from_filename, date_from_folder, read_names
+from ingest.importer.resolve import Options
 
 
 @pytest.mark.parametrize("stem, expected", [

@@ -7,16 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 from PIL import Image
 
-from ingest.embed import insert_jpeg_segments, xmp_packet
-from ingest.extract import Job, process
-from ingest.pipeline import run_ingest
-from ingest.read import MetadataProblem
-from ingest.read.xmp import parse_packet, read_sidecar, read_xmp, sidecar_paths
-from ingest.record import load_facts
-from ingest.resolve import Options
-from ingest.synth import make_photo
+from ingest.catalogue.record import load_facts
+from ingest.errors import MetadataProblem
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.read.xmp import parse_packet, read_sidecar, read_xmp, sidecar_paths
+from ingest.importer.resolve import Options
+from ingest.importer.worker import Job, process
+from ingest.media.write import insert_jpeg_segments, xmp_packet
 
 CORPUS = Path(__file__).parent / "corpus"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from ingest.synth import make_photo
+from fixtures.synth import make_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REGISTRY = ROOT / "samples" / "registry.yml"

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.extract import Job, process
-from ingest.pipeline import run_ingest
-from ingest.record import load_facts, load_registry
-from ingest.resolve import Options, Registry, resolve
-from ingest.synth import make_photo
+from ingest.catalogue.record import load_facts
+from ingest.catalogue.registry import Registry, load_registry
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options, resolve
+from ingest.importer.worker import Job, process
 
 
 def tags_for(path: Path, tmp_path: Path, options: Options = Options()):
@@ -305,7 +306,7 @@ def test_iptc_three_letter_country_code(tmp_path, archive, city, code, expected)
 
 
 def test_all_rights_reserved_in_the_file_is_not_overridden_by_the_import_default():
-    from ingest.resolve import resolve_licence
+    from ingest.importer.resolve import resolve_licence
 
     facts = {"exif": {"Copyright": "© 2024 Jane Doe. All rights reserved."}}
     licence, source, text, reasons = resolve_licence(facts, "CC-BY-4.0")

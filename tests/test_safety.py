@@ -46,15 +46,15 @@ import pytest
 import yaml
 from datasette.app import Datasette
 from datasette.utils import resolve_routes
+from fixtures.synth import photo_like
 from PIL import Image
 
-from ingest.db import connect
-from ingest.embed import build_exif, insert_jpeg_segments, xmp_packet
-from ingest.pipeline import run_ingest
-from ingest.resolve import Options
-from ingest.store import Store
-from ingest.synth import photo_like
-from ingest.web.public import refresh_now
+from ingest.catalogue.schema import connect
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media.store import Store
+from ingest.media.write import build_exif, insert_jpeg_segments, xmp_packet
+from ingest.web.serving import refresh_now
 
 ROOT = Path(__file__).resolve().parents[1]
 INGEST = Path(sys.executable).parent / "ingest"
@@ -443,7 +443,7 @@ def static_urls(ds: Datasette, routes) -> dict[str, list[str]]:
 
 def public_tables(g: Gallery) -> list[str]:
     """Every table the public copy holds, shadow tables included (what anonymous SQL can read)."""
-    from ingest.publish import publish
+    from ingest.catalogue.public_copy import publish
 
     out = g.base / "probe" / "public.db"
     out.parent.mkdir(exist_ok=True)
@@ -677,7 +677,7 @@ async def test_an_archivist_does_see_the_withheld_photo(gallery):
 
 
 async def test_archivists_accounts_reach_no_anonymous_visitor(gallery, tmp_path):
-    archivists = pytest.importorskip("ingest.archivists")
+    archivists = pytest.importorskip("ingest.catalogue.accounts")
     db_path = copy_catalogue(gallery, tmp_path)
     db = connect(db_path, create=False)
     try:

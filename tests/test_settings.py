@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ingest.synth import make_photo
+from fixtures.synth import make_photo
 
 
 def _rows(cli):

@@ -11,14 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.corrections import apply_changes, parse_changes
-from ingest.db import connect
-from ingest.downloads import export
-from ingest.read.xmp import read_sidecar, read_xmp
-from ingest.sidecars import _offset, copy_ext, sidecar_name
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.catalogue.corrections import apply_changes, parse_changes
+from ingest.catalogue.schema import connect
+from ingest.importer.read.xmp import read_sidecar, read_xmp
+from ingest.media.store import Store
+from ingest.outputs.export import export
+from ingest.outputs.sidecars import _offset, copy_ext, sidecar_name
 
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None and not os.environ.get("CI"),

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
+from fixtures.synth import make_photo
 from PIL import Image
 
-from ingest.store import Store, sha256_file, write_atomic
-from ingest.synth import make_photo
+from ingest.media.store import Store, sha256_file, write_atomic
 
 pillow_heif.register_heif_opener()
 
@@ -414,7 +414,7 @@ def test_an_edited_sidecar_is_picked_up_and_a_correction_still_wins(cli, tmp_pat
     """Captions fixed in Lightroom land in the sidecar, not the JPEG: a re-scan must see them."""
     import sqlite3
 
-    from ingest.embed import xmp_packet
+    from ingest.media.write import xmp_packet
 
     folder = tmp_path / "press"
     photo = make_photo(folder / "PR_0001.jpg", width=320, height=240, seed=7)

@@ -11,10 +11,10 @@ import exifread
 import pillow_heif
 import pytest
 from defusedxml import ElementTree as DET
+from fixtures.synth import make_photo, photo_like
 from PIL import Image, ImageOps, ImageStat, IptcImagePlugin
 
-from ingest.embed import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
-from ingest.synth import make_photo, photo_like
+from ingest.media.write import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
 
 pillow_heif.register_heif_opener()
 

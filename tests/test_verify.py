@@ -7,9 +7,9 @@ import sqlite3
 import time
 
 import pytest
+from fixtures.synth import make_photo
 
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.media.store import Store
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from datasette.app import Datasette
+from fixtures.synth import make_photo
 
-from ingest.db import connect
-from ingest.pipeline import run_ingest
-from ingest.resolve import Options
-from ingest.store import Store
-from ingest.synth import make_photo
+from ingest.catalogue.schema import connect
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,7 @@ async def test_search(gallery):
 
 
 async def test_download_carries_licence_and_credit(gallery):
-    from ingest.read.xmp import read_xmp
+    from ingest.importer.read.xmp import read_xmp
 
     base, shas = gallery
     ds = make_ds(base)

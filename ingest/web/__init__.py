@@ -3,7 +3,14 @@
 The entry point names this package (not the module) so Datasette finds `static/` and `templates/`.
 """
 
-from .plugin import (  # noqa: F401
-    extra_css_urls, extra_js_urls, extra_template_vars, permission_allowed, prepare_jinja2_environment,
-    register_routes, render_cell, startup, get_metadata,
+from ingest.web.plugin import (  # noqa: F401
+    extra_css_urls,
+    extra_js_urls,
+    extra_template_vars,
+    get_metadata,
+    permission_allowed,
+    prepare_jinja2_environment,
+    register_routes,
+    render_cell,
+    startup,
 )

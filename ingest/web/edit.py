@@ -10,45 +10,51 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+from datasette.filters import Filters
+from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 
-from ..db import connect
-from ..errors import ArchiveError
-from . import public
+from ingest.archive import Archive
+from ingest.catalogue.accounts import accounts
+from ingest.catalogue.corrections import (
+    BY_COLUMN,
+    Invalid,
+    apply_changes,
+    batch_sizes,
+    describe,
+    edit_demonstration,
+    history,
+    last_edit,
+    merge_demonstrations,
+    parse_changes,
+    undo,
+    undone_ids,
+)
+from ingest.catalogue.csv_roundtrip import changed_cells, current_cells
+from ingest.catalogue.registry import upsert_demo
+from ingest.catalogue.schema import transaction
+from ingest.errors import ArchiveError
+from ingest.web import serving
+from ingest.web.context import catalogue_db, catalogue_path, is_archivist, on_catalogue, public_db
 
 MAX_BATCH = 5000
 
 
-def _plugin():
-    from . import plugin
-
-    return plugin
-
-
-def _catalogue_path(datasette) -> str | None:
-    db = _plugin().catalogue_db(datasette)
-    return db.path if db is not None else None
-
-
 async def on_catalogue_write(datasette, fn: Callable[[Any], Any]) -> Any:
     """Run `fn(sqlite_utils.Database)` on a fresh connection in a thread, then republish."""
-    path = _catalogue_path(datasette)
+    path = catalogue_path(datasette)
     if path is None:
         raise ArchiveError("no catalogue is served here")
 
     def run():
-        db = connect(path, create=False)
-        try:
+        with Archive(path).connection() as db:
             return fn(db)
-        finally:
-            db.conn.close()
 
     result = await asyncio.to_thread(run)
-    await asyncio.to_thread(public.refresh_now, datasette)
+    await asyncio.to_thread(serving.refresh_now, datasette)
     return result
 
 
@@ -64,18 +70,13 @@ def _back(datasette, form, fallback: str) -> str:
 
 async def edit_photo(request, datasette) -> Response:
     """POST the photo page's form: only changed fields become edits; all or nothing."""
-    from ..corrections import apply_changes, parse_changes
-    from ..csv_roundtrip import changed_cells, current_cells
-    from ..db import transaction
-
-    plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
+    if not is_archivist(request.actor):
         return _forbidden()
     if request.method != "POST":
         return Response.text("POST the edit form", status=405)
     photo_id = int(request.url_vars["id"])
     form = await request.post_vars()
-    back = _back(datasette, form, f"/{plugin.public_db(datasette).name}/photos/{photo_id}")
+    back = _back(datasette, form, f"/{public_db(datasette).name}/photos/{photo_id}")
     who = request.actor["id"]
 
     def change(db):
@@ -103,9 +104,6 @@ async def edit_photo(request, datasette) -> Response:
 
 def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
     """A demonstration the registry lacks, created from the photo's page: its date and city."""
-    from ..corrections import Invalid
-    from ..demos import upsert_demo
-
     name = name.strip()
     date, city = db.execute("SELECT p.date, c.name FROM photos p LEFT JOIN cities c ON c.id = p.city_id "
                             "WHERE p.id = ?", [photo_id]).fetchone()
@@ -116,10 +114,7 @@ def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
 
 
 async def undo_edit(request, datasette) -> Response:
-    from ..corrections import undo
-
-    plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
+    if not is_archivist(request.actor):
         return _forbidden()
     if request.method != "POST":
         return Response.text("POST to undo", status=405)
@@ -144,9 +139,6 @@ BATCH_FIELDS = ("demonstration", "city", "licence", "creator", "withheld")
 
 def _matching(conn, args: list[tuple[str, str]]) -> tuple[list[int], str]:
     """The ids a gallery view's query string selects (its filters and search), and its description."""
-    from datasette.filters import Filters
-    from datasette.utils import escape_fts
-
     columns = {r[1] for r in conn.execute("PRAGMA table_info(photos)")}
     pairs = [(k, v) for k, v in args if not k.startswith("_")]
     for key, _ in pairs:
@@ -166,20 +158,14 @@ def _matching(conn, args: list[tuple[str, str]]) -> tuple[list[int], str]:
 
 async def batch_edit(request, datasette) -> Response:
     """GET: the count and a form for a filtered view; POST: apply to exactly that set (refused if it changed)."""
-    from ..corrections import apply_changes, last_edit, parse_changes
-    from ..db import transaction
-
-    plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
+    if not is_archivist(request.actor):
         return _forbidden()
     form = await request.post_vars() if request.method == "POST" else {}
     query = form.get("query", "") if form else request.query_string
-    from urllib.parse import parse_qsl
-
     args = [(k, v) for k, v in parse_qsl(query, keep_blank_values=False) if k not in ("_db",)]
-    source = dict(parse_qsl(query)).get("_db") or plugin.public_db(datasette).name
+    source = dict(parse_qsl(query)).get("_db") or public_db(datasette).name
     view = datasette.databases.get(source)
-    if view is None or source not in (public.public_names(datasette) | public.catalogue_names(datasette)):
+    if view is None or source not in (serving.public_names(datasette) | serving.catalogue_names(datasette)):
         return Response.text("Unknown database", status=404)
     try:
         ids, description = await view.execute_fn(lambda conn: _matching(conn, args))
@@ -221,7 +207,7 @@ async def batch_edit(request, datasette) -> Response:
     def context(db):
         return (*_choices(db), last_edit(db))
 
-    demos, licences, seen = await _plugin().on_catalogue(_plugin().catalogue_db(datasette), context)
+    demos, licences, seen = await on_catalogue(catalogue_db(datasette), context)
     shas = await view.execute(f"SELECT id, sha256, title FROM photos WHERE id IN "
                               f"({','.join(str(i) for i in ids[:24]) or 'NULL'})")
     return Response.html(await datasette.render_template("gallery-batch.html", {
@@ -236,29 +222,13 @@ def _choices(db) -> tuple[list, list]:
             db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall())
 
 
-def _read(path: str, fn):
-    """Read-only work on the catalogue outside the event loop's helpers (metadata lookups are sync)."""
-    import sqlite3
-
-    import sqlite_utils
-
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        return fn(sqlite_utils.Database(conn))
-    finally:
-        conn.close()
-
-
 # ---------------------------------------------------------------- the photo page
 
 async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | None:
     """What the photo page's edit form and history need, for archivists only."""
-    from ..corrections import BY_COLUMN, batch_sizes, describe, history, last_edit, undone_ids
-    from ..csv_roundtrip import current_cells
-
-    if not _plugin().is_archivist(request.actor):
+    if not is_archivist(request.actor):
         return None
-    path = _catalogue_path(datasette)
+    path = catalogue_path(datasette)
     if path is None:
         return None
 
@@ -281,7 +251,7 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
             "withheld": current["withheld"] == "yes",
         }
 
-    return await _plugin().on_catalogue(_plugin().catalogue_db(datasette), load)
+    return await on_catalogue(catalogue_db(datasette), load)
 
 
 ROUTES = [
@@ -298,19 +268,18 @@ _accounts: dict[int, tuple[float, dict]] = {}
 
 def auth_config(datasette) -> dict:
     """datasette-auth-passwords' configuration from the catalogue's archivists (cached 2 s)."""
-    from ..archivists import accounts
-
     key = id(datasette)
     cached = _accounts.get(key)
     if cached and time.monotonic() - cached[0] < 2:
         return cached[1]
     config: dict = {}
-    catalogues = public.served(datasette)
+    catalogues = serving.served(datasette)
     if not catalogues:  # before startup: nothing to cache yet
         return config
     for served in catalogues:
         try:
-            found = _read(str(served.copy.catalogue), accounts)
+            with Archive(served.copy.catalogue).connection(readonly=True) as db:
+                found = accounts(db)
         except Exception:
             continue
         for name, password_hash in found.items():
@@ -328,10 +297,7 @@ def auth_config(datasette) -> dict:
 
 async def manage_demonstrations(request, datasette) -> Response:
     """Archivists' list of demonstrations, provisional groups first: rename, re-date, merge."""
-    from ..corrections import edit_demonstration, merge_demonstrations, parse_changes
-
-    plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
+    if not is_archivist(request.actor):
         return _forbidden()
     here = datasette.urls.path("/-/gallery/manage/demonstrations")
     if request.method == "POST":
@@ -362,11 +328,11 @@ async def manage_demonstrations(request, datasette) -> Response:
                FROM demonstrations d LEFT JOIN cities c ON c.id = d.city_id
                ORDER BY d.provisional DESC, d.date DESC, d.name""").fetchall()
 
-    rows = await _plugin().on_catalogue(_plugin().catalogue_db(datasette), load)
+    rows = await on_catalogue(catalogue_db(datasette), load)
     demos = [dict(zip(("id", "slug", "name", "date", "city", "provisional", "label", "description", "url",
                        "photos"), r)) for r in rows]
     return Response.html(await datasette.render_template("gallery-manage-demonstrations.html", {
-        "demonstrations": demos, "catalogue": _plugin().catalogue_db(datasette).name}, request=request))
+        "demonstrations": demos, "catalogue": catalogue_db(datasette).name}, request=request))
 
 
 ROUTES.append((r"^/-/gallery/manage/demonstrations$", manage_demonstrations))

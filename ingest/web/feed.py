@@ -16,7 +16,8 @@ from xml.etree import ElementTree as ET
 
 from datasette.utils.asgi import NotFound, Response
 
-from .pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
+from ingest.outputs.credit import credit
+from ingest.web.pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 SIZE = 50
@@ -55,8 +56,6 @@ def _summary(photo, page: str, thumb: str, alt: str, credit_html: str) -> str:
 
 
 async def feed(request, datasette) -> Response:
-    from ..attribution import credit
-
     db = _public(datasette)
     await _allowed(datasette, request, db)
     where, params, about, alternate = [], {}, [], datasette.urls.table(db.name, "photos")

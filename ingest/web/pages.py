@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 
 from datasette.utils.asgi import NotFound, Response
 
+from ingest.web.context import PLUGIN, archive_name, public_db
+
 PAGE_SIZE = 60
-PLUGIN = "gallery"
 
 # A photo with no date sorts as "" (first oldest-first, last newest-first), so that every photo has
 # a place in the keyset order.
@@ -54,8 +55,6 @@ def demonstration_name(row) -> str:
 
 
 def _public(datasette):
-    from .plugin import public_db
-
     db = public_db(datasette)
     if db is None:
         raise NotFound("No gallery is served here")
@@ -153,9 +152,7 @@ def _links(datasette, db, column: str, value, **feed) -> dict:
 
 
 def archive_title(datasette) -> str:
-    from .plugin import archive_name
-
-    return datasette.metadata("title") or archive_name()
+    return archive_name(datasette)
 
 
 async def _render(datasette, request, template: str, context: dict, status: int = 200) -> Response:

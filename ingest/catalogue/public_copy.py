@@ -1,0 +1,230 @@
+"""The public copy: what anonymous visitors may see, and nothing else.
+
+The catalogue (gallery.db) holds everything: withheld photos, exact GPS, source paths, raw metadata,
+corrections. Rather than filter it on every route (and miss one), the gallery serves a separate
+SQLite file built from it that holds public rows and public columns only. What is not in the file
+cannot leak through any page, JSON, CSV, facet count, search or SQL query, so anonymous visitors can
+even be given SQL.
+
+- photos: not withheld; no review notes, orientation or withheld flag; latitude/longitude per the
+  archive's `public-location` setting (`exact`, `city`: the city's centre, the default; `none`).
+- demonstrations: registry entries, and provisional groups that have a public photo.
+- cities: those a public photo or demonstration names. licences: the whole catalogue.
+
+The copy follows the catalogue through `publish_log` (filled by triggers in the catalogue, so any
+writer counts): `refresh` applies what changed since its last run, in one transaction, and rebuilds
+when the log was pruned past it or the location setting or licences changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from ingest.catalogue import settings
+from ingest.catalogue.schema import connect
+
+# Public columns of photos, in the order a journalist reads them (the table view and CSV follow it).
+PHOTO_COLUMNS = (
+    "id", "sha256", "title", "caption", "date", "taken_at", "city_id", "demonstration_id", "creator",
+    "licence_id", "allows_commercial", "allows_adaptations", "share_alike", "commons_compatible",
+    "keywords", "latitude", "longitude", "width", "height", "original_filename", "format", "mime_type",
+    "file_size", "camera_make", "camera_model", "lens_model", "year", "taken_at_utc", "licence_text",
+    "date_source", "city_source", "demonstration_source", "licence_source", "creator_source",
+    "title_source", "caption_source", "location_source", "needs_review", "imported_at", "updated_at",
+)
+# Computed, after PHOTO_COLUMNS: the map's marker popup (datasette-cluster-map reads a `popup` column
+# of JSON): the thumbnail, the title and the photo's page. Only the photo's own columns go in, so it
+# republishes with the photo; its URLs are relative to the photos table's page (/<db>/photos), so
+# they follow Datasette's base_url.
+POPUP = ("json_object('image', '../-/gallery/thumbs/' || p.sha256 || '.jpg', "
+         "'alt', coalesce(p.title, p.caption, 'Photo ' || p.id), "
+         "'title', coalesce(p.title, 'Photo ' || p.id), "
+         "'description', nullif(trim(coalesce(p.date, '') || coalesce(' · by ' || p.creator, '') "
+         "|| coalesce(' · ' || p.licence_id, ''), ' ·'), ''), "
+         "'link', 'photos/' || p.id)")
+_PUBLISHED = PHOTO_COLUMNS + ("popup",)
+_FOREIGN = {"city_id": "cities(id)", "demonstration_id": "demonstrations(id)", "licence_id": "licences(id)"}
+_COPIED = ("licences", "cities", "demonstrations")
+_INDEXES = ("date", "city_id", "demonstration_id", "licence_id", "creator", "taken_at", "year",
+            "allows_commercial", "commons_compatible", "needs_review", "date_source", "city_source",
+            "taken_at DESC, id", "city_id, taken_at DESC", "demonstration_id, taken_at DESC",
+            "year, taken_at DESC", "licence_id, taken_at DESC", "creator, taken_at DESC")
+
+
+def _location(column: str, setting: str) -> str:
+    if setting == "exact":
+        return f"p.{column}"
+    if setting == "city":
+        return "NULL" if column == "location_source" else f"c.{column}"
+    return "NULL"
+
+
+def _photo_select(location: str) -> str:
+    picked = []
+    for column in PHOTO_COLUMNS:
+        if column in ("latitude", "longitude"):
+            picked.append(_location(column, location))
+        elif column == "location_source":
+            picked.append({"exact": "p.location_source", "city": "CASE WHEN c.id IS NOT NULL THEN 'city' END"}
+                          .get(location, "NULL"))
+        else:
+            picked.append(f"p.{column}")
+    picked.append(POPUP)
+    return (f"SELECT {', '.join(picked)} FROM src.photos p LEFT JOIN src.cities c ON c.id = p.city_id "
+            "WHERE p.withheld = 0")
+
+
+_FTS_SCHEMA = (
+    """CREATE VIRTUAL TABLE photos_fts USING FTS5 (
+        title, caption, creator, keywords, content="photos", tokenize="unicode61 remove_diacritics 2")""",
+    """CREATE TRIGGER photos_ai AFTER INSERT ON photos BEGIN
+        INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
+        VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
+    END""",
+    """CREATE TRIGGER photos_ad AFTER DELETE ON photos BEGIN
+        INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
+        VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
+    END""",
+    "CREATE TABLE publish_state (key TEXT PRIMARY KEY, value TEXT)",
+)
+
+
+def _schema(conn: sqlite3.Connection) -> None:
+    """The public tables, declared like the catalogue's (same names, keys and foreign keys)."""
+    for table in _COPIED:
+        sql = conn.execute("SELECT sql FROM src.sqlite_master WHERE type = 'table' AND name = ?",
+                           [table]).fetchone()[0]
+        conn.execute(sql)
+    conn.execute("ALTER TABLE cities ADD COLUMN photo_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE demonstrations ADD COLUMN photo_count INTEGER NOT NULL DEFAULT 0")
+    types = {r[1]: r[2] for r in conn.execute("PRAGMA src.table_info(photos)")}
+    columns = []
+    for column in PHOTO_COLUMNS:
+        decl = f"{column} {types[column]}"
+        if column == "id":
+            decl += " PRIMARY KEY"
+        elif column == "sha256":
+            decl += " NOT NULL UNIQUE"
+        elif column in _FOREIGN:
+            decl += f" REFERENCES {_FOREIGN[column]}"
+        columns.append(decl)
+    columns.append("popup TEXT")
+    conn.execute(f"CREATE TABLE photos ({', '.join(columns)})")
+    for columns_ in _INDEXES:
+        name = "_".join(c.split()[0] for c in columns_.split(", "))
+        conn.execute(f"CREATE INDEX idx_photos_{name} ON photos({columns_})")
+    conn.execute("CREATE INDEX idx_demonstrations_date ON demonstrations(date)")
+    for statement in _FTS_SCHEMA:  # one by one: executescript would commit the open transaction
+        conn.execute(statement)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> str:
+    return ", ".join(r[1] for r in conn.execute(f"PRAGMA src.table_info({table})"))
+
+
+def _copy_small_tables(conn: sqlite3.Connection) -> None:
+    """Registry, cities and licences are small: copy them whole, keeping only what public photos use."""
+    for table in _COPIED:
+        conn.execute(f"DELETE FROM main.{table}")
+    conn.execute(f"INSERT INTO main.licences ({_columns(conn, 'licences')}) "
+                 f"SELECT {_columns(conn, 'licences')} FROM src.licences")
+    demos = _columns(conn, "demonstrations")
+    conn.execute(f"INSERT INTO main.demonstrations ({demos}) SELECT {demos} FROM src.demonstrations "
+                 "WHERE provisional = 0 OR id IN (SELECT demonstration_id FROM main.photos)")
+    cities = _columns(conn, "cities")
+    conn.execute(f"INSERT INTO main.cities ({cities}) SELECT {cities} FROM src.cities WHERE id IN "
+                 "(SELECT city_id FROM main.photos UNION SELECT city_id FROM main.demonstrations)")
+    conn.execute("UPDATE main.demonstrations SET photo_count = "
+                 "(SELECT count(*) FROM main.photos WHERE demonstration_id = demonstrations.id)")
+    conn.execute("UPDATE main.cities SET photo_count = "
+                 "(SELECT count(*) FROM main.photos WHERE city_id = cities.id)")
+
+
+def location_setting(conn: sqlite3.Connection) -> str:
+    return settings.public_location(conn, schema="src")
+
+
+def _state(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM main.publish_state WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+class PublicCopy:
+    """A public SQLite file kept in step with a catalogue. Thread-safe; one writer per file."""
+
+    def __init__(self, catalogue: str | Path, path: str | Path):
+        self.catalogue, self.path = Path(catalogue).resolve(), Path(path)
+        self._lock = threading.Lock()
+        connect(self.catalogue, create=False).conn.close()  # migrated, so publish_log exists
+        self.conn = sqlite3.connect(self.path.resolve().as_uri(), uri=True, isolation_level=None,
+                                    check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
+        self.conn.execute("ATTACH DATABASE ? AS src", [f"{self.catalogue.as_uri()}?mode=ro"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def refresh(self) -> int:
+        """Bring the copy up to date with the catalogue; returns how many photos were re-published."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                changed = self._refresh(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return changed
+
+    def _refresh(self, conn: sqlite3.Connection) -> int:
+        if not conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
+            _schema(conn)
+        last = int(_state(conn, "seq") or -1)
+        top = conn.execute("SELECT max(seq) FROM src.publish_log").fetchone()[0]
+        if top is None:  # empty log: everything ever logged was pruned (or nothing happened yet)
+            top = conn.execute("SELECT coalesce(max(seq), 0) FROM src.sqlite_sequence "
+                               "WHERE name = 'publish_log'").fetchone()[0]
+        location = location_setting(conn)
+        if last >= 0 and top == last and _state(conn, "location") == location:
+            return 0
+        first = conn.execute("SELECT min(seq) FROM src.publish_log WHERE seq > ?", [last]).fetchone()[0]
+        items = {r[0] for r in conn.execute("SELECT item FROM src.publish_log WHERE seq > ?", [last])}
+        rebuild = (last < 0 or (first or top + 1) > last + 1 or _state(conn, "location") != location
+                   or "settings" in items or "licences" in items
+                   or ("cities" in items and location == "city"))  # photos carry their city's centre
+        select = _photo_select(location)
+        if rebuild:
+            conn.execute("DELETE FROM main.photos")
+            removed = True
+            conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select}")
+            changed = conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
+        else:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS republish (id INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM temp.republish")
+            conn.execute("INSERT OR IGNORE INTO temp.republish SELECT CAST(substr(item, 7) AS INTEGER) "
+                         "FROM src.publish_log WHERE seq > ? AND item LIKE 'photo:%'", [last])
+            removed = conn.execute("DELETE FROM main.photos WHERE id IN (SELECT id FROM temp.republish)").rowcount > 0
+            conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select} "
+                         "AND p.id IN (SELECT id FROM temp.republish)")
+            changed = conn.execute("SELECT count(*) FROM temp.republish").fetchone()[0]
+        if removed:  # an FTS5 delete only marks words gone; merging drops them from photos_fts_data
+            conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
+        _copy_small_tables(conn)
+        conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
+                         [("seq", str(top)), ("location", location)])
+        return changed
+
+
+def publish(catalogue: str | Path, out: str | Path) -> int:
+    """Write (or bring up to date) a public copy at `out`; returns the number of public photos."""
+    copy = PublicCopy(catalogue, out)
+    try:
+        copy.refresh()
+        return copy.conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
+    finally:
+        copy.close()

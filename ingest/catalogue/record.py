@@ -1,0 +1,145 @@
+"""Write what ingest learned into the catalogue, one transaction per photo.
+
+Machine values are written only to columns an archivist has not corrected; the `corrections`
+table is never written here. A photo row is inserted only after its original is in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from ingest.catalogue.registry import Registry, city_for, demo_for
+from ingest.catalogue.schema import GOVERNED_BY, transaction
+from ingest.media.images import FORMATS
+from ingest.model import Facts, FileResult, Tags
+from ingest.times import now
+
+
+def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str, Any]:
+    values = dict(tags.values)
+    if values.get("city_id") is None and tags.city is not None:
+        values["city_id"] = city_for(db, registry, tags.city)
+    if values.get("demonstration_id") is None and tags.demo_name:
+        values["demonstration_id"] = demo_for(db, registry, tags.demo_name, None, None)
+    elif values.get("demonstration_id") is None and tags.provisional and values.get("city_id") is not None:
+        values["demonstration_id"] = demo_for(db, registry, None, values["date"], values["city_id"], provisional=True)
+        values["demonstration_source"] = "provisional"
+    values["needs_review"] = 1 if tags.reasons else 0
+    values["review_reason"] = "; ".join(tags.reasons) or None
+    return values
+
+
+def corrected_fields(db: sqlite_utils.Database, photo_id: int) -> set[str]:
+    return {r[0] for r in db.execute("SELECT field FROM corrections WHERE photo_id = ?", [photo_id])}
+
+
+def write_tags(db: sqlite_utils.Database, photo_id: int, values: dict[str, Any]) -> list[str]:
+    """Update machine values, skipping every field an archivist corrected; returns changed columns."""
+    corrected = corrected_fields(db, photo_id)
+    keep = {k: v for k, v in values.items() if not corrected.intersection(GOVERNED_BY.get(k, (k,)))}
+    row = db.execute(f"SELECT {', '.join(keep)} FROM photos WHERE id = ?", [photo_id]).fetchone()
+    changed = [k for k, old in zip(keep, row) if old != keep[k]]
+    if changed:
+        db.conn.execute(
+            f"UPDATE photos SET {', '.join(f'{k} = ?' for k in changed)}, updated_at = ? WHERE id = ?",
+            [keep[k] for k in changed] + [now(), photo_id],
+        )
+    return changed
+
+
+def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str]]:
+    """Every value JSON-encoded, so that types survive the round trip ("20240518" stays a string)."""
+    return [(photo_id, source, k, json.dumps(value, ensure_ascii=False))
+            for source, values in facts.items() for k, value in values.items()]
+
+
+def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
+    facts: Facts = {}
+    for source, k, value in db.execute("SELECT source, key, value FROM metadata WHERE photo_id = ?", [photo_id]):
+        facts.setdefault(source, {})[k] = json.loads(value) if value is not None else None
+    return facts
+
+
+def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags) -> tuple[int, str]:
+    """Insert the photo (or find it by hash) and remember its source path. Returns (id, status)."""
+    stamp = now()
+    with transaction(db):
+        row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
+        if row:
+            photo_id, status = row[0], "duplicate"
+            known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [result.path]).fetchone()
+            if known and known[0] == photo_id:
+                status = "updated" if _refresh_sidecar(db, registry, photo_id, result, tags) else "unchanged"
+        else:
+            values = _link(db, registry, tags)
+            values.update(
+                sha256=result.sha256, original_filename=result.path.rsplit("/", 1)[-1],
+                format=result.format, mime_type=FORMATS[result.format][2], file_size=result.size,
+                width=result.width, height=result.height, imported_at=stamp, updated_at=stamp,
+            )
+            cur = db.conn.execute(
+                f"INSERT INTO photos ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+                list(values.values()),
+            )
+            photo_id, status = cur.lastrowid, "imported"
+            db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
+                                _metadata_rows(photo_id, result.facts))
+        db.conn.execute(
+            """INSERT INTO photo_sources (photo_id, path, size, mtime_ns, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size,
+               mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen""",
+            [photo_id, result.path, result.size, result.mtime_ns, stamp, stamp],
+        )
+    return photo_id, status
+
+
+def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: int, result: FileResult,
+                     tags: Tags) -> bool:
+    """Same bytes, edited sidecar (captions fixed in Lightroom): take the new XMP, re-tag. Corrected
+    fields stay as the archivist set them."""
+    new = result.facts.get("xmp-sidecar", {})
+    if new == load_facts(db, photo_id).get("xmp-sidecar", {}):
+        return False
+    db.conn.execute("DELETE FROM metadata WHERE photo_id = ? AND source = 'xmp-sidecar'", [photo_id])
+    db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
+                        _metadata_rows(photo_id, {"xmp-sidecar": new}))
+    write_tags(db, photo_id, _link(db, registry, tags))
+    return True
+
+
+def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, tags: Tags) -> list[str]:
+    with transaction(db):
+        return write_tags(db, photo_id, _link(db, registry, tags))
+
+
+def known_unchanged(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:
+    row = db.execute("SELECT size, mtime_ns FROM photo_sources WHERE path = ?", [path]).fetchone()
+    return bool(row and row[0] == size and row[1] == mtime_ns)
+
+
+def start_run(db: sqlite_utils.Database, options: dict[str, Any]) -> int:
+    with transaction(db):
+        cur = db.conn.execute("INSERT INTO ingest_runs (started_at, status, options) VALUES (?, 'running', ?)",
+                              [now(), json.dumps(options)])
+    return cur.lastrowid
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], status: str = "finished") -> None:
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE ingest_runs SET finished_at = ?, status = ?, files_seen = ?, imported = ?, duplicates = ?, "
+            "unchanged = ?, problems = ? WHERE id = ?",
+            [now(), status, counts.get("seen", 0), counts.get("imported", 0), counts.get("duplicates", 0),
+             counts.get("unchanged", 0), counts.get("problems", 0), run_id],
+        )
+
+
+def record_problem(db: sqlite_utils.Database, run_id: int | None, path: str, kind: str, message: str) -> None:
+    with transaction(db):
+        db.conn.execute("INSERT INTO problems (run_id, path, kind, message, at) VALUES (?, ?, ?, ?, ?)",
+                        [run_id, path, kind, message, now()])
+

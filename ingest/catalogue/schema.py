@@ -1,0 +1,448 @@
+"""The catalogue: schema, numbered migrations and connection settings.
+
+Table and column names are a contract (Datasette users and scripts see them): extend, never rename.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from ingest.errors import ArchiveError
+from ingest.reference.licences import Licence, catalogue
+
+# Columns of `photos` that hold a tag, each with a `<tag>_source` column beside it.
+TAGGED = ("date", "city_id", "demonstration_id", "licence_id", "creator", "title", "caption")
+
+# Fields an archivist can correct; ingest and retag never write over a corrected one.
+CORRECTABLE = (
+    "title", "caption", "creator", "taken_at", "date", "city_id", "demonstration_id",
+    "licence_id", "keywords", "latitude", "longitude", "withheld",
+)
+# Machine-written columns that a correction of another field also freezes (column -> fields).
+GOVERNED_BY = {
+    "date": ("date", "taken_at"),
+    "date_source": ("date", "taken_at"),
+    "taken_at_utc": ("taken_at",),
+    "city_source": ("city_id",),
+    "demonstration_source": ("demonstration_id",),
+    "licence_source": ("licence_id",),
+    "licence_text": ("licence_id",),
+    "creator_source": ("creator",),
+    "title_source": ("title",),
+    "caption_source": ("caption",),
+    "longitude": ("latitude", "longitude"),
+    "latitude": ("latitude", "longitude"),
+    "location_source": ("latitude", "longitude"),
+}
+
+
+_V1 = """
+        CREATE TABLE licences (
+            id TEXT PRIMARY KEY,            -- SPDX identifier, e.g. CC-BY-SA-4.0
+            name TEXT NOT NULL,
+            url TEXT,
+            version TEXT,
+            is_cc INTEGER NOT NULL DEFAULT 0,
+            allows_commercial INTEGER,
+            allows_adaptations INTEGER,
+            share_alike INTEGER,
+            attribution_required INTEGER,
+            commons_compatible INTEGER
+        );
+        CREATE TABLE cities (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            country_code TEXT,
+            latitude REAL,
+            longitude REAL,
+            geonames_id INTEGER UNIQUE,
+            slug TEXT UNIQUE
+        );
+        CREATE UNIQUE INDEX idx_cities_name_country ON cities(name, country_code);
+        CREATE TABLE city_aliases (
+            alias TEXT PRIMARY KEY,         -- normalised: casefolded, accents kept
+            city_id INTEGER NOT NULL REFERENCES cities(id)
+        );
+        CREATE TABLE demonstrations (
+            id INTEGER PRIMARY KEY,
+            name TEXT,
+            slug TEXT UNIQUE NOT NULL,
+            date TEXT,                      -- YYYY-MM-DD, or YYYY-MM when only the month is known
+            city_id INTEGER REFERENCES cities(id),
+            provisional INTEGER NOT NULL DEFAULT 0,
+            description TEXT,
+            url TEXT
+        );
+        CREATE INDEX idx_demonstrations_date ON demonstrations(date);
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            original_filename TEXT,
+            format TEXT,
+            mime_type TEXT,
+            file_size INTEGER,
+            width INTEGER,
+            height INTEGER,
+            taken_at TEXT,
+            taken_at_utc TEXT,
+            date TEXT,
+            date_source TEXT,
+            city_id INTEGER REFERENCES cities(id),
+            city_source TEXT,
+            demonstration_id INTEGER REFERENCES demonstrations(id),
+            demonstration_source TEXT,
+            licence_id TEXT REFERENCES licences(id),
+            licence_source TEXT,
+            licence_text TEXT,
+            creator TEXT,
+            creator_source TEXT,
+            title TEXT,
+            title_source TEXT,
+            caption TEXT,
+            caption_source TEXT,
+            keywords TEXT,                  -- JSON array
+            latitude REAL,
+            longitude REAL,
+            location_source TEXT,
+            camera_make TEXT,
+            camera_model TEXT,
+            lens_model TEXT,
+            orientation INTEGER,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            review_reason TEXT,
+            withheld INTEGER NOT NULL DEFAULT 0,
+            imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_photos_date ON photos(date);
+        CREATE INDEX idx_photos_city ON photos(city_id);
+        CREATE INDEX idx_photos_demonstration ON photos(demonstration_id);
+        CREATE INDEX idx_photos_licence ON photos(licence_id);
+        CREATE INDEX idx_photos_creator ON photos(creator);
+        CREATE INDEX idx_photos_review ON photos(needs_review);
+        CREATE INDEX idx_photos_taken ON photos(taken_at);
+        CREATE TABLE photo_sources (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            path TEXT NOT NULL UNIQUE,      -- private: never published
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        CREATE INDEX idx_photo_sources_photo ON photo_sources(photo_id);
+        CREATE TABLE metadata (
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            source TEXT NOT NULL,           -- exif, xmp, xmp-sidecar, iptc, file-name, folder-name, image
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (photo_id, source, key)
+        );
+        CREATE TABLE corrections (
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            field TEXT NOT NULL,
+            value TEXT,
+            who TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (photo_id, field)
+        );
+        CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,           -- running, finished, interrupted
+            options TEXT,
+            files_seen INTEGER DEFAULT 0,
+            imported INTEGER DEFAULT 0,
+            duplicates INTEGER DEFAULT 0,
+            unchanged INTEGER DEFAULT 0,
+            problems INTEGER DEFAULT 0
+        );
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES ingest_runs(id),
+            path TEXT NOT NULL,             -- private: never published
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE photos_fts USING FTS5 (
+            title, caption, creator, keywords, content="photos", tokenize="unicode61 remove_diacritics 2"
+        );
+        CREATE TRIGGER photos_ai AFTER INSERT ON photos BEGIN
+          INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
+          VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
+        END;
+        CREATE TRIGGER photos_ad AFTER DELETE ON photos BEGIN
+          INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
+          VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
+        END;
+        CREATE TRIGGER photos_au AFTER UPDATE OF title, caption, creator, keywords ON photos BEGIN
+          INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
+          VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
+          INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
+          VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
+        END;
+"""
+
+_V2 = """
+ALTER TABLE demonstrations ADD COLUMN start_time TEXT;   -- HH:MM local, when the registry says
+ALTER TABLE demonstrations ADD COLUMN end_time TEXT;
+"""
+
+_V3 = """
+-- Two towns may share a name in one country (Newport, Wales and Newport, Isle of Wight).
+DROP INDEX idx_cities_name_country;
+CREATE INDEX idx_cities_name ON cities(name, country_code);
+"""
+
+_PERMISSIONS = "allows_commercial, allows_adaptations, share_alike, commons_compatible"
+_SET_PERMISSIONS = f"""
+    UPDATE photos SET ({_PERMISSIONS}) =
+        (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = photos.licence_id)
+"""
+_V4 = f"""
+-- What a photo's licence allows, on the photo itself so Datasette can facet and filter on it.
+-- Derived from licence_id by triggers: never written by hand, never out of step.
+ALTER TABLE photos ADD COLUMN allows_commercial INTEGER;
+ALTER TABLE photos ADD COLUMN allows_adaptations INTEGER;
+ALTER TABLE photos ADD COLUMN share_alike INTEGER;
+ALTER TABLE photos ADD COLUMN commons_compatible INTEGER;
+CREATE INDEX idx_photos_commercial ON photos(allows_commercial);
+CREATE INDEX idx_photos_commons ON photos(commons_compatible);
+CREATE TRIGGER photos_licence_ai AFTER INSERT ON photos BEGIN
+  {_SET_PERMISSIONS} WHERE id = new.id;
+END;
+CREATE TRIGGER photos_licence_au AFTER UPDATE OF licence_id ON photos BEGIN
+  {_SET_PERMISSIONS} WHERE id = new.id;
+END;
+{_SET_PERMISSIONS};
+"""
+
+_LABEL = """
+    UPDATE demonstrations SET label =
+        coalesce(name, 'Unnamed demonstration') || ' (' ||
+        coalesce((SELECT cities.name FROM cities WHERE cities.id = demonstrations.city_id) || ', ', '') ||
+        coalesce(date, 'undated') || ')'
+"""
+_V5 = f"""
+-- The same march recurs ("National march for a ceasefire in Gaza" on five dates): facets and
+-- links show a label that tells them apart. Derived by triggers, like the licence permissions.
+ALTER TABLE demonstrations ADD COLUMN label TEXT;
+CREATE TRIGGER demonstrations_label_ai AFTER INSERT ON demonstrations BEGIN
+  {_LABEL} WHERE id = new.id;
+END;
+CREATE TRIGGER demonstrations_label_au AFTER UPDATE OF name, city_id, date ON demonstrations BEGIN
+  {_LABEL} WHERE id = new.id;
+END;
+CREATE TRIGGER cities_rename_au AFTER UPDATE OF name ON cities BEGIN
+  {_LABEL} WHERE city_id = new.id;
+END;
+{_LABEL};
+"""
+
+_V6 = """
+-- The year, for the gallery's year facet; derived from the local date by triggers.
+ALTER TABLE photos ADD COLUMN year INTEGER;
+CREATE INDEX idx_photos_year ON photos(year);
+CREATE TRIGGER photos_year_ai AFTER INSERT ON photos BEGIN
+  UPDATE photos SET year = CAST(substr(new.date, 1, 4) AS INTEGER) WHERE id = new.id AND new.date IS NOT NULL;
+END;
+CREATE TRIGGER photos_year_au AFTER UPDATE OF date ON photos BEGIN
+  UPDATE photos SET year = CASE WHEN new.date IS NULL THEN NULL ELSE CAST(substr(new.date, 1, 4) AS INTEGER) END
+  WHERE id = new.id;
+END;
+UPDATE photos SET year = CAST(substr(date, 1, 4) AS INTEGER) WHERE date IS NOT NULL;
+"""
+
+_V7 = """
+-- The archive's own settings (e.g. default-licence), which tagging reads like the registry.
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+"""
+
+# Enough for any server that keeps up; one that falls further behind rebuilds its copy.
+PUBLISH_LOG_KEEP = 100_000
+
+
+def _log_changes(table: str, item: str) -> str:
+    return "\n".join(
+        f"CREATE TRIGGER {table}_publish_{op[0]} AFTER {op} ON {table} BEGIN "
+        f"INSERT INTO publish_log (item) VALUES ({item.replace('ROW', 'old' if op == 'DELETE' else 'new')}); "
+        f"DELETE FROM publish_log WHERE seq <= last_insert_rowid() - {PUBLISH_LOG_KEEP}; END;"
+        for op in ("INSERT", "UPDATE", "DELETE"))
+
+
+_V8 = f"""
+-- What the public copy (ingest/publish.py) must refresh, appended by triggers so that every write
+-- counts, however it is made (ingest, retag, fix, the web, or an archivist's own SQL).
+-- seq is AUTOINCREMENT: committed entries are contiguous, so a reader that finds a gap knows the
+-- log was pruned past it and rebuilds instead. Each write prunes what is PUBLISH_LOG_KEEP behind.
+CREATE TABLE publish_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    item TEXT NOT NULL              -- 'photo:<id>', or a table whose rows all republish
+);
+{_log_changes("photos", "'photo:' || ROW.id")}
+{_log_changes("cities", "'cities'")}
+{_log_changes("demonstrations", "'demonstrations'")}
+{_log_changes("licences", "'licences'")}
+{_log_changes("settings", "'settings'")}
+"""
+
+_V9 = """
+-- The audit trail of archivists' edits (ingest/corrections.py): never updated, only appended.
+-- old/new are the field's values as JSON; restore holds every column the edit set, as it was, so an
+-- undo puts back exactly what was there; edits made together share a batch and undo together.
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER REFERENCES photos(id),
+    demonstration_id INTEGER,       -- set for edits of the registry itself (rename, merge)
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL,
+    via TEXT NOT NULL,              -- web, cli, csv, undo, merge
+    batch TEXT NOT NULL,
+    undoes INTEGER REFERENCES edits(id),
+    restore TEXT,
+    was_corrected INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_edits_photo ON edits(photo_id, field, id);
+CREATE INDEX idx_edits_batch ON edits(batch);
+CREATE INDEX idx_edits_demonstration ON edits(demonstration_id);
+"""
+
+_V10 = """
+-- Who may sign in to the gallery and edit (ingest archivists add); hashes only, never passwords.
+CREATE TABLE archivists (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+"""
+
+# Each step is one SQL script, applied atomically together with its version number.
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+
+# Settings an archive can hold, with what each means.
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One unit of writes: all of it lands or none of it (a kill mid-way rolls back).
+
+    Inside a `Batch` it is a savepoint of the batch's transaction, so one photo's rows still go
+    together while the commit (the costly part) is shared by many photos.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT unit")
+        try:
+            yield db
+        except BaseException:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+            raise
+        conn.execute("RELEASE unit")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Batch:
+    """Commit every `seconds` or `size` units instead of after each: a kill loses at most that much
+    recent work (never consistency: files are in the store before their rows), and re-running redoes it."""
+
+    def __init__(self, db: sqlite_utils.Database, seconds: float = 0.5, size: int = 200):
+        self.db, self.seconds, self.size = db, seconds, size
+        self.count, self.started = 0, 0.0
+
+    def begin(self) -> None:
+        if not self.db.conn.in_transaction:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.count, self.started = 0, time.monotonic()
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count >= self.size or time.monotonic() - self.started >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the numbered migrations not yet applied, each in its own transaction."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise ArchiveError(
+            f"{db.conn.execute('PRAGMA database_list').fetchone()[2]}: schema version {version} "
+            f"is newer than this ingest understands ({len(MIGRATIONS)}); upgrade the package"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        try:
+            db.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number:d};\nCOMMIT;")
+        except sqlite3.DatabaseError:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+    with transaction(db):
+        seed_licences(db)
+    return len(MIGRATIONS)
+
+
+def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open the catalogue in WAL mode so Datasette can read while ingest writes."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise ArchiveError(f"{path}: no such catalogue (run `ingest PATH...` first)")
+    if str(path) != ":memory:" and not path.parent.exists():
+        raise ArchiveError(f"{path}: folder {path.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"{path}: not a usable SQLite database ({e})") from None
+    if mode.lower() != "wal" and not (str(path) == ":memory:" and mode.lower() == "memory"):
+        raise ArchiveError(f"{path}: cannot switch to WAL mode (got {mode})")
+    db = sqlite_utils.Database(conn)
+    try:
+        migrate(db)
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"{path}: cannot set up the catalogue ({e})") from None
+    return db
+
+
+def seed_licences(db: sqlite_utils.Database) -> None:
+    """Insert or refresh the catalogue rows (an upsert: photos reference them).
+
+    Rows already right are left alone, so opening the catalogue writes nothing (and the public copy
+    has nothing to republish)."""
+    cols = list(Licence.__dataclass_fields__)
+    rest = cols[1:]
+    sql = (
+        f"INSERT INTO licences ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+        f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in rest)} "
+        f"WHERE ({', '.join(f'licences.{c}' for c in rest)}) IS NOT ({', '.join(f'excluded.{c}' for c in rest)})"
+    )
+    db.conn.executemany(sql, [tuple(getattr(lic, c) for c in cols) for lic in catalogue()])

@@ -1,0 +1,75 @@
+"""The archive's settings: their names, what each may hold, and the one way to read and write them.
+
+Settings live in the catalogue's `settings` table (private), so tagging, the public copy, sidecars
+and the CLI all read the same values, and a change reaches the public copy through its triggers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ingest.reference.licences import exact_licence
+
+DEFAULT_TITLE = "Demonstration photo archive"
+PUBLIC_LOCATIONS = ("exact", "city", "none")
+DEFAULT_LOCATION = "city"
+
+SETTINGS = {
+    "default-licence": "licence (SPDX id) for photos whose file and import state none",
+    "public-location": "where the public gallery places photos: exact, city (default) or none",
+    "title": f"the archive's name: the source of every credit line [default: {DEFAULT_TITLE}]",
+}
+
+
+def _conn(db: Any) -> sqlite3.Connection:
+    """A sqlite_utils.Database or a plain connection: both hold the catalogue."""
+    return getattr(db, "conn", db)
+
+
+def stored(db: Any, schema: str = "main") -> dict[str, str]:
+    """Every setting that has a value (`schema` names an attached catalogue)."""
+    return dict(_conn(db).execute(f"SELECT key, value FROM [{schema}].settings").fetchall())
+
+
+def value(db: Any, key: str, schema: str = "main") -> str | None:
+    row = _conn(db).execute(f"SELECT value FROM [{schema}].settings WHERE key = ?", [key]).fetchone()
+    return row[0] if row and row[0] not in (None, "") else None
+
+
+def title(db: Any) -> str:
+    return value(db, "title") or DEFAULT_TITLE
+
+
+def public_location(db: Any, schema: str = "main") -> str:
+    found = value(db, "public-location", schema)
+    return found if found in PUBLIC_LOCATIONS else DEFAULT_LOCATION
+
+
+def check(key: str, raw: str) -> str:
+    """The value to store for KEY, or ValueError saying what is wrong with RAW."""
+    if key not in SETTINGS:
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+    if key == "default-licence":
+        if not (found := exact_licence(raw)):
+            raise ValueError(f"{raw!r} is not an exact licence; use an SPDX id such as CC-BY-SA-4.0")
+        return found
+    if key == "public-location" and raw not in PUBLIC_LOCATIONS:
+        raise ValueError(f"{raw!r}: public-location is one of {', '.join(PUBLIC_LOCATIONS)}")
+    if key == "title":
+        text = " ".join(raw.split())
+        if not text or len(text) > 200:
+            raise ValueError("the title is 1 to 200 characters")
+        return text
+    return raw
+
+
+def put(db: Any, key: str, raw: str | None) -> str | None:
+    """Set KEY (checked) or, with None, unset it. The caller holds the transaction."""
+    if raw is None:
+        _conn(db).execute("DELETE FROM settings WHERE key = ?", [key])
+        return None
+    checked = check(key, raw)
+    _conn(db).execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, checked])
+    return checked

@@ -1,0 +1,43 @@
+"""The `ingest` command: thin click wrappers around plain functions.
+
+`ingest PATH...` is the default command (`ingest import PATH...` is the same). Subcommands live in
+one module per topic and are loaded when named, so `ingest archivists list` never loads the image
+decoders and `ingest export` never loads Datasette. Exit status: 0 when every file was imported or
+already there, 1 when any file was not imported (the rest were), 2 for usage errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ingest import __version__
+from ingest.archive import DB_DEFAULT, STORE_DEFAULT
+from ingest.cli.common import Group
+
+# name -> "module:attribute", imported on first use (click's documented lazy-loading pattern)
+COMMANDS = {
+    "import": "importing:import_", "retag": "importing:retag", "verify": "importing:verify",
+    "demos": "registry:demos",
+    "fix": "correcting:fix", "history": "correcting:history", "undo": "correcting:undo",
+    "export-csv": "correcting:export_csv_", "import-csv": "correcting:import_csv_",
+    "export": "sharing:export_", "sidecars": "sharing:sidecars_",
+    "serve": "serving:serve",
+    "settings": "admin:settings_", "archivists": "admin:archivists",
+}
+
+
+@click.group(cls=Group, lazy=COMMANDS, default="import", default_if_no_args=False,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", envvar="INGEST_DB", type=click.Path(dir_okay=False), default=None,
+              help=f"Catalogue database [default: {DB_DEFAULT}].")
+@click.option("--store", "store_path", envvar="INGEST_STORE", type=click.Path(file_okay=False), default=None,
+              help=f"Photo store folder [default: {STORE_DEFAULT}].")
+@click.version_option(__version__, prog_name="ingest")
+def main(db_path: str | None, store_path: str | None) -> None:
+    """Import demonstration photos into a Creative Commons archive and publish it.
+
+    \b
+    ingest PATH...            import files and folders (same as `ingest import`)
+    ingest demos import FILE  load the registry of demonstrations
+    ingest serve              browse the archive with Datasette
+    """

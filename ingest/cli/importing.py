@@ -1,0 +1,109 @@
+"""Getting photos in and keeping the store sound: import, retag, verify."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ingest.cli.common import NoBar, archive_options, display, exact_licence_param, get_archive
+from ingest.errors import ArchiveError
+from ingest.importer.pipeline import default_jobs, run_ingest
+from ingest.importer.resolve import Options
+from ingest.importer.retag import retag_all
+from ingest.importer.scan import scan
+from ingest.media.verify import store_bytes
+from ingest.media.verify import verify as check
+
+
+@click.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@archive_options
+@click.option("--licence", "--license", "licence", metavar="SPDX",
+              help="Licence for files that state none, e.g. CC-BY-SA-4.0.")
+@click.option("--creator", metavar="NAME", help="Creator for files that name none.")
+@click.option("--demo", metavar="NAME", help="Tag every file with this demonstration.")
+@click.option("--city", metavar="NAME", help="Tag every file with this city.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for decoding and hashing [default: number of cores].")
+@click.option("--dry-run", "-n", is_flag=True, help="Read and report; write nothing.")
+@click.option("--max-megapixels", type=click.IntRange(1, 2000), default=250, show_default=True,
+              help="Refuse images larger than this (decompression bombs).")
+@click.option("--timeout", type=click.IntRange(1, 3600), default=120, show_default=True,
+              help="Seconds allowed per file.")
+@click.pass_context
+def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs, dry_run, max_megapixels, timeout):
+    """Import photos from PATHS (files and folders, recursively).
+
+    Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
+    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped.
+    Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
+    when any file was not imported.
+    """
+    if licence:
+        licence = exact_licence_param(licence, "--licence")
+    archive = get_archive(ctx, db_path, store_path)
+    if dry_run and not Path(archive.db_path).exists():
+        archive.db_path = ":memory:"
+    options = Options(licence=licence, creator=creator, demo=demo, city=city)
+    show_bar = sys.stderr.isatty()
+    total = sum(1 for _ in scan(paths)) if show_bar else 0  # counted only for the bar's ETA
+    show_bar = show_bar and total > 1
+
+    def report(path: str, kind: str, message: str) -> None:
+        click.echo(f"{display(path)}: {message}", err=True)
+
+    started = time.monotonic()
+
+    def rate(done: int | None) -> str:
+        return f"{done / max(time.monotonic() - started, 1e-3):.0f} files/s" if done else ""
+
+    with click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True, show_pos=True,
+                           item_show_func=rate) if show_bar else NoBar() as bar:
+        summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
+                             dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
+                             report=report, advance=lambda n: bar.update(n, bar.pos + n))
+    click.echo(summary.text())
+    if summary.problems:
+        ctx.exit(1)
+
+
+@click.command()
+@archive_options
+@click.pass_context
+def retag(ctx, db_path, store_path):
+    """Re-run tagging over the archive from stored metadata, without re-reading files.
+
+    Values an archivist corrected are never changed.
+    """
+    db = get_archive(ctx, db_path, store_path).db
+    changed, total = retag_all(db)
+    click.echo(f"{changed} of {total} photos changed")
+
+
+@click.command()
+@archive_options
+@click.pass_context
+def verify(ctx, db_path, store_path):
+    """Re-hash the store against the catalogue: report missing, corrupt and orphan files.
+
+    Read-only and safe beside a running ingest or gallery: run it from cron, e.g.
+    `0 3 * * 0 cd /srv/archive && ingest verify || mail -s "archive fixity" you@example.org`.
+    Exit status 1 when anything is wrong.
+    """
+    archive = get_archive(ctx, db_path, store_path)
+    if not Path(archive.db_path).exists():
+        raise ArchiveError(f"{archive.db_path}: no such catalogue")
+    db = archive.db
+    show_bar = sys.stderr.isatty()
+    total = store_bytes(db) if show_bar else 0
+    with click.progressbar(length=max(total, 1), label="Verifying", file=sys.stderr,
+                           show_eta=True) if show_bar else NoBar() as bar:
+        report = check(db, archive.store, advance=bar.update)
+    for finding in report.findings:
+        click.echo(f"{finding.kind}: {finding.path}: {finding.detail}", err=True)
+    click.echo(report.text())
+    if not report.ok:
+        ctx.exit(1)

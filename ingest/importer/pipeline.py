@@ -1,0 +1,182 @@
+"""The stages put together: scan -> extract (in a process pool) -> resolve -> record.
+
+Per-file problems are collected and reported, never raised: one bad file costs only itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from ingest.catalogue.record import finish_run, known_unchanged, record_file, record_problem, start_run
+from ingest.catalogue.registry import load_registry
+from ingest.catalogue.schema import Batch
+from ingest.importer.resolve import Options, resolve
+from ingest.importer.scan import Missing, scan
+from ingest.importer.worker import Job, process
+from ingest.media import images
+from ingest.media.store import Store, sweep_temporaries
+from ingest.model import FileResult
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"}
+
+
+@dataclass
+class Summary:
+    seen: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    updated: int = 0            # same bytes, edited sidecar: re-tagged
+    skipped: int = 0            # not images, found inside folders: not a problem
+    problems: int = 0           # files not imported, each reported
+    warnings: int = 0           # files imported, with a metadata block ignored
+    elapsed: float = 0.0
+    dry_run: bool = False
+    lines: list[tuple[str, str, str]] = field(default_factory=list)  # (path, kind, message)
+
+    def counts(self) -> dict[str, int]:
+        return {"seen": self.seen, "imported": self.imported, "duplicates": self.duplicates,
+                "unchanged": self.unchanged, "problems": self.problems}
+
+    def text(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        parts = [f"{self.imported} {verb}", f"{self.duplicates} duplicates", f"{self.unchanged} unchanged"]
+        if self.updated:
+            parts.append(f"{self.updated} updated from sidecars")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped (not images)")
+        parts.append(f"{self.problems} problems")
+        if self.warnings:
+            parts.append(f"{self.warnings} warnings")
+        rate = self.seen / self.elapsed if self.elapsed > 0 else 0
+        return f"{', '.join(parts)} ({self.seen} files in {self.elapsed:.1f} s, {rate:.0f} files/s)"
+
+
+Report = Callable[[str, str, str], None]       # path, kind, message
+Advance = Callable[[int], None]
+
+
+def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
+    """Results in completion order; at most a few jobs in flight per worker, so memory stays flat."""
+    if workers <= 1:
+        for job in jobs:
+            yield process(job)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: set[Future] = set()
+        for job in jobs:
+            pending.add(pool.submit(process, job))
+            if len(pending) >= workers * 3:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (f.result() for f in done)
+
+
+def run_ingest(
+    db: sqlite_utils.Database,
+    store: Store,
+    paths: list[str],
+    options: Options = Options(),
+    *,
+    jobs: int = 1,
+    dry_run: bool = False,
+    max_pixels: int = images.MAX_PIXELS,
+    timeout: int = 120,
+    report: Report | None = None,
+    advance: Advance | None = None,
+) -> Summary:
+    """Import files and folders into the catalogue and the store; returns what happened."""
+    started = time.monotonic()
+    summary = Summary(dry_run=dry_run)
+    registry = load_registry(db)
+    flags = options.as_facts()
+    run_id = None
+    if not dry_run:
+        store.ensure()
+        sweep_temporaries(store)
+        run_id = start_run(db, {"paths": len(paths), "jobs": jobs, **flags})
+
+    def problem(path: str, kind: str, message: str, *, fatal: bool = True) -> None:
+        if fatal:
+            summary.problems += 1
+        else:
+            summary.warnings += 1
+        summary.lines.append((path, kind, message))
+        if run_id is not None:
+            record_problem(db, run_id, path, kind, message)
+        if report:
+            report(path, kind, message)
+
+    named: set[str] = set()
+
+    def candidates() -> Iterator[Job]:
+        for item in scan(paths):
+            summary.seen += 1
+            if isinstance(item, Missing):
+                problem(item.path, "missing", item.reason)
+                if advance:
+                    advance(1)
+                continue
+            if known_unchanged(db, item.path, item.size, item.mtime_ns):
+                summary.unchanged += 1
+                if advance:
+                    advance(1)
+                continue
+            if item.named:
+                named.add(item.path)
+            yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout)
+
+    status = "interrupted"
+    batch = Batch(db)
+    try:
+        for result in _results(candidates(), max(1, jobs)):
+            if advance:
+                advance(1)
+            if result.problem:
+                kind, message = result.problem
+                if kind == "not-image" and result.path not in named and Path(result.path).suffix.lower() not in IMAGE_SUFFIXES:
+                    summary.skipped += 1
+                    continue
+                problem(result.path, kind, message)
+                continue
+            for kind, message in result.warnings:
+                problem(result.path, kind, message, fatal=False)
+            if flags:
+                result.facts["flag"] = dict(flags)
+            tags = resolve(result.facts, registry)
+            if dry_run:
+                summary.imported += 1
+                continue
+            batch.begin()
+            _, outcome = record_file(db, registry, result, tags)
+            batch.tick()
+            if outcome == "imported":
+                summary.imported += 1
+            elif outcome == "duplicate":
+                summary.duplicates += 1
+            elif outcome == "updated":
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
+        status = "finished"
+    finally:
+        batch.commit()
+        summary.elapsed = time.monotonic() - started
+        if run_id is not None:
+            finish_run(db, run_id, summary.counts(), status)
+    return summary
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))

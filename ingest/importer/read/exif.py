@@ -1,0 +1,173 @@
+"""EXIF: exifread first, Pillow where exifread fails or finds nothing (some WebP, AVIF, HEIF)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from fractions import Fraction
+from typing import Any
+
+import exifread
+
+from ingest.errors import MetadataProblem
+from ingest.importer.read import clean_date, clean_text, valid_gps
+
+# exifread logs every oddity of every camera at WARNING; they are not the user's problem.
+logging.getLogger("exifread").setLevel(logging.CRITICAL)
+
+# exifread tag name -> our key
+_TEXT_TAGS = {
+    "Image Make": "Make",
+    "Image Model": "Model",
+    "EXIF LensModel": "LensModel",
+    "EXIF LensMake": "LensMake",
+    "Image Artist": "Artist",
+    "Image Copyright": "Copyright",
+    "Image ImageDescription": "ImageDescription",
+    "Image Software": "Software",
+    "EXIF OffsetTimeOriginal": "OffsetTimeOriginal",
+    "EXIF OffsetTime": "OffsetTime",
+    "EXIF SubSecTimeOriginal": "SubSecTimeOriginal",
+}
+_DATE_TAGS = {
+    "EXIF DateTimeOriginal": "DateTimeOriginal",
+    "EXIF DateTimeDigitized": "DateTimeDigitized",
+    "Image DateTime": "DateTime",
+}
+_NUMBER_TAGS = {
+    "EXIF ExposureTime": "ExposureTime",
+    "EXIF FNumber": "FNumber",
+    "EXIF ISOSpeedRatings": "ISOSpeedRatings",
+    "EXIF FocalLength": "FocalLength",
+    "EXIF FocalLengthIn35mmFilm": "FocalLengthIn35mmFilm",
+    "EXIF ExposureBiasValue": "ExposureBiasValue",
+    "Image Orientation": "Orientation",
+}
+
+# Pillow tag numbers: (IFD, tag) -> our key; IFD None is IFD0.
+_PILLOW = {
+    (None, 0x010F): "Make", (None, 0x0110): "Model", (None, 0x013B): "Artist",
+    (None, 0x8298): "Copyright", (None, 0x010E): "ImageDescription", (None, 0x0131): "Software",
+    (None, 0x0132): "DateTime", (None, 0x0112): "Orientation",
+    (0x8769, 0x9003): "DateTimeOriginal", (0x8769, 0x9004): "DateTimeDigitized",
+    (0x8769, 0x9011): "OffsetTimeOriginal", (0x8769, 0x9010): "OffsetTime",
+    (0x8769, 0x9291): "SubSecTimeOriginal", (0x8769, 0xA434): "LensModel", (0x8769, 0xA433): "LensMake",
+    (0x8769, 0x829A): "ExposureTime", (0x8769, 0x829D): "FNumber", (0x8769, 0x8827): "ISOSpeedRatings",
+    (0x8769, 0x920A): "FocalLength", (0x8769, 0xA405): "FocalLengthIn35mmFilm",
+    (0x8769, 0x9204): "ExposureBiasValue",
+}
+_DATES = {"DateTimeOriginal", "DateTimeDigitized", "DateTime"}
+_NUMBERS = {"ExposureTime", "FNumber", "ISOSpeedRatings", "FocalLength", "FocalLengthIn35mmFilm",
+            "ExposureBiasValue", "Orientation"}
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    try:
+        if hasattr(value, "numerator") and hasattr(value, "denominator"):
+            if not value.denominator:
+                return None
+            f = float(Fraction(int(value.numerator), int(value.denominator)))
+        else:
+            f = float(value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return int(f) if f.is_integer() else round(f, 6)
+
+
+def _dms(values: Any, ref: Any) -> float | None:
+    """Degrees/minutes/seconds rationals (or odd decimal-degree encodings) with N/S/E/W -> signed degrees."""
+    try:
+        parts = [_number(v) for v in list(values)[:3]]
+    except TypeError:
+        return None
+    if not parts or any(p is None for p in parts):
+        return None
+    parts += [0] * (3 - len(parts))
+    deg = parts[0] + parts[1] / 60 + parts[2] / 3600
+    ref_text = (clean_text(ref) or "").upper()[:1]
+    if ref_text in ("S", "W"):
+        deg = -abs(deg)
+    return round(deg, 7)
+
+
+def _finish(facts: dict[str, Any], lat: float | None, lon: float | None, alt: float | None) -> dict[str, Any]:
+    if valid_gps(lat, lon):
+        facts["GPSLatitude"], facts["GPSLongitude"] = lat, lon
+        if alt is not None:
+            facts["GPSAltitude"] = alt
+    return facts
+
+
+def read_exif(data: bytes) -> dict[str, Any]:
+    """EXIF facts from a whole file's bytes, via exifread. Raises MetadataProblem if it cannot parse."""
+    try:
+        tags = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
+    except Exception as e:  # exifread raises anything from struct.error to IndexError on odd files
+        raise MetadataProblem(f"EXIF unreadable ({type(e).__name__})") from None
+    facts: dict[str, Any] = {}
+    for tag, key in _TEXT_TAGS.items():
+        if tag in tags and (text := clean_text(tags[tag].values if isinstance(tags[tag].values, (str, bytes)) else tags[tag].printable)):
+            facts[key] = text
+    for tag, key in _DATE_TAGS.items():
+        if tag in tags and (text := clean_date(tags[tag].printable)):
+            facts[key] = text
+    for tag, key in _NUMBER_TAGS.items():
+        if tag in tags and (n := _number(tags[tag].values)) is not None:
+            facts[key] = n
+    lat = lon = alt = None
+    if "GPS GPSLatitude" in tags and "GPS GPSLongitude" in tags:
+        lat = _dms(tags["GPS GPSLatitude"].values, tags.get("GPS GPSLatitudeRef", "N"))
+        lon = _dms(tags["GPS GPSLongitude"].values, tags.get("GPS GPSLongitudeRef", "E"))
+    if "GPS GPSAltitude" in tags:
+        alt = _number(tags["GPS GPSAltitude"].values)
+        ref = tags.get("GPS GPSAltitudeRef")
+        if alt is not None and ref is not None and _number(ref.values) == 1:
+            alt = -alt
+    return _finish(facts, lat, lon, alt)
+
+
+def _undo_latin1(value: Any) -> Any:
+    """Pillow decodes EXIF ASCII as Latin-1; writers put UTF-8 there ("Zoë" came back as "ZoÃ«")."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return value
+    return value
+
+
+def read_exif_pillow(exif: Any) -> dict[str, Any]:
+    """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
+    facts: dict[str, Any] = {}
+    try:
+        ifds = {None: exif, 0x8769: exif.get_ifd(0x8769)}
+        gps = exif.get_ifd(0x8825)
+    except Exception:
+        return facts
+    for (ifd, tag), key in _PILLOW.items():
+        value = ifds[ifd].get(tag)
+        if value is None:
+            continue
+        if key in _NUMBERS:
+            value = _number(value)
+        elif key in _DATES:
+            value = clean_date(value)
+        else:
+            value = clean_text(_undo_latin1(value))
+        if value is not None:
+            facts[key] = value
+    lat = lon = alt = None
+    if 2 in gps and 4 in gps:
+        lat = _dms(gps[2], gps.get(1, "N"))
+        lon = _dms(gps[4], gps.get(3, "E"))
+    if 6 in gps:
+        alt = _number(gps[6])
+        if alt is not None and gps.get(5) in (1, b"\x01"):
+            alt = -alt
+    return _finish(facts, lat, lon, alt)

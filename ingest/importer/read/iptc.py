@@ -1,0 +1,120 @@
+"""IPTC-IIM (the press desks' APP13 block): record 2 datasets, Latin-1 or UTF-8."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from ingest.errors import MetadataProblem
+from ingest.importer.read import clean_text
+
+DATASETS = {
+    5: "Object Name",
+    25: "Keywords",
+    55: "Date Created",
+    60: "Time Created",
+    80: "By-line",
+    85: "By-line Title",
+    90: "City",
+    92: "Sub-location",
+    95: "Province-State",
+    100: "Country Code",
+    101: "Country",
+    105: "Headline",
+    110: "Credit",
+    115: "Source",
+    116: "Copyright Notice",
+    120: "Caption",
+    122: "Writer",
+}
+_REPEATABLE = {"Keywords", "By-line"}
+_UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
+
+
+def jpeg_app13(data: bytes) -> bytes | None:
+    """The Photoshop IRB payload of a JPEG's APP13 segment, walking markers up to the image data."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: metadata is over
+            return None
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2:
+            return None
+        if marker == 0xED and data[pos + 4:pos + 18] == b"Photoshop 3.0\x00":
+            return data[pos + 18:pos + 2 + length]
+        pos += 2 + length
+    return None
+
+
+def iim_from_irb(irb: bytes) -> bytes | None:
+    """The IPTC-NAA resource (0x0404) in a Photoshop image resource block."""
+    pos = 0
+    while pos + 12 <= len(irb):
+        if irb[pos:pos + 4] != b"8BIM":
+            return None
+        (rid,) = struct.unpack(">H", irb[pos + 4:pos + 6])
+        name_len = irb[pos + 6]
+        pos += 7 + name_len + ((name_len + 1) % 2)  # Pascal string padded to even length
+        if pos + 4 > len(irb):
+            return None
+        (size,) = struct.unpack(">I", irb[pos:pos + 4])
+        pos += 4
+        if rid == 0x0404:
+            return irb[pos:pos + size]
+        pos += size + (size % 2)
+    return None
+
+
+def parse_iim(iim: bytes) -> dict[str, Any]:
+    """Facts from IIM datasets; text is UTF-8 when 1:90 says so or when it decodes as such."""
+    raw: list[tuple[int, int, bytes]] = []
+    pos = 0
+    while pos + 5 <= len(iim):
+        if iim[pos] != 0x1C:
+            break
+        record, dataset = iim[pos + 1], iim[pos + 2]
+        (length,) = struct.unpack(">H", iim[pos + 3:pos + 5])
+        pos += 5
+        if length & 0x8000:  # extended dataset: the length is in the next n bytes
+            n = length & 0x7FFF
+            if n > 4:
+                raise MetadataProblem("IPTC extended dataset length is implausible, ignored")
+            length = int.from_bytes(iim[pos:pos + n], "big")
+            pos += n
+        if pos + length > len(iim):
+            raise MetadataProblem("IPTC block truncated, ignored")
+        raw.append((record, dataset, iim[pos:pos + length]))
+        pos += length
+    utf8 = any(r == 1 and d == 90 and v in _UTF8_MARKERS for r, d, v in raw)
+    facts: dict[str, Any] = {}
+    for record, dataset, value in raw:
+        key = DATASETS.get(dataset) if record == 2 else None
+        if key is None:
+            continue
+        text = clean_text(value.decode("utf-8", "replace") if utf8 else value)
+        if text is None:
+            continue
+        if key in _REPEATABLE:
+            facts.setdefault(key, [])
+            if text not in facts[key]:
+                facts[key].append(text)
+        elif key not in facts:
+            facts[key] = text
+    return facts
+
+
+def read_iptc(data: bytes, tiff_iptc: bytes | None = None) -> dict[str, Any]:
+    """IPTC facts from a JPEG's bytes, or from a TIFF's IPTC-NAA tag (given by the caller)."""
+    iim = tiff_iptc
+    if iim is None:
+        irb = jpeg_app13(data)
+        iim = iim_from_irb(irb) if irb else None
+    return parse_iim(iim) if iim else {}

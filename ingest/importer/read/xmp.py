@@ -1,0 +1,198 @@
+"""XMP, embedded or in a sidecar, parsed with defusedxml (no DTDs, no entities, no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from ingest.errors import MetadataProblem
+from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
+
+MAX_PACKET = 4 * 1024 * 1024
+_MAX_VALUES = 5_000
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+# Namespace URI -> the prefix we name keys with, whatever prefix the file used.
+PREFIXES = {
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
+    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "Iptc4xmpCore",
+    "http://iptc.org/std/Iptc4xmpExt/2008-02-29/": "Iptc4xmpExt",
+    "http://ns.adobe.com/xap/1.0/rights/": "xmpRights",
+    "http://creativecommons.org/ns#": "cc",
+    "http://ns.adobe.com/exif/1.0/": "exif",
+    "http://cipa.jp/exif/1.0/": "exifEX",
+    "http://ns.adobe.com/tiff/1.0/": "tiff",
+    "http://ns.adobe.com/xap/1.0/": "xmp",
+    "http://ns.adobe.com/exif/1.0/aux/": "aux",
+    "http://ns.adobe.com/lightroom/1.0/": "lr",
+    "http://ns.adobe.com/photoshop/1.0/camera-profile": "crs",
+    "http://ns.adobe.com/camera-raw-settings/1.0/": "crs",
+    "http://ns.adobe.com/xap/1.0/mm/": "xmpMM",
+    "http://www.digikam.org/ns/1.0/": "digiKam",
+    "http://ns.microsoft.com/photo/1.0/": "MicrosoftPhoto",
+    "http://ns.useplus.org/ldf/xmp/1.0/": "plus",
+}
+# Whole namespaces of editing state, not facts about the photo.
+_SKIP_PREFIXES = {"crs", "xmpMM"}
+
+
+def find_packet(data: bytes) -> bytes | None:
+    """The first XMP packet in a file's bytes: XMP is stored as plain UTF-8 in every format we read."""
+    start = data.find(b"<x:xmpmeta")
+    end_tag = b"</x:xmpmeta>"
+    if start < 0:
+        start = data.find(b"<rdf:RDF")
+        end_tag = b"</rdf:RDF>"
+        if start < 0:
+            return None
+    # A DTD before the packet (its entities used inside) is as hostile as one inside it.
+    before = data[max(0, start - 4096):start]
+    if b"<!DOCTYPE" in before or b"<!ENTITY" in before:
+        raise MetadataProblem("XMP refused: DTD before the packet (hostile XML)")
+    end = data.find(end_tag, start, start + MAX_PACKET + len(end_tag))
+    if end < 0:
+        if data.find(end_tag, start) >= 0:
+            raise MetadataProblem(f"XMP packet larger than {MAX_PACKET // 1024 // 1024} MiB, ignored")
+        raise MetadataProblem("XMP packet truncated, ignored")
+    return data[start:end + len(end_tag)]
+
+
+def _name(tag: str) -> str | None:
+    if not tag.startswith("{"):
+        return tag
+    uri, _, local = tag[1:].partition("}")
+    prefix = PREFIXES.get(uri)
+    if prefix is None:  # unknown namespace: the whole URI names it, so two never collide
+        return f"{{{uri}}}{local}"
+    if prefix in _SKIP_PREFIXES:
+        return None
+    return f"{prefix}:{local}"
+
+
+def _value(el: Element) -> Any:
+    """An element's value: text, a list for rdf:Bag/Seq, the x-default (or first) item for rdf:Alt."""
+    resource = el.get(f"{{{RDF}}}resource")
+    if resource is not None:
+        return clean_text(resource)
+    children = list(el)
+    if not children:
+        return clean_text(el.text)
+    container = children[0]
+    if container.tag in (f"{{{RDF}}}Bag", f"{{{RDF}}}Seq"):
+        items = [clean_text(li.text) for li in container.findall(f"{{{RDF}}}li")][:_MAX_VALUES]
+        return [i for i in items if i] or None
+    if container.tag == f"{{{RDF}}}Alt":
+        items = container.findall(f"{{{RDF}}}li")
+        default = [li for li in items if li.get(XML_LANG, "").lower() == "x-default"]
+        chosen = (default or items or [None])[0]
+        return clean_text(chosen.text) if chosen is not None else None
+    return None
+
+
+def _collect(el: Element, prefix: str, facts: dict[str, Any], depth: int = 0) -> None:
+    """Properties of an rdf:Description (attributes and child elements); structs flatten with '/'."""
+    if depth > 4 or len(facts) > _MAX_VALUES:
+        return
+    for attr, raw in el.attrib.items():
+        if len(facts) >= _MAX_VALUES:
+            return
+        if attr.startswith(f"{{{RDF}}}") or attr == XML_LANG:
+            continue
+        if (key := _name(attr)) and not is_private(key) and (text := clean_text(raw)):
+            facts[prefix + key] = text
+    for child in el:
+        if len(facts) >= _MAX_VALUES:
+            return
+        key = _name(child.tag)
+        if key is None or is_private(key) or child.tag.startswith(f"{{{RDF}}}"):
+            continue
+        struct = child.get(f"{{{RDF}}}parseType") == "Resource"
+        inner = child.find(f"{{{RDF}}}Description")
+        if struct:
+            _collect(child, f"{prefix}{key}/", facts, depth + 1)
+        elif inner is not None:
+            _collect(inner, f"{prefix}{key}/", facts, depth + 1)
+        elif (value := _value(child)) is not None:
+            facts[prefix + key] = value
+
+
+def parse_packet(packet: bytes) -> dict[str, Any]:
+    """Facts from one XMP packet. Raises MetadataProblem for hostile or malformed XML."""
+    try:
+        root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as e:
+        raise MetadataProblem(f"XMP refused: {type(e).__name__} (hostile XML)") from None
+    except (ParseError, ValueError, UnicodeError, LookupError) as e:  # LookupError: unknown encoding
+        raise MetadataProblem(f"XMP malformed: {str(e)[:80]}") from None
+    facts: dict[str, Any] = {}
+    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
+    for desc in rdf.findall(f"{{{RDF}}}Description") if rdf is not None else ():
+        _collect(desc, "", facts)
+    for key in ("exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:CreateDate", "exif:DateTimeDigitized"):
+        if key in facts:
+            if (d := clean_date(facts[key] if isinstance(facts[key], str) else None)) is None:
+                del facts[key]
+            else:
+                facts[key] = d
+    gps = _gps(facts)
+    for key in [k for k in facts if k.startswith("exif:GPS")]:
+        del facts[key]
+    facts.update(gps)
+    return facts
+
+
+def _gps_coord(text: Any) -> float | None:
+    """XMP GPS: 'DDD,MM.mmN' or 'DDD,MM,SSN' (XMP spec), or a signed decimal."""
+    if not isinstance(text, str):
+        return None
+    t = text.strip().upper()
+    sign = -1 if t.endswith(("S", "W")) or t.startswith("-") else 1
+    t = t.rstrip("NSEW").lstrip("+-")
+    try:
+        parts = [float(p) for p in t.split(",")]
+    except ValueError:
+        return None
+    if not parts or len(parts) > 3:
+        return None
+    deg = parts[0] + (parts[1] / 60 if len(parts) > 1 else 0) + (parts[2] / 3600 if len(parts) > 2 else 0)
+    return round(sign * deg, 7)
+
+
+def _gps(facts: dict[str, Any]) -> dict[str, Any]:
+    lat = _gps_coord(facts.get("exif:GPSLatitude"))
+    lon = _gps_coord(facts.get("exif:GPSLongitude"))
+    return {"exif:GPSLatitude": lat, "exif:GPSLongitude": lon} if valid_gps(lat, lon) else {}
+
+
+def read_xmp(data: bytes) -> dict[str, Any]:
+    """Facts from the XMP packet embedded in a file's bytes (empty when there is none)."""
+    packet = find_packet(data)
+    return parse_packet(packet) if packet else {}
+
+
+def sidecar_paths(path: Path) -> list[Path]:
+    """Sidecars as digiKam/darktable (`IMG.jpg.xmp`) and Lightroom (`IMG.xmp`) write them."""
+    candidates = []
+    for name in (path.name + ".xmp", path.name + ".XMP", path.stem + ".xmp", path.stem + ".XMP"):
+        p = path.with_name(name)
+        if p != path and p.is_file() and p not in candidates:
+            candidates.append(p)
+    return candidates
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """Facts from the first sidecar beside `path` (empty when there is none)."""
+    for side in sidecar_paths(path):
+        if side.stat().st_size > MAX_PACKET:
+            raise MetadataProblem(f"XMP sidecar {side.name} larger than {MAX_PACKET // 1024 // 1024} MiB, ignored")
+        data = side.read_bytes()
+        packet = find_packet(data) or data
+        return parse_packet(packet)
+    return {}

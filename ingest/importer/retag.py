@@ -1,0 +1,40 @@
+"""Re-run resolution over stored facts: after a registry import, or a better gazetteer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from ingest.catalogue.record import load_facts, retag_photo
+from ingest.catalogue.registry import load_registry
+from ingest.catalogue.schema import transaction
+from ingest.importer.resolve import resolve
+
+
+def retag_all(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(photos changed, photos seen). Corrected fields are skipped by the record stage."""
+    registry = load_registry(db)
+    ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY id")]
+    changed = 0
+    for photo_id in ids:
+        facts = load_facts(db, photo_id)
+        facts["archivist"] = corrections(db, photo_id)
+        if retag_photo(db, registry, photo_id, resolve(facts, registry)):
+            changed += 1
+    with transaction(db):  # provisional groups the registry has since named are left empty
+        db.conn.execute("DELETE FROM demonstrations WHERE provisional = 1 AND id NOT IN "
+                        "(SELECT demonstration_id FROM photos WHERE demonstration_id IS NOT NULL)")
+    return changed, len(ids)
+
+
+def corrections(db: sqlite_utils.Database, photo_id: int) -> dict[str, Any]:
+    """An archivist's values for one photo (stored as JSON, or as plain text)."""
+    found = {}
+    for field, value in db.execute("SELECT field, value FROM corrections WHERE photo_id = ?", [photo_id]):
+        try:
+            found[field] = json.loads(value) if value is not None else None
+        except ValueError:
+            found[field] = value
+    return found

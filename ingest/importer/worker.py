@@ -1,0 +1,131 @@
+"""Read one file once: its hash, its facts, its image header; store its original and derivatives.
+
+This is the CPU-heavy stage that runs in worker processes. It takes and returns plain data, and
+never raises for a bad file: what went wrong comes back as a problem naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import FileProblem, MetadataProblem
+from ingest.importer.read.exif import read_exif, read_exif_pillow
+from ingest.importer.read.iptc import read_iptc
+from ingest.importer.read.names import read_names
+from ingest.importer.read.xmp import read_sidecar, read_xmp
+from ingest.media import images
+from ingest.media.store import Store, put_original, write_atomic
+from ingest.model import FileResult
+
+MAX_FILE_BYTES = 1024**3
+
+
+@dataclass
+class Job:
+    path: str
+    size: int
+    mtime_ns: int
+    store: str
+    dry_run: bool = False
+    max_pixels: int = images.MAX_PIXELS
+    timeout: int = 120
+
+
+class _Timeout(BaseException):
+    """BaseException, so that no reader's or decoder's catch-all can swallow the time limit."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout()
+
+
+def process(job: Job) -> FileResult:
+    """Run `extract` under a time limit; turn every failure into a problem on the result."""
+    result = FileResult(job.path, job.size, job.mtime_ns)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(job.timeout)
+    try:
+        extract(job, result)
+    except FileProblem as e:
+        result.problem = (e.kind, e.message)
+    except _Timeout:
+        result.problem = ("timeout", f"gave up after {job.timeout} s")
+    except MemoryError:
+        result.problem = ("too-large", "ran out of memory reading this file")
+    except OSError as e:
+        result.problem = ("unreadable", f"cannot read: {e.strerror or e}")
+    except Exception as e:  # a library bug on a hostile file must not end the batch
+        result.problem = ("error", f"unexpected {type(e).__name__}: {str(e)[:120]}")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return result
+
+
+def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
+    try:
+        found = reader(*args)
+    except MetadataProblem as e:
+        result.warnings.append(("metadata", str(e)))
+        return
+    except Exception as e:  # a reader bug costs that block only, never the photo
+        result.warnings.append(("metadata", f"{source} unreadable ({type(e).__name__})"))
+        return
+    if found:
+        result.facts[source] = found
+
+
+def _exif(data: bytes, image: Any) -> dict[str, Any]:
+    """exifread, then Pillow: exifread misses EXIF in some WebP and raises on some HEIF/AVIF."""
+    problem = None
+    try:
+        facts = read_exif(data)
+    except MetadataProblem as e:
+        facts, problem = {}, e
+    if not facts:
+        facts = read_exif_pillow(image.getexif())
+    if not facts and problem:
+        raise problem
+    return facts
+
+
+def extract(job: Job, result: FileResult) -> None:
+    path = Path(job.path)
+    if job.size > MAX_FILE_BYTES:
+        raise FileProblem("too-large", f"refused: {job.size / 1024**3:.1f} GiB is above the {MAX_FILE_BYTES // 1024**3} GiB file limit")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    result.size = len(data)
+    fmt = images.sniff(data[:64], path.suffix)
+    result.format = fmt
+    result.sha256 = hashlib.sha256(data).hexdigest()
+
+    opened = images.open_image(data, fmt, job.max_pixels)
+    result.width, result.height = opened.width, opened.height
+    result.orientation = opened.orientation
+
+    _facts(result, "exif", _exif, data, opened.image)
+    _facts(result, "xmp", read_xmp, data)
+    _facts(result, "xmp-sidecar", read_sidecar, path)
+    tiff_iptc = None
+    if fmt == "TIFF":
+        # The raw bytes: Photoshop stores IPTC as LONGs, which Pillow's parsed value mangles.
+        raw = getattr(getattr(opened.image, "tag_v2", None), "_tagdata", {}).get(33723)
+        tiff_iptc = bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
+    _facts(result, "iptc", read_iptc, data, tiff_iptc)
+    result.facts.update(read_names(path))
+    # What the pixels still need after decoding (pillow-heif applies it itself), beside what EXIF said.
+    result.facts["image"] = {"Orientation": opened.orientation, "Format": fmt}
+
+    if job.dry_run:
+        return
+    store = Store(job.store)
+    put_original(store, result.sha256, images.FORMATS[fmt][1], data)
+    if not store.has_derivatives(result.sha256):
+        web, thumb = images.derivatives(opened)
+        write_atomic(store.derivative("web", result.sha256), web)
+        write_atomic(store.derivative("thumbs", result.sha256), thumb)

@@ -1,0 +1,196 @@
+"""Safe opening, orientation and derivatives.
+
+Decoding is the whole cost of an ingest, so each photo is decoded once, at the smallest JPEG draft
+scale the web size needs, and the thumbnail is made from the web size.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageCms, ImageOps
+
+from ingest.errors import FileProblem
+
+try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - the package is a dependency
+    HEIF = False
+
+MAX_PIXELS = 250_000_000
+WEB_SIZE = 1600
+THUMB_SIZE = 400
+JPEG_QUALITY = 85
+
+# Format name -> (Pillow format, file extension, MIME type)
+FORMATS = {
+    "JPEG": ("JPEG", "jpg", "image/jpeg"),
+    "PNG": ("PNG", "png", "image/png"),
+    "TIFF": ("TIFF", "tif", "image/tiff"),
+    "WEBP": ("WEBP", "webp", "image/webp"),
+    "HEIF": ("HEIF", "heic", "image/heic"),
+    "AVIF": ("AVIF", "avif", "image/avif"),
+}
+_RAW_EXTENSIONS = {".dng", ".arw", ".nef", ".nrw", ".cr2", ".orf", ".rw2", ".pef", ".srw", ".raf", ".3fr", ".erf"}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+# Decoders that apply the orientation themselves (pillow-heif; Pillow's TIFF plugin, which also
+# reports the upright size): rotating again would turn the photo twice.
+_DECODER_ORIENTS = {"TIFF", "HEIF"}
+
+
+def sniff(head: bytes, suffix: str = "") -> str:
+    """The format of a file from its first bytes; raises FileProblem for what we cannot import.
+
+    Extensions lie (phones save HEIC as .jpg), so only the bytes decide; the suffix only names raws.
+    """
+    if not head:
+        raise FileProblem("empty", "empty file (0 bytes)")
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        if suffix.lower() in _RAW_EXTENSIONS:
+            raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a JPEG or TIFF export")
+        return "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":
+        size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+        if head[8:12] in _AVIF_BRANDS or (head[8:12] == b"mif1" and brands & _AVIF_BRANDS and not brands & {b"heic", b"heix"}):
+            return "AVIF"
+        if brands & _HEIF_BRANDS:
+            return "HEIF"
+        if b"crx " in brands:
+            raise FileProblem("unsupported", "camera raw (CR3) is not supported: import a JPEG or TIFF export")
+        raise FileProblem("unsupported", f"unsupported ISO media file (brand {head[8:12].decode('latin-1')!r}), not a still image")
+    if head[:2] == b"\xff\x0a" or head[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
+        raise FileProblem("unsupported", "JPEG XL is not supported yet: import a JPEG export")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        raise FileProblem("unsupported", "GIF is not a photo format this archive takes")
+    raise FileProblem("not-image", "not an image (unrecognised content)")
+
+
+@dataclass
+class Opened:
+    image: Image.Image
+    width: int            # as displayed, after orientation
+    height: int
+    orientation: int      # the EXIF orientation the pixels still need (1 when the decoder applied it)
+
+
+def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
+    """Open without decoding; refuse decompression bombs from the header, before any allocation."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=[FORMATS[fmt][0]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FileProblem("too-large", f"refused: more than {max_pixels // 1_000_000} megapixels (possible decompression bomb)") from None
+    except Exception as e:
+        raise FileProblem("corrupt", f"cannot read {fmt} image: {_reason(e)}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise FileProblem("corrupt", f"{fmt} image has no pixels ({w}x{h})")
+    if w * h > max_pixels:
+        raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit (possible decompression bomb)")
+    try:
+        orientation = int(im.getexif().get(0x0112) or 1)
+    except Exception:
+        orientation = 1
+    if orientation not in range(1, 9) or fmt in _DECODER_ORIENTS:
+        orientation = 1
+    if orientation >= 5:
+        w, h = h, w
+    return Opened(im, w, h, orientation)
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).split("\n")[0][:120]
+    return text or type(e).__name__
+
+
+def _draft_box(w: int, h: int, long_edge: int) -> tuple[int, int]:
+    """The photo's own aspect at `long_edge` (a square box would get only half the draft scale)."""
+    scale = long_edge / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+_SRGB = None
+
+
+def to_srgb_rgb(im: Image.Image) -> Image.Image:
+    global _SRGB
+    icc = im.info.get("icc_profile")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba)
+    if icc and im.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            if _SRGB is None:
+                _SRGB = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB, outputMode="RGB")
+        except Exception:
+            pass  # a broken profile: fall back to a plain conversion
+    if im.mode.startswith("I;16"):  # I;16, I;16L and the big-endian I;16B scanners write
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
+    elif im.mode in ("I", "F"):
+        im = ImageOps.autocontrast(im.convert("L"))
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def _encode(im: Image.Image) -> bytes:
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=JPEG_QUALITY)  # baseline: progressive costs 6x the encode time
+    return out.getvalue()
+
+
+def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) -> tuple[bytes, bytes]:
+    """Web size and thumbnail as JPEG bytes: one decode, upright, sRGB, no metadata at all."""
+    im = opened.image
+    try:
+        if im.format == "JPEG":
+            im.draft("RGB", _draft_box(*im.size, web))
+        im.load()
+        im = rotate(im, opened.orientation)
+        im = to_srgb_rgb(im)
+        im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        small = im.copy()
+        small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return _encode(im), _encode(small)
+    except FileProblem:
+        raise
+    except (Image.DecompressionBombError, MemoryError):
+        raise FileProblem("too-large", "refused: image too large to decode") from None
+    except Exception as e:
+        raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
+
+
+_TRANSPOSE = {
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+
+
+def rotate(im: Image.Image, orientation: int) -> Image.Image:
+    """Apply the orientation to the (already small) decoded pixels; metadata is dropped anyway."""
+    for op in _TRANSPOSE.get(orientation, []):
+        im = im.transpose(op)
+    return im

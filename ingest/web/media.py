@@ -1,0 +1,80 @@
+"""The plugin's own routes for files: thumbnails and web sizes from the store, licence-carrying
+downloads, and /-/databases without server paths."""
+
+from __future__ import annotations
+
+import asyncio
+
+from datasette.utils.asgi import Response
+
+from ingest.errors import ArchiveError
+from ingest.outputs.export import SIZES, export, zip_bundle
+from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
+
+
+async def serve_image(request, datasette) -> Response:
+    kind, sha = request.url_vars["kind"], request.url_vars["sha256"]
+    if not SHA.match(sha) or not await visible(datasette, request.actor, "sha256", sha):
+        return Response.text("Not found", status=404)
+    path = store_for(datasette).derivative(kind, sha)
+    etag = f'"{sha}-{kind}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response("", status=304, headers={"ETag": etag})
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        return Response.text("Not found", status=404)
+    return Response(body, content_type="image/jpeg", headers={
+        "Cache-Control": "public, max-age=31536000, immutable", "ETag": etag})
+
+
+MAX_ZIP = 200
+
+
+async def download(request, datasette) -> Response:
+    """A licence-carrying copy of one photo (`?size=web|original`), or a ZIP of several
+    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt. Withheld photos do not exist here."""
+
+    size = request.args.get("size", "original")
+    if size not in SIZES:
+        return Response.text(f"size must be one of {', '.join(SIZES)}", status=400)
+    raw = [request.url_vars["id"]] if "id" in request.url_vars else request.args.getlist("id")
+    if not raw or not all(r.isdigit() for r in raw) or len(raw) > MAX_ZIP:
+        return Response.text(f"give 1 to {MAX_ZIP} photo ids", status=400)
+    ids = list(dict.fromkeys(int(r) for r in raw))
+    db, catalogue = public_db(datasette), catalogue_db(datasette)
+    if db is None or catalogue is None:
+        return Response.text("Not found", status=404)
+    for photo_id in ids:
+        if not await visible(datasette, request.actor, "id", photo_id):
+            return Response.text("Not found", status=404)
+    name = archive_name(datasette)
+    store = store_for(datasette)
+
+    def page(photo_id: int) -> str:
+        return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
+
+    try:
+        files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
+    except (ArchiveError, OSError):
+        return Response.text("Not found", status=404)
+    if "id" in request.url_vars:
+        filename, data, _ = files[0]
+        mime = "image/png" if filename.endswith(".png") else "image/jpeg"
+        return Response(data, content_type=mime, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=300"})
+    data = await asyncio.to_thread(zip_bundle, files, name)
+    return Response(data, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
+
+
+async def databases(request, datasette) -> Response:
+    """Datasette's /-/databases without the files' paths and sizes (a server path can name a
+    person), listing only the databases this visitor may open."""
+    listed = []
+    for name, db in datasette.databases.items():
+        if name == "_internal" or not await datasette.permission_allowed(
+                request.actor, "view-database", name, default=True):
+            continue
+        listed.append({"name": name, "route": db.route, "is_mutable": db.is_mutable, "is_memory": db.is_memory})
+    return Response.json(listed)
