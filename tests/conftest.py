@@ -41,10 +41,18 @@ def cli(tmp_path):
     return run
 
 
+def corpus_missing(reason: str) -> None:
+    """A test that needs ../shared/corpus and cannot find it: a failure in CI (which always has the
+    corpus, so its absence is a broken checkout, not a reason to pass), a skip on a developer's machine."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must have the shared corpus; set SHARED_CORPUS to its folder)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
+        corpus_missing(f"shared corpus not found at {SHARED_CORPUS}")
     return SHARED_CORPUS
 
 

@@ -39,6 +39,13 @@ def _restore_pillow_limit():
 
 # ---------------------------------------------------------------- helpers
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the import's workers): unlike wall
+    time, it does not grow when the machine is busy with other work."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def good_photo(folder: Path, name: str = "good.jpg", seed: int = 1) -> Path:
     return make_photo(folder / name, width=800, height=600, seed=seed,
                       exif={"DateTimeOriginal": "2024:05:18 14:00:00"})
@@ -214,9 +221,9 @@ def test_decompression_bomb_refused_from_header(cli, tmp_path, width, height):
     good_photo(folder)
     bomb = png_claiming(folder / "bomb.png", width, height)
     assert bomb.stat().st_size < 200
-    started = time.monotonic()
+    started = cpu_seconds()
     result = cli("import", str(folder))
-    assert time.monotonic() - started < 10
+    assert cpu_seconds() - started < 10  # CPU, not wall time: refused from the header, never decoded
     assert result.exit_code == 1, result.output
     assert_one_problem(result, bomb, "refused", "megapixels", "bomb")
     assert imported_names(cli) == {"good.jpg"}
@@ -292,9 +299,9 @@ def test_hostile_xmp_is_ignored_and_the_photo_imported(cli, tmp_path, packet):
     folder = tmp_path / "press"
     good_photo(folder)
     evil = jpeg_with_xmp(folder / "evil.jpg", packet)
-    started = time.monotonic()
+    started = cpu_seconds()
     result = cli("import", str(folder))
-    assert time.monotonic() - started < 10
+    assert cpu_seconds() - started < 10  # CPU, not wall time: the entities are never expanded
     assert result.exit_code == 0, result.output          # a metadata warning does not change the status
     assert_one_problem(result, evil, "XMP")
     assert imported_names(cli) == {"good.jpg", "evil.jpg"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
+from conftest import corpus_missing
 from fixtures.synth import make_photo
 from PIL import Image
 
@@ -215,7 +216,7 @@ def test_derivatives_are_upright(cli, tmp_path, fmt, orientation):
 def test_corpus_heic_with_orientation_is_not_rotated_twice(cli, tmp_path, shared_corpus):
     src = shared_corpus / "exif-samples" / "heic" / "IMG_5195.HEIC"
     if not src.is_file():
-        pytest.skip(f"{src} not in the shared corpus")
+        corpus_missing(f"{src} not in the shared corpus")
     result = cli("import", str(src))
     assert result.exit_code == 0, result.output
     sha, w, h = only_photo(cli)
