@@ -138,7 +138,7 @@ def server(photos):
                 pytest.fail(f"ingest serve exited {proc.returncode}:\n{(base / 'serve.log').read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/-/plugins.json", timeout=2) as r:
-                    assert "ingest" in {p["name"] for p in json.load(r)}
+                    assert "demonstration-photo-archive" in {p["name"] for p in json.load(r)}
                     break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.monotonic() > deadline:

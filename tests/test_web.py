@@ -44,18 +44,18 @@ def make_ds(base: Path, **settings) -> Datasette:
 async def test_plugin_installed(gallery):
     response = await make_ds(gallery[0]).client.get("/-/plugins.json")
     plugins = {p["name"]: p for p in response.json()}
-    assert "ingest" in plugins
-    assert plugins["ingest"]["static"] and plugins["ingest"]["templates"]
-    assert {"register_routes", "render_cell", "permission_allowed"} <= set(plugins["ingest"]["hooks"])
+    assert "demonstration-photo-archive" in plugins
+    assert plugins["demonstration-photo-archive"]["static"] and plugins["demonstration-photo-archive"]["templates"]
+    assert {"register_routes", "render_cell", "permission_allowed"} <= set(plugins["demonstration-photo-archive"]["hooks"])
 
 
 async def test_static_css_served_and_linked(gallery):
     ds = make_ds(gallery[0])
-    css = await ds.client.get("/-/static-plugins/ingest/gallery.css")
+    css = await ds.client.get("/-/static-plugins/demonstration-photo-archive/gallery.css")
     assert css.status_code == 200 and "gallery-thumb" in css.text
     page = await ds.client.get("/gallery/photos")
     assert page.status_code == 200
-    assert "/-/static-plugins/ingest/gallery.css" in page.text
+    assert "/-/static-plugins/demonstration-photo-archive/gallery.css" in page.text
 
 
 async def test_photos_table_shows_thumbnails(gallery):
@@ -143,7 +143,7 @@ async def test_base_url_respected(gallery):
     page = await ds.client.get("/gallery/photos")  # the client prepends base_url
     assert page.status_code == 200
     assert f'src="/archive/-/gallery/thumbs/{shas[0]}.jpg"' in page.text
-    assert "/archive/-/static-plugins/ingest/gallery.css" in page.text
+    assert "/archive/-/static-plugins/demonstration-photo-archive/gallery.css" in page.text
     image = await ds.client.get(f"/-/gallery/thumbs/{shas[0]}.jpg")
     assert image.status_code == 200
 
@@ -255,7 +255,7 @@ async def test_photo_page_has_picture_tags_licence_credit_and_downloads(gallery)
     assert f'href="/-/gallery/download/{photo_id}?size=web"' in text
     assert f'href="/-/gallery/download/{photo_id}?size=original"' in text
     assert "gallery.js" in text
-    js = await ds.client.get("/-/static-plugins/ingest/gallery.js")
+    js = await ds.client.get("/-/static-plugins/demonstration-photo-archive/gallery.js")
     assert js.status_code == 200 and "clipboard" in js.text
 
 

@@ -16,6 +16,7 @@ from ingest.media.store import Store
 from ingest.web import serving
 
 PLUGIN = "gallery"
+DISTRIBUTION = "demonstration-photo-archive"  # Datasette names a plugin (and its static files' URL) by its distribution
 SHA = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -14,6 +14,7 @@ from ingest.outputs.export import load_photo, photo_credit
 from ingest.web import edit, feed, pages
 from ingest.web import serving as public
 from ingest.web.context import (
+    DISTRIBUTION,
     PLUGIN,
     SHA,
     archive_name,
@@ -99,12 +100,12 @@ def prepare_jinja2_environment(env):
 
 @hookimpl
 def extra_css_urls(datasette):
-    return [datasette.urls.static_plugins("ingest", "gallery.css")]
+    return [datasette.urls.static_plugins(DISTRIBUTION, "gallery.css")]
 
 
 @hookimpl
 def extra_js_urls(datasette):
-    return [{"url": datasette.urls.static_plugins("ingest", "gallery.js"), "module": False}]
+    return [{"url": datasette.urls.static_plugins(DISTRIBUTION, "gallery.js"), "module": False}]
 
 
 @hookimpl
