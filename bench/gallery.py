@@ -64,10 +64,9 @@ if importlib.util.find_spec("ingest") is None:
     sys.path.insert(0, str(_HERE.parent))
 sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
 
-from fixtures.synth import make_photo  # noqa: E402  # noqa: E402
-
 import datasette  # noqa: E402
 from datasette.utils import escape_fts, tilde_encode  # noqa: E402
+from fixtures.synth import make_photo  # noqa: E402
 
 import ingest  # noqa: E402
 from ingest.catalogue.public_copy import publish  # noqa: E402
@@ -581,7 +580,7 @@ def main() -> None:
                 log(f"  {kind}: {server.name}")
                 results[kind][server.name] = measure(server, paths, requests, warmup, budget)
 
-        info.append(f"startup until /gallery/photos answers 200 (launch to first answer, then the first grid): "
+        info.append("startup until /gallery/photos answers 200 (launch to first answer, then the first grid): "
                     + "; ".join(f"{name} {a:.1f} s / {b:.1f} s" for name, (a, b) in startup.items())
                     + " (ours includes building the public copy)")
         info.append(f"deep page: {page}")

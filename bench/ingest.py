@@ -60,7 +60,7 @@ if importlib.util.find_spec("ingest") is None:
 sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
 
 from fixtures.synth import make_photo, photo_like  # noqa: E402
-
+from fixtures.writers import exif_bytes, insert_jpeg_segments, iptc_app13
 from PIL import Image, ImageFilter  # noqa: E402
 
 import ingest  # noqa: E402
@@ -71,7 +71,7 @@ from ingest.importer.resolve import resolve
 from ingest.importer.scan import Candidate, scan
 from ingest.importer.worker import Job, process
 from ingest.media import images
-from ingest.media.write import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
+from ingest.media.write.xmp import xmp_packet
 
 DATA_VERSION = 1          # bump when the generated files change, to invalidate the cache
 CACHE = Path("/tmp/ingest-bench-cache")

@@ -23,7 +23,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.synth import make_photo  # noqa: E402
 
-from ingest.media.write import xmp_packet  # noqa: E402
+from ingest.media.write.xmp import xmp_packet  # noqa: E402
 
 LICENCES = {
     "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/",

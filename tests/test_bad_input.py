@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 from fixtures.synth import make_photo
+from fixtures.writers import insert_jpeg_segments
 from PIL import Image
-
-from ingest.media.write import insert_jpeg_segments
 
 INGEST = Path(sys.executable).parent / "ingest"
 HEIC_AS_JPG = "exif-py/tests/resources/heic/heic_hdlr_box.jpg"

@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import corpus_missing
 
 from ingest.catalogue.registry import Registry
 from ingest.catalogue.schema import connect
@@ -22,7 +23,6 @@ from ingest.errors import MetadataProblem
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.read.exif import read_exif
 from ingest.importer.resolve import Options, resolve
-from conftest import corpus_missing
 from ingest.importer.worker import Job, process
 from ingest.media.store import Store
 

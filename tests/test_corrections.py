@@ -25,7 +25,7 @@ from fixtures.synth import make_photo
 
 from ingest.catalogue.corrections import Conflict, apply_changes, last_edit, parse_changes
 from ingest.catalogue.schema import connect
-from ingest.media.write import xmp_packet
+from ingest.media.write.xmp import xmp_packet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REGISTRY = ROOT / "samples" / "registry.yml"

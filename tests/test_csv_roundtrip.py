@@ -23,7 +23,7 @@ from fixtures.synth import make_photo
 
 from ingest.catalogue.csv_roundtrip import EDITABLE
 from ingest.cli import main
-from ingest.media.write import xmp_packet
+from ingest.media.write.xmp import xmp_packet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REGISTRY = ROOT / "samples" / "registry.yml"

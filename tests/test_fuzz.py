@@ -59,7 +59,7 @@ from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.xmp import parse_packet, read_sidecar, read_xmp
 from ingest.importer.worker import Job, process
 from ingest.media import images
-from ingest.media.write import NAMESPACES
+from ingest.media.tags import XMP_NAMESPACES as NAMESPACES
 from ingest.model import FileResult
 
 INGEST = Path(sys.executable).parent / "ingest"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from fixtures.synth import make_photo
+from fixtures.writers import insert_jpeg_segments, iptc_app13, iptc_iim
 
 from ingest.errors import MetadataProblem
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.read.iptc import read_iptc
 from ingest.importer.resolve import Options
 from ingest.importer.worker import Job, process
-from ingest.media.write import insert_jpeg_segments, iptc_app13, iptc_iim
 
 CORPUS = Path(__file__).parent / "corpus"
 

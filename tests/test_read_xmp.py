@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.synth import make_photo
+from fixtures.writers import insert_jpeg_segments
 from PIL import Image
 
 from ingest.catalogue.record import load_facts
@@ -16,7 +17,7 @@ from ingest.importer.pipeline import run_ingest
 from ingest.importer.read.xmp import parse_packet, read_sidecar, read_xmp, sidecar_paths
 from ingest.importer.resolve import Options
 from ingest.importer.worker import Job, process
-from ingest.media.write import insert_jpeg_segments, xmp_packet
+from ingest.media.write.xmp import xmp_packet
 
 CORPUS = Path(__file__).parent / "corpus"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"

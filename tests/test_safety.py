@@ -47,13 +47,15 @@ import yaml
 from datasette.app import Datasette
 from datasette.utils import resolve_routes
 from fixtures.synth import photo_like
+from fixtures.writers import insert_jpeg_segments
 from PIL import Image
 
 from ingest.catalogue.schema import connect
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.resolve import Options
 from ingest.media.store import Store
-from ingest.media.write import build_exif, insert_jpeg_segments, xmp_packet
+from ingest.media.write.exif import build_exif
+from ingest.media.write.xmp import xmp_packet
 from ingest.web.serving import refresh_now
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -415,7 +415,7 @@ def test_an_edited_sidecar_is_picked_up_and_a_correction_still_wins(cli, tmp_pat
     """Captions fixed in Lightroom land in the sidecar, not the JPEG: a re-scan must see them."""
     import sqlite3
 
-    from ingest.media.write import xmp_packet
+    from ingest.media.write.xmp import xmp_packet
 
     folder = tmp_path / "press"
     photo = make_photo(folder / "PR_0001.jpg", width=320, height=240, seed=7)

@@ -12,9 +12,10 @@ import pillow_heif
 import pytest
 from defusedxml import ElementTree as DET
 from fixtures.synth import make_photo, photo_like
+from fixtures.writers import exif_bytes, insert_jpeg_segments, iptc_app13
 from PIL import Image, ImageOps, ImageStat, IptcImagePlugin
 
-from ingest.media.write import exif_bytes, insert_jpeg_segments, iptc_app13, xmp_packet
+from ingest.media.write.xmp import xmp_packet
 
 pillow_heif.register_heif_opener()
 

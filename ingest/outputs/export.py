@@ -21,7 +21,9 @@ from PIL.PngImagePlugin import PngInfo
 from ingest.errors import ArchiveError
 from ingest.media import images
 from ingest.media.store import Store
-from ingest.media.write import build_exif, replace_jpeg_metadata, xmp_packet
+from ingest.media.write.exif import build_exif
+from ingest.media.write.jpeg import replace_jpeg_metadata
+from ingest.media.write.xmp import xmp_packet
 from ingest.outputs.credit import Credit, credit, short_name
 from ingest.reference.licences import ALL_RIGHTS_RESERVED, UNKNOWN
 from ingest.text import slugify

@@ -28,7 +28,7 @@ from ingest.catalogue.corrections import parse_changes
 from ingest.catalogue.lookup import find_photo
 from ingest.errors import ArchiveError
 from ingest.media.store import write_atomic
-from ingest.media.write import xmp_packet
+from ingest.media.write.xmp import xmp_packet
 from ingest.outputs.export import PhotoInfo, file_name, load_photo, photo_credit, xmp_fields
 from ingest.reference.places import country_name
 

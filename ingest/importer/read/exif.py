@@ -11,54 +11,18 @@ import exifread
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_date, clean_text, valid_gps
+from ingest.media.tags import EXIF, EXIF_IFD, exifread_name
 
 # exifread logs every oddity of every camera at WARNING; they are not the user's problem.
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
-# exifread tag name -> our key
-_TEXT_TAGS = {
-    "Image Make": "Make",
-    "Image Model": "Model",
-    "EXIF LensModel": "LensModel",
-    "EXIF LensMake": "LensMake",
-    "Image Artist": "Artist",
-    "Image Copyright": "Copyright",
-    "Image ImageDescription": "ImageDescription",
-    "Image Software": "Software",
-    "EXIF OffsetTimeOriginal": "OffsetTimeOriginal",
-    "EXIF OffsetTime": "OffsetTime",
-    "EXIF SubSecTimeOriginal": "SubSecTimeOriginal",
-}
-_DATE_TAGS = {
-    "EXIF DateTimeOriginal": "DateTimeOriginal",
-    "EXIF DateTimeDigitized": "DateTimeDigitized",
-    "Image DateTime": "DateTime",
-}
-_NUMBER_TAGS = {
-    "EXIF ExposureTime": "ExposureTime",
-    "EXIF FNumber": "FNumber",
-    "EXIF ISOSpeedRatings": "ISOSpeedRatings",
-    "EXIF FocalLength": "FocalLength",
-    "EXIF FocalLengthIn35mmFilm": "FocalLengthIn35mmFilm",
-    "EXIF ExposureBiasValue": "ExposureBiasValue",
-    "Image Orientation": "Orientation",
-}
-
-# Pillow tag numbers: (IFD, tag) -> our key; IFD None is IFD0.
-_PILLOW = {
-    (None, 0x010F): "Make", (None, 0x0110): "Model", (None, 0x013B): "Artist",
-    (None, 0x8298): "Copyright", (None, 0x010E): "ImageDescription", (None, 0x0131): "Software",
-    (None, 0x0132): "DateTime", (None, 0x0112): "Orientation",
-    (0x8769, 0x9003): "DateTimeOriginal", (0x8769, 0x9004): "DateTimeDigitized",
-    (0x8769, 0x9011): "OffsetTimeOriginal", (0x8769, 0x9010): "OffsetTime",
-    (0x8769, 0x9291): "SubSecTimeOriginal", (0x8769, 0xA434): "LensModel", (0x8769, 0xA433): "LensMake",
-    (0x8769, 0x829A): "ExposureTime", (0x8769, 0x829D): "FNumber", (0x8769, 0x8827): "ISOSpeedRatings",
-    (0x8769, 0x920A): "FocalLength", (0x8769, 0xA405): "FocalLengthIn35mmFilm",
-    (0x8769, 0x9204): "ExposureBiasValue",
-}
-_DATES = {"DateTimeOriginal", "DateTimeDigitized", "DateTime"}
-_NUMBERS = {"ExposureTime", "FNumber", "ISOSpeedRatings", "FocalLength", "FocalLengthIn35mmFilm",
-            "ExposureBiasValue", "Orientation"}
+# exifread's tag name -> our key, by kind; and Pillow's (IFD, tag) -> our key (from media/tags.py)
+_EXIFREAD = {kind: {exifread_name(key): key for key, (_, _, k) in EXIF.items() if k == kind}
+             for kind in ("text", "date", "number")}
+_TEXT_TAGS, _DATE_TAGS, _NUMBER_TAGS = _EXIFREAD["text"], _EXIFREAD["date"], _EXIFREAD["number"]
+_PILLOW = {(ifd, tag): key for key, (ifd, tag, _) in EXIF.items()}
+_DATES = set(_DATE_TAGS.values())
+_NUMBERS = set(_NUMBER_TAGS.values())
 
 
 def _number(value: Any) -> float | int | None:
@@ -146,7 +110,7 @@ def read_exif_pillow(exif: Any) -> dict[str, Any]:
     """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
     facts: dict[str, Any] = {}
     try:
-        ifds = {None: exif, 0x8769: exif.get_ifd(0x8769)}
+        ifds = {None: exif, EXIF_IFD: exif.get_ifd(EXIF_IFD)}
         gps = exif.get_ifd(0x8825)
     except Exception:
         return facts

@@ -7,50 +7,17 @@ from typing import Any
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_text
+from ingest.media.jpeg import APP13, PHOTOSHOP_APP13, header_segments
+from ingest.media.tags import IPTC, IPTC_REPEATABLE
 
-DATASETS = {
-    5: "Object Name",
-    25: "Keywords",
-    55: "Date Created",
-    60: "Time Created",
-    80: "By-line",
-    85: "By-line Title",
-    90: "City",
-    92: "Sub-location",
-    95: "Province-State",
-    100: "Country Code",
-    101: "Country",
-    105: "Headline",
-    110: "Credit",
-    115: "Source",
-    116: "Copyright Notice",
-    120: "Caption",
-    122: "Writer",
-}
-_REPEATABLE = {"Keywords", "By-line"}
 _UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
 
 
 def jpeg_app13(data: bytes) -> bytes | None:
-    """The Photoshop IRB payload of a JPEG's APP13 segment, walking markers up to the image data."""
-    if data[:2] != b"\xff\xd8":
-        return None
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker in (0xD9, 0xDA):  # end of image, start of scan: metadata is over
-            return None
-        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            pos += 1 if marker == 0xFF else 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        if length < 2:
-            return None
-        if marker == 0xED and data[pos + 4:pos + 18] == b"Photoshop 3.0\x00":
-            return data[pos + 18:pos + 2 + length]
-        pos += 2 + length
+    """The Photoshop IRB payload of a JPEG's APP13 segment (before the image data)."""
+    for seg in header_segments(data):
+        if seg.marker == APP13 and seg.startswith(PHOTOSHOP_APP13):
+            return seg.payload[len(PHOTOSHOP_APP13):]
     return None
 
 
@@ -96,13 +63,13 @@ def parse_iim(iim: bytes) -> dict[str, Any]:
     utf8 = any(r == 1 and d == 90 and v in _UTF8_MARKERS for r, d, v in raw)
     facts: dict[str, Any] = {}
     for record, dataset, value in raw:
-        key = DATASETS.get(dataset) if record == 2 else None
+        key = IPTC.get(dataset) if record == 2 else None
         if key is None:
             continue
         text = clean_text(value.decode("utf-8", "replace") if utf8 else value)
         if text is None:
             continue
-        if key in _REPEATABLE:
+        if key in IPTC_REPEATABLE:
             facts.setdefault(key, [])
             if text not in facts[key]:
                 facts[key].append(text)

@@ -11,36 +11,13 @@ from defusedxml import DefusedXmlException
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
+from ingest.media.tags import RDF, XMP_PREFIXES, XMP_SKIPPED
 
 MAX_PACKET = 4 * 1024 * 1024
 _MAX_VALUES = 5_000
 
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
-# Namespace URI -> the prefix we name keys with, whatever prefix the file used.
-PREFIXES = {
-    "http://purl.org/dc/elements/1.1/": "dc",
-    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
-    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "Iptc4xmpCore",
-    "http://iptc.org/std/Iptc4xmpExt/2008-02-29/": "Iptc4xmpExt",
-    "http://ns.adobe.com/xap/1.0/rights/": "xmpRights",
-    "http://creativecommons.org/ns#": "cc",
-    "http://ns.adobe.com/exif/1.0/": "exif",
-    "http://cipa.jp/exif/1.0/": "exifEX",
-    "http://ns.adobe.com/tiff/1.0/": "tiff",
-    "http://ns.adobe.com/xap/1.0/": "xmp",
-    "http://ns.adobe.com/exif/1.0/aux/": "aux",
-    "http://ns.adobe.com/lightroom/1.0/": "lr",
-    "http://ns.adobe.com/photoshop/1.0/camera-profile": "crs",
-    "http://ns.adobe.com/camera-raw-settings/1.0/": "crs",
-    "http://ns.adobe.com/xap/1.0/mm/": "xmpMM",
-    "http://www.digikam.org/ns/1.0/": "digiKam",
-    "http://ns.microsoft.com/photo/1.0/": "MicrosoftPhoto",
-    "http://ns.useplus.org/ldf/xmp/1.0/": "plus",
-}
-# Whole namespaces of editing state, not facts about the photo.
-_SKIP_PREFIXES = {"crs", "xmpMM"}
 
 
 def find_packet(data: bytes) -> bytes | None:
@@ -68,10 +45,10 @@ def _name(tag: str) -> str | None:
     if not tag.startswith("{"):
         return tag
     uri, _, local = tag[1:].partition("}")
-    prefix = PREFIXES.get(uri)
+    prefix = XMP_PREFIXES.get(uri)
     if prefix is None:  # unknown namespace: the whole URI names it, so two never collide
         return f"{{{uri}}}{local}"
-    if prefix in _SKIP_PREFIXES:
+    if prefix in XMP_SKIPPED:
         return None
     return f"{prefix}:{local}"
 

@@ -1,0 +1,110 @@
+"""Walking a JPEG's marker segments: the one walker that readers and writers share.
+
+A JPEG is SOI, header segments (APPn metadata, COM comments, tables, the frame header), then one
+scan or, for progressive files, many scans with more tables and comments between them, then EOI.
+Anything after EOI (a second image, a camera's depth map) is a trailer, not part of the picture.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SOI, EOI, SOS, COM, APP0, APP1, APP13 = 0xD8, 0xD9, 0xDA, 0xFE, 0xE0, 0xE1, 0xED
+XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+XMP_EXT_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
+EXIF_APP1 = b"Exif\x00\x00"
+PHOTOSHOP_APP13 = b"Photoshop 3.0\x00"
+
+
+class NotJpeg(ValueError):
+    """The bytes are not a JPEG, or its markers are broken at some offset."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    marker: int
+    start: int          # offset of its 0xFF
+    end: int            # offset after it; a scan's end includes its entropy-coded data
+    payload: bytes      # what follows the length field (a scan's header only)
+
+    def startswith(self, prefix: bytes) -> bool:
+        return self.payload.startswith(prefix)
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """Where a scan's entropy-coded data ends: at the next marker that is not a stuffed 0xFF00 or
+    a restart marker (RSTn). Fill bytes (0xFF 0xFF) belong to the marker that follows them."""
+    while True:
+        i = data.find(b"\xff", pos)
+        if i < 0 or i + 1 >= len(data):
+            return len(data)
+        following = data[i + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos = i + 2
+            continue
+        while i + 1 < len(data) and data[i + 1] == 0xFF:
+            i += 1
+        return i
+
+
+def segments(data: bytes, *, through_scans: bool = False) -> Iterator[Segment]:
+    """The segments from SOI on. Without `through_scans` the walk stops at the first scan (SOS is
+    the last segment yielded): that is all the metadata a reader needs. With it, the walk goes on
+    through every scan and the segments between them, up to and including EOI; a file cut short
+    ends with its last scan. Raises NotJpeg where the structure is broken."""
+    if data[:2] != b"\xff\xd8":
+        raise NotJpeg("not a JPEG (no SOI marker)")
+    pos = 2
+    while pos < len(data):
+        if data[pos] != 0xFF:
+            raise NotJpeg(f"corrupt JPEG: expected a marker at byte {pos}")
+        if pos + 1 >= len(data):
+            return
+        marker = data[pos + 1]
+        if marker == 0xFF:                                  # fill byte
+            pos += 1
+            continue
+        if marker == EOI:
+            yield Segment(marker, pos, pos + 2, b"")
+            return
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:        # stand-alone markers
+            yield Segment(marker, pos, pos + 2, b"")
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            raise NotJpeg(f"corrupt JPEG: segment at byte {pos} is cut short")
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2:
+            raise NotJpeg(f"corrupt JPEG: segment at byte {pos} has length {length}")
+        end = min(pos + 2 + length, len(data))
+        payload = data[pos + 4:end]
+        if marker == SOS:
+            if not through_scans:
+                yield Segment(marker, pos, end, payload)
+                return
+            end = _scan_end(data, end)
+        yield Segment(marker, pos, end, payload)
+        pos = end
+
+
+def header_segments(data: bytes) -> list[Segment]:
+    """The segments before the first scan: as many as can be read (a broken file gives those before
+    the break, a file that is no JPEG none)."""
+    found: list[Segment] = []
+    try:
+        for s in segments(data):
+            if s.marker == SOS:
+                break
+            found.append(s)
+    except NotJpeg:
+        pass
+    return found
+
+
+def segment(marker: int, payload: bytes) -> bytes:
+    """One segment's bytes: marker, length, payload."""
+    if len(payload) > 0xFFFF - 2:
+        raise ValueError(f"JPEG segment payload too large ({len(payload)} bytes, max 65533)")
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
