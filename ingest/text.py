@@ -5,21 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
 
 def key(name: str) -> str:
-    """Matching key: case- and accent-insensitive (München = Munchen = MUNCHEN)."""
+    """The one matching key for names people type (cities, aliases, demonstrations): case-,
+    accent- and punctuation-insensitive, so München = Munchen = MUNCHEN and "St. Gallen" = "St Gallen"."""
     text = unicodedata.normalize("NFKD", name.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(text.replace("-", " ").replace("'", " ").split())
-
-
-
-def normalise(name: str) -> str:
-    """Case-, accent-spacing- and punctuation-insensitive key for matching names."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    text = re.sub(r"[\W_]+", " ", text)
-    return " ".join(text.split())
-
+    return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
 def slugify(text: str) -> str:

@@ -476,3 +476,14 @@ async def test_datasette_filters_commercial_use(archive, tmp_path):
     assert got == {"by.jpg": "CC-BY-4.0", "by-sa-de.jpg": "CC-BY-SA-3.0-DE", "cc0.jpg": "CC0-1.0"}
     response = await ds.client.get("/gallery/photos.json?commons_compatible=1&_shape=array")
     assert {r["original_filename"] for r in response.json()} == {"by.jpg", "by-sa-de.jpg", "cc0.jpg"}
+
+
+@pytest.mark.parametrize("source, name, value", [
+    ("xmp", "cc:license", "https://example.org/my-own-licence"),
+    ("xmp", "xmpRights:WebStatement", "https://creativecommons.org/licenses/"),
+])
+def test_a_licence_link_that_names_no_exact_licence_is_never_papered_over(source, name, value):
+    """A cc:license, or a Creative Commons web statement, that is not an exact licence is the
+    photographer's statement all the same: no default replaces it, and the photo is flagged."""
+    spdx, _, text, reasons = resolve_licence({source: {name: value}}, "CC-BY-4.0", "CC0-1.0")
+    assert spdx is None and text == value and reasons

@@ -456,3 +456,24 @@ def test_location_setting(archive, setting, expected):
     sources = {r[0] for r in public_rows(archive.copy.path, "SELECT location_source FROM photos")}
     assert sources == {"exact": {"gps"}, "none": {None}}.get(setting, {"city"})
     assert all(cities.values())
+
+
+def test_catalogue_and_public_copy_index_the_same_words(tmp_path):
+    """One FTS definition: migration 1 made the catalogue's, the public copy builds its own from
+    schema.photos_fts_sql; both must index the same columns with the same tokenizer."""
+    import re
+    import sqlite3
+
+    from ingest.catalogue.public_copy import publish
+    from ingest.catalogue.schema import FTS_COLUMNS, FTS_TOKENIZER
+
+    catalogue = tmp_path / "gallery.db"
+    connect(catalogue).conn.close()
+    publish(catalogue, tmp_path / "public.db")
+    for path in (catalogue, tmp_path / "public.db"):
+        conn = sqlite3.connect(path)
+        sql = " ".join(conn.execute("SELECT sql FROM sqlite_master WHERE name = 'photos_fts'").fetchone()[0].split())
+        columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(photos_fts)"))
+        conn.close()
+        assert columns == FTS_COLUMNS, path
+        assert re.search(r'tokenize="([^"]+)"', sql).group(1) == FTS_TOKENIZER, path

@@ -166,6 +166,19 @@ def test_sidecar_named_like_lightroom(tmp_path):
     assert read_sidecar(photo) == {"dc:title": "From IMG_0001.xmp"}
 
 
+@pytest.mark.parametrize("name", ["IMG_0001.Xmp", "IMG_0001.JPG.XMP", "img_0001.xmp"])
+def test_a_sidecar_in_any_letter_case_is_found_by_the_scan_and_read(tmp_path, archive, name):
+    """One rule for scan and reader: a sidecar whose edit counts as a change is also the one read."""
+    folder = tmp_path / "card"
+    photo = make_photo(folder / "IMG_0001.jpg", width=64, height=48)
+    (folder / name).write_bytes(xmp_packet({"dc:title": f"From {name}"}))
+    assert [p.name for p in sidecar_paths(photo)] == [name]
+    db, store = archive[:2]
+    run_ingest(db, store, [str(folder)], Options(), jobs=1)
+    photo_id = db.execute("SELECT id FROM photos").fetchone()[0]
+    assert load_facts(db, photo_id)["xmp-sidecar"] == {"dc:title": f"From {name}"}
+
+
 def test_both_sidecars_the_full_name_wins(tmp_path):
     photo = make_photo(tmp_path / "IMG_0001.jpg", width=64, height=48)
     (tmp_path / "IMG_0001.xmp").write_bytes(xmp_packet({"dc:title": "From IMG_0001.xmp"}))

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from ingest.catalogue import settings
-from ingest.catalogue.schema import connect
+from ingest.catalogue.schema import connect, photos_fts_sql
 
 # Public columns of photos, in the order a journalist reads them (the table view and CSV follow it).
 PHOTO_COLUMNS = (
@@ -76,17 +76,9 @@ def _photo_select(location: str) -> str:
             "WHERE p.withheld = 0")
 
 
+# The public copy's rows change by delete and insert only, so it needs no update trigger.
 _FTS_SCHEMA = (
-    """CREATE VIRTUAL TABLE photos_fts USING FTS5 (
-        title, caption, creator, keywords, content="photos", tokenize="unicode61 remove_diacritics 2")""",
-    """CREATE TRIGGER photos_ai AFTER INSERT ON photos BEGIN
-        INSERT INTO photos_fts (rowid, title, caption, creator, keywords)
-        VALUES (new.rowid, new.title, new.caption, new.creator, new.keywords);
-    END""",
-    """CREATE TRIGGER photos_ad AFTER DELETE ON photos BEGIN
-        INSERT INTO photos_fts (photos_fts, rowid, title, caption, creator, keywords)
-        VALUES ('delete', old.rowid, old.title, old.caption, old.creator, old.keywords);
-    END""",
+    *photos_fts_sql(on_update=False),
     "CREATE TABLE publish_state (key TEXT PRIMARY KEY, value TEXT)",
 )
 

@@ -17,7 +17,7 @@ from ingest.catalogue.schema import transaction
 from ingest.errors import ArchiveError
 from ingest.model import CityChoice
 from ingest.reference.places import city_from_name, gazetteer
-from ingest.text import key, normalise, slugify
+from ingest.text import key, slugify
 
 _FIELDS = {"name", "city", "date", "slug", "description", "url", "start", "end", "country_code"}
 
@@ -102,7 +102,7 @@ def upsert_demo(db: sqlite_utils.Database, entry: dict[str, Any], registry=None)
         row = db.execute("SELECT id FROM demonstrations WHERE slug = ?", [slug]).fetchone()
     if row is None:
         for demo in registry.demos:
-            if (demo.name and normalise(demo.name) == normalise(entry["name"]) and demo.date == entry["date"]
+            if (demo.name and key(demo.name) == key(entry["name"]) and demo.date == entry["date"]
                     and demo.city_id == city_id):
                 row = (demo.id,)
                 break
@@ -197,7 +197,7 @@ class Registry:
     def named(self, name: str, date: str | None, city_id: int | None = None) -> Demo | None:
         """The registered demonstration called `name` (case and punctuation aside); the dated one
         when the name recurs, and none when that still leaves more than one."""
-        found = [d for d in self.demos if d.name and normalise(d.name) == normalise(name)]
+        found = [d for d in self.demos if d.name and key(d.name) == key(name)]
         if len(found) > 1:
             found = [d for d in found if demo_fits(d, date)] or found
         if len(found) > 1 and city_id is not None:

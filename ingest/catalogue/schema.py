@@ -15,6 +15,7 @@ import sqlite_utils
 
 from ingest.errors import ArchiveError
 from ingest.reference.licences import Licence, catalogue
+from ingest.text import key
 
 # Columns of `photos` that hold a tag, each with a `<tag>_source` column beside it.
 TAGGED = ("date", "city_id", "demonstration_id", "licence_id", "creator", "title", "caption")
@@ -270,6 +271,29 @@ CREATE TABLE settings (
 """
 
 # Enough for any server that keeps up; one that falls further behind rebuilds its copy.
+# Full-text search over photos: what migration 1 created in the catalogue, and what the public copy
+# builds (public_copy.py), from this one definition. A change is a new migration plus this.
+FTS_COLUMNS = ("title", "caption", "creator", "keywords")
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def photos_fts_sql(*, on_update: bool = True) -> list[str]:
+    """The photos_fts table (external content: the photos table) and the triggers that keep it."""
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    add = f"INSERT INTO photos_fts (rowid, {cols}) VALUES (new.rowid, {new});"
+    drop = f"INSERT INTO photos_fts (photos_fts, rowid, {cols}) VALUES ('delete', old.rowid, {old});"
+    statements = [
+        f'CREATE VIRTUAL TABLE photos_fts USING FTS5 ({cols}, content="photos", tokenize="{FTS_TOKENIZER}")',
+        f"CREATE TRIGGER photos_ai AFTER INSERT ON photos BEGIN {add} END",
+        f"CREATE TRIGGER photos_ad AFTER DELETE ON photos BEGIN {drop} END",
+    ]
+    if on_update:
+        statements.append(f"CREATE TRIGGER photos_au AFTER UPDATE OF {cols} ON photos BEGIN {drop} {add} END")
+    return statements
+
+
 PUBLISH_LOG_KEEP = 100_000
 
 
@@ -330,10 +354,20 @@ CREATE TABLE archivists (
 );
 """
 
-# Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+_V11 = """
+-- One name-matching key (text.key) instead of two: aliases are re-keyed with it (name_key is
+-- text.key, registered on every connection that migrates). Two aliases that now share a key keep
+-- the first city's.
+CREATE TEMP TABLE rekeyed AS SELECT name_key(alias) AS alias, min(city_id) AS city_id
+    FROM city_aliases WHERE name_key(alias) != '' GROUP BY name_key(alias);
+DELETE FROM city_aliases;
+INSERT INTO city_aliases (alias, city_id) SELECT alias, city_id FROM temp.rekeyed;
+DROP TABLE temp.rekeyed;
+"""
 
-# Settings an archive can hold, with what each means.
+# Each step is one SQL script, applied atomically together with its version number.
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One unit of writes: all of it lands or none of it (a kill mid-way rolls back).
@@ -421,6 +455,7 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.create_function("name_key", 1, lambda v: key(v) if isinstance(v, str) else v, deterministic=True)
     except sqlite3.DatabaseError as e:
         raise ArchiveError(f"{path}: not a usable SQLite database ({e})") from None
     if mode.lower() != "wal" and not (str(path) == ":memory:" and mode.lower() == "memory"):

@@ -135,7 +135,7 @@ def run_ingest(
                 continue
             if item.named:
                 named.add(item.path)
-            yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout)
+            yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout, item.sidecars)
 
     status = "interrupted"
     batch = Batch(db)

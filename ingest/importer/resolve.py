@@ -18,7 +18,7 @@ from ingest.importer.dates import resolve_date
 from ingest.model import CityChoice, Facts, Tags
 from ingest.reference.licences import ALL_RIGHTS_RESERVED, looks_like_licence, parse_licence
 from ingest.reference.places import city_from_folders, city_from_gps, city_from_name, timezone_at
-from ingest.text import normalise
+from ingest.text import key
 from ingest.times import local_date, utc
 
 
@@ -40,8 +40,8 @@ class Options:
 
 
 def _first(facts: Facts, *places: tuple[str, str]) -> tuple[Any, str] | tuple[None, None]:
-    for source, key in places:
-        value = facts.get(source, {}).get(key)
+    for source, name in places:
+        value = facts.get(source, {}).get(name)
         if value not in (None, "", []):
             return value, source
     return None, None
@@ -101,15 +101,15 @@ def resolve_licence(facts: Facts, default: str | None, archive_default: str | No
     found: dict[str, list[str]] = {}
     texts: list[str] = []
     unread: list[str] = []   # statements about a licence that name no exact one
-    for source, key in _RIGHTS:
-        value = _text(facts.get(source, {}).get(key))
+    for source, name in _RIGHTS:
+        value = _text(facts.get(source, {}).get(name))
         if not value:
             continue
-        if key in ("dc:rights", "Copyright Notice", "Copyright", "xmpRights:UsageTerms"):
+        if name in ("dc:rights", "Copyright Notice", "Copyright", "xmpRights:UsageTerms"):
             texts.append(value)
         if (spdx := parse_licence(value)):
             found.setdefault(spdx, []).append(source)
-        elif key == "cc:license" or (key == "xmpRights:WebStatement" and "creativecommons" in value.lower()) or (
+        elif name == "cc:license" or (name == "xmpRights:WebStatement" and "creativecommons" in value.lower()) or (
                 looks_like_licence(value) and not re.search(r"all rights reserved", value, re.I)):
             unread.append(value)
     text = texts[0] if texts else (unread[0] if unread else None)
@@ -242,7 +242,7 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
     if options.demo:
         v["demonstration_source"] = "flag"
         named = registry.named(options.demo, date)
-        same_name = [d for d in registry.demos if d.name and normalise(d.name) == normalise(options.demo)]
+        same_name = [d for d in registry.demos if d.name and key(d.name) == key(options.demo)]
         if named:
             v["demonstration_id"] = named.id
         elif same_name:

@@ -23,6 +23,7 @@ class Candidate:
     size: int
     mtime_ns: int   # the newer of the file's and its XMP sidecar's
     named: bool     # given explicitly on the command line
+    sidecars: tuple[str, ...] = ()   # its XMP sidecars, as `sidecars_in` finds them
 
 
 @dataclass(frozen=True)
@@ -31,21 +32,45 @@ class Missing:
     reason: str
 
 
-def _sidecar_mtime(name: str, listing: dict[str, os.DirEntry]) -> int:
-    """The newest mtime of the file's XMP sidecars (IMG.jpg.xmp, IMG.xmp): editing one is a change."""
-    newest = 0
+def sidecars_in(name: str, listing: dict[str, os.DirEntry]) -> list[os.DirEntry]:
+    """The one rule for which XMP files belong to a photo: `NAME.xmp` (digiKam, darktable) first,
+    then `STEM.xmp` (Lightroom), the letters in any case (`IMG.Xmp`). `listing` holds a folder's
+    .xmp entries keyed by lower-case name."""
+    found: list[os.DirEntry] = []
     for candidate in (f"{name}.xmp", f"{Path(name).stem}.xmp"):
         entry = listing.get(candidate.lower())
-        if entry is not None:
-            try:
-                newest = max(newest, entry.stat().st_mtime_ns)
-            except OSError:
-                pass
-    return newest
+        if entry is not None and entry.name != name and entry not in found:
+            found.append(entry)
+    return found
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, int]]:
-    """(path, sidecar mtime) depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
+def xmp_listing(folder: str | Path) -> dict[str, os.DirEntry]:
+    """A folder's .xmp files keyed by lower-case name (empty when it cannot be read)."""
+    try:
+        return {e.name.lower(): e for e in os.scandir(folder) if e.name.lower().endswith(".xmp")}
+    except OSError:
+        return {}
+
+
+def sidecar_paths(path: Path) -> list[Path]:
+    """A file's sidecars by the same rule as the scan, for callers that have no listing."""
+    return [Path(e.path) for e in sidecars_in(path.name, xmp_listing(path.parent))]
+
+
+def _sidecars(name: str, listing: dict[str, os.DirEntry]) -> tuple[tuple[str, ...], int]:
+    """(the file's sidecars, their newest mtime): editing a sidecar is a change to the photo."""
+    paths, newest = [], 0
+    for entry in sidecars_in(name, listing):
+        try:
+            newest = max(newest, entry.stat().st_mtime_ns)
+        except OSError:
+            continue
+        paths.append(entry.path)
+    return tuple(paths), newest
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]]]:
+    """(path, (sidecars, their mtime)) depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
@@ -59,7 +84,7 @@ def _walk(root: Path) -> Iterator[tuple[Path, int]]:
                 yield from _walk(Path(entry.path))
             elif entry.is_file(follow_symlinks=True):
                 if Path(entry.name).suffix.lower() not in _SKIP_SUFFIXES:
-                    yield Path(entry.path), _sidecar_mtime(entry.name, listing) if listing else 0
+                    yield Path(entry.path), _sidecars(entry.name, listing) if listing else ((), 0)
         except OSError:
             continue
 
@@ -79,14 +104,11 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
         # Resolve the root once; paths below it are absolute already (resolving each is half a re-scan).
         if named:
             path = root.resolve()
-            try:
-                listing = {e.name.lower(): e for e in os.scandir(path.parent) if e.name.lower().endswith(".xmp")}
-            except OSError:
-                listing = {}
-            found: Iterable[tuple[Path, int]] = [(path, _sidecar_mtime(path.name, listing))]
+            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]]] = [
+                (path, _sidecars(path.name, xmp_listing(path.parent)))]
         else:
             found = _walk(root.resolve())
-        for path, sidecar_mtime in found:
+        for path, (sidecars, sidecar_mtime) in found:
             key = str(path)
             if key in seen:
                 continue
@@ -96,4 +118,4 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
             except OSError as e:
                 yield Missing(key, f"cannot read: {e.strerror}")
                 continue
-            yield Candidate(key, st.st_size, max(st.st_mtime_ns, sidecar_mtime), named)
+            yield Candidate(key, st.st_size, max(st.st_mtime_ns, sidecar_mtime), named, sidecars)

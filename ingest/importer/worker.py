@@ -33,6 +33,7 @@ class Job:
     dry_run: bool = False
     max_pixels: int = images.MAX_PIXELS
     timeout: int = 120
+    sidecars: tuple[str, ...] | None = None   # as the scan found them; None: look beside the file
 
 
 class _Timeout(BaseException):
@@ -110,7 +111,7 @@ def extract(job: Job, result: FileResult) -> None:
 
     _facts(result, "exif", _exif, data, opened.image)
     _facts(result, "xmp", read_xmp, data)
-    _facts(result, "xmp-sidecar", read_sidecar, path)
+    _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)
     tiff_iptc = None
     if fmt == "TIFF":
         # The raw bytes: Photoshop stores IPTC as LONGs, which Pillow's parsed value mangles.

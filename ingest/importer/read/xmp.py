@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -11,6 +11,7 @@ from defusedxml import DefusedXmlException
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
+from ingest.importer.scan import sidecar_paths
 from ingest.media.tags import RDF, XMP_PREFIXES, XMP_SKIPPED
 
 MAX_PACKET = 4 * 1024 * 1024
@@ -154,19 +155,10 @@ def read_xmp(data: bytes) -> dict[str, Any]:
     return parse_packet(packet) if packet else {}
 
 
-def sidecar_paths(path: Path) -> list[Path]:
-    """Sidecars as digiKam/darktable (`IMG.jpg.xmp`) and Lightroom (`IMG.xmp`) write them."""
-    candidates = []
-    for name in (path.name + ".xmp", path.name + ".XMP", path.stem + ".xmp", path.stem + ".XMP"):
-        p = path.with_name(name)
-        if p != path and p.is_file() and p not in candidates:
-            candidates.append(p)
-    return candidates
-
-
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """Facts from the first sidecar beside `path` (empty when there is none)."""
-    for side in sidecar_paths(path):
+def read_sidecar(path: Path, sidecars: Iterable[str] | None = None) -> dict[str, Any]:
+    """Facts from the first of the file's sidecars (as the scan found them, else as `sidecar_paths`
+    finds them beside it); empty when there is none."""
+    for side in (Path(s) for s in sidecars) if sidecars is not None else sidecar_paths(path):
         if side.stat().st_size > MAX_PACKET:
             raise MetadataProblem(f"XMP sidecar {side.name} larger than {MAX_PACKET // 1024 // 1024} MiB, ignored")
         data = side.read_bytes()
