@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import sqlite_utils
+import yaml
 
 from ingest.catalogue import settings
 from ingest.catalogue.lookup import find_photo
@@ -88,8 +89,19 @@ class Archive:
 
     @property
     def name(self) -> str:
-        """The archive's name: the source named in every credit line."""
-        return self.title or settings.DEFAULT_TITLE
+        """The archive's name: the source named in every credit line. An archive from before the
+        setting existed keeps the title of its own metadata.yml."""
+        return self.title or self._metadata_title() or settings.DEFAULT_TITLE
+
+    def _metadata_title(self) -> str | None:
+        path = self.metadata_path()
+        if path == default_metadata():
+            return None
+        try:
+            title = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("title")
+        except (OSError, yaml.YAMLError, AttributeError):
+            return None
+        return title if isinstance(title, str) and title.strip() else None
 
     def metadata_path(self) -> Path:
         """Datasette metadata: the archive's own metadata.yml (beside its catalogue, or in the

@@ -47,3 +47,25 @@ def test_settings_refuse_bad_values_in_one_line(cli):
     assert unknown.exit_code == 2 and "unknown setting" in unknown.output
     listing = cli("settings")
     assert listing.exit_code == 0 and listing.stdout.startswith("default-licence = ")
+
+
+def test_the_archive_title_names_the_source_of_every_credit_line(cli, tmp_path, monkeypatch):
+    """`ingest settings title` is the archive's name in credit lines; before it is set, an older
+    archive's own metadata.yml title still counts, and else the default."""
+    from fixtures.synth import make_photo
+
+    from ingest.archive import Archive
+    from ingest.catalogue.settings import DEFAULT_TITLE
+
+    monkeypatch.chdir(tmp_path)
+    make_photo(tmp_path / "in" / "a.jpg", width=64, height=48)
+    assert cli("import", str(tmp_path / "in"), "--licence", "CC-BY-4.0", "--creator", "Zoë").exit_code == 0
+    archive = Archive(cli.db_path, cli.store_path)
+    assert archive.name == DEFAULT_TITLE
+    (tmp_path / "metadata.yml").write_text("title: Older Archive\n", encoding="utf-8")
+    assert archive.name == "Older Archive"
+    assert cli("settings", "title", "  Kyiv   Solidarity Photos ").exit_code == 0
+    assert archive.name == "Kyiv Solidarity Photos"
+    out = cli("export", "1", "--to", str(tmp_path / "out"))
+    assert out.exit_code == 0 and "from Kyiv Solidarity Photos" in out.output
+    assert cli("settings", "title", "").exit_code == 2
