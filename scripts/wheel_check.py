@@ -91,7 +91,7 @@ def main() -> None:
             time.sleep(0.3)
         checks = {
             "/gallery/photos.json?_shape=array": lambda body: len(json.loads(body)) > 0,
-            "/gallery/photos/1": lambda body: TITLE in body and "CC BY-SA 4.0" in body,
+            "/gallery/photos/1": lambda body: f"from {TITLE}, is licensed under" in body,  # the credit line
             "/gallery/free_for_commercial_use.json": lambda body: True,           # canned query from metadata
             "/-/static-plugins/demonstration-photo-archive/gallery.css": lambda body: ".gallery" in body,
             "/-/gallery/demonstrations": lambda body: "ceasefire" in body.lower(),
