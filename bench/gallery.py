@@ -4,7 +4,7 @@
     .venv/bin/python bench/gallery.py [--rows N] [--requests N] [--keep DIR] [--quick]
 
 1. A catalogue of N photo rows (default 100,000) built through the project's own schema
-   (`ingest.db.connect`, so every trigger runs: FTS, licence permissions, year, publish log): a few
+   (`ingest.catalogue.schema.connect`, so every trigger runs: FTS, licence permissions, year, publish log): a few
    real JPEGs imported with `run_ingest` (so thumbnails exist in the store), then synthetic rows in
    one transaction: ~300 demonstrations over 3 years in 40 cities, 20 licences, 200 creators (both
    skewed, a few dominate), titles, captions and keywords for full-text search, 2% withheld, ~30%
@@ -12,7 +12,7 @@
 2. `ingest serve` on it (our plugin and metadata.yml: the public copy, the photo grid, 10 default
    facets, sort by taken_at desc), timed from launch until it answers, since startup builds the
    public copy of the catalogue.
-3. The references, each serving a public copy of the same catalogue (ingest.publish) under the
+3. The references, each serving a public copy of the same catalogue (ingest.catalogue.public_copy) under the
    same name, so the same URLs ask for the same rows:
    - plain: Datasette with no plugins (entry points not loaded) and no metadata; thumbnails from
      the store's folder through Datasette's own `--static`;
@@ -522,7 +522,7 @@ def main() -> None:
         started = time.perf_counter()
         published = publish(db_path, public_db)
         publish_s = time.perf_counter() - started
-        info.append(f"public copy built by ingest.publish in {publish_s:.2f} s ({published} rows, "
+        info.append(f"public copy built by ingest.catalogue.public_copy in {publish_s:.2f} s ({published} rows, "
                     f"{public_db.stat().st_size / 1e6:.0f} MB)")
 
         log("starting the servers")

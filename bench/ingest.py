@@ -24,7 +24,7 @@
    1 MP files with --jobs 2, each in a fresh process. Target: flat in N (N2 within 20% of N1).
 
 Test data are generated once and cached under /tmp/ingest-bench-cache (keyed by parameters), so
-re-runs start measuring at once: N 12 MP photos from ingest.synth (~4 MB each), and 1 MP files made
+re-runs start measuring at once: N 12 MP photos from tests/fixtures/synth.py (~4 MB each), and 1 MP files made
 from 8 base images with EXIF (GPS), XMP and IPTC whose EXIF date differs per file (~50 KB each).
 Catalogues and stores go to a temporary folder, removed at the end, or to --keep DIR, kept.
 The machine's other work shows in every figure: compare runs made at a low load average, or use
@@ -248,7 +248,7 @@ with open(sys.argv[1], "w") as f:
 # it reports is the command's own work (catalogue, scan, run), without interpreter startup and imports.
 _IN_PROCESS = """
 import resource, sys, time
-import ingest.cli, ingest.db, ingest.licences, ingest.pipeline, ingest.record, ingest.resolve, ingest.scan
+import ingest.cli, ingest.cli.importing, ingest.catalogue.schema, ingest.reference.licences, ingest.importer.pipeline, ingest.catalogue.record, ingest.importer.resolve, ingest.importer.scan
 started = time.perf_counter()
 try:
     rc = ingest.cli.main(sys.argv[2:], prog_name="ingest", standalone_mode=False) or 0

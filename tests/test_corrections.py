@@ -1,7 +1,7 @@
 """Archivists' corrections end to end: `ingest fix`, `history`, `undo`, `demos edit|merge`, conflicts,
 and corrections that survive re-ingest, retag, registry re-imports and edited XMP sidecars.
 
-Every case builds a real archive: real JPEGs (ingest.synth.make_photo) with real EXIF and XMP sidecars,
+Every case builds a real archive: real JPEGs (fixtures.synth.make_photo) with real EXIF and XMP sidecars,
 imported by the real `ingest` command into a real SQLite file, with the flyer's registry
 (samples/registry.yml). Commands run through click's runner over the real command group (the `cli`
 fixture), and one case runs the installed `ingest` script in a subprocess. Nothing is mocked.

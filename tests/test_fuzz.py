@@ -2,13 +2,13 @@
 the worker entry and the real CLI.
 
 Seeds are real camera files from the shared corpus (or the few copied into tests/corpus when it is
-absent, so this always runs) plus small images written with `ingest.synth.make_photo` (PNG, WebP,
+absent, so this always runs) plus small images written with `fixtures.synth.make_photo` (PNG, WebP,
 JPEG/TIFF with EXIF, XMP and IPTC, HEIC, AVIF). Each example applies a few mutations: flipped bytes,
 truncation, duplicated and inserted chunks, random bytes over the first 64 KiB (where APP1/APP13,
 TIFF IFDs and ISO-BMFF boxes live), bytes spliced from another file, lying lengths and dimensions in
 structure headers, and hostile XMP (DTDs, entities, deep nesting, huge attributes) or IPTC blocks.
 
-The contracts checked (README, ingest/read/__init__.py, ingest/images.py, ingest/extract.py):
+The contracts checked (README, importer/read/__init__.py, media/images.py, importer/worker.py):
 
 1. readers return facts (str, int, float, list[str]) or raise MetadataProblem, in < 2 s;
 2. sniff names a format or raises FileProblem; open_image and derivatives give JPEG bytes (long

@@ -1,4 +1,4 @@
-"""The public copy (ingest/publish.py) over real SQLite files: what it holds, and that following the
+"""The public copy (catalogue/public_copy.py) over real SQLite files: what it holds, and that following the
 catalogue's publish_log step by step gives exactly the file a fresh `publish()` writes.
 
 The catalogue is built by the project's own ingest (four photos: two in London, one in Ljubljana

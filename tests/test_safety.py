@@ -80,7 +80,7 @@ FAIL_MARKERS = ("Traceback", "Caught this error", "OperationalError")
 def _photo(path: Path, seed: int, exif: dict, xmp: dict) -> None:
     """A real JPEG with EXIF (incl. serial numbers and owner name) and XMP, as a camera and Lightroom write.
 
-    ingest.synth.make_photo writes BodySerialNumber but not LensSerialNumber or CameraOwnerName,
+    fixtures.synth.make_photo writes BodySerialNumber but not LensSerialNumber or CameraOwnerName,
     so the Exif sub-IFD gets those two here, with Pillow, before the XMP packet goes in."""
     exif_block = build_exif(exif)
     sub = exif_block.get_ifd(0x8769)

@@ -1,6 +1,6 @@
 """Datasette keeps serving the catalogue while a large ingest writes it.
 
-Everything here is real: photos written by `ingest.synth`, the `ingest` console script importing
+Everything here is real: photos written by `fixtures.synth`, the `ingest` console script importing
 them in its own process (with worker processes), and `ingest serve` (Datasette with our plugin and
 metadata.yml) in another, hammered over loopback HTTP by a pool of threads while the ingest
 commits its batches. No request may fail ("database is locked" least of all), the reads must

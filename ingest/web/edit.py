@@ -1,7 +1,7 @@
 """Archivists' editing on the web: one photo, a filtered set, history and undo.
 
 Every handler checks the archivist role first (anonymous visitors get 403 and see no controls);
-Datasette's CSRF protection covers every form. Writes go through ingest/corrections.py on a
+Datasette's CSRF protection covers every form. Writes go through catalogue/corrections.py on a
 connection of their own (like the CLI's), then the public copy is refreshed before the redirect.
 """
 

@@ -1,7 +1,7 @@
 """Serving a catalogue means serving its public copy.
 
 At startup every catalogue Datasette was given (`datasette gallery.db` or `ingest serve`) is swapped
-for its public copy (ingest/publish.py) under the same name, so /gallery shows public rows only; the
+for its public copy (catalogue/public_copy.py) under the same name, so /gallery shows public rows only; the
 catalogue itself moves to /catalogue, which only archivists may open. A thread keeps the copy in
 step (every second), and writers in this process call `refresh_now` to publish at once.
 """
