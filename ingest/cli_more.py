@@ -96,11 +96,12 @@ def serve(ctx, db_path, store_path, metadata, host, port):
         raise ArchiveError(f"{archive.db_path}: no such catalogue (run `ingest PATH...` first)")
     archive.db  # migrate before serving
     archive.close()
+    from .web.compat import serve_arguments
     from .web.plugin import metadata_path
 
     meta = metadata or metadata_path()
     os.environ["INGEST_STORE"] = str(Path(archive.store.root).resolve())
-    args = ["datasette", "serve", archive.db_path, "-m", str(meta), "-h", host, "-p", str(port)]
+    args = ["datasette", "serve", archive.db_path, *serve_arguments(str(meta)), "-h", host, "-p", str(port)]
     name = Path(archive.db_path).stem
     click.echo(f"Serving {archive.db_path}: open http://{host}:{port}/{name}/photos (Ctrl-C to stop)", err=True)
     from datasette.cli import cli as datasette_cli

@@ -56,6 +56,16 @@ def _forbidden() -> Response:
     return Response.text("Only archivists may edit. Sign in at /-/login.", status=403)
 
 
+def _refused(datasette, request) -> Response | None:
+    """Why this request may not edit: not an archivist (403), or no catalogue served here (404)."""
+    plugin = _plugin()
+    if not plugin.is_archivist(request.actor):
+        return _forbidden()
+    if plugin.catalogue_db(datasette) is None or plugin.public_db(datasette) is None:
+        return Response.text("No gallery is served here", status=404)
+    return None
+
+
 def _back(datasette, form, fallback: str) -> str:
     target = form.get("next") or ""
     local = target.startswith("/") and not target.startswith("//") and "\\" not in target  # no open redirect
@@ -69,8 +79,8 @@ async def edit_photo(request, datasette) -> Response:
     from ..db import transaction
 
     plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     if request.method != "POST":
         return Response.text("POST the edit form", status=405)
     photo_id = int(request.url_vars["id"])
@@ -119,8 +129,8 @@ async def undo_edit(request, datasette) -> Response:
     from ..corrections import undo
 
     plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     if request.method != "POST":
         return Response.text("POST to undo", status=405)
     form = await request.post_vars()
@@ -170,8 +180,8 @@ async def batch_edit(request, datasette) -> Response:
     from ..db import transaction
 
     plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     form = await request.post_vars() if request.method == "POST" else {}
     query = form.get("query", "") if form else request.query_string
     from urllib.parse import parse_qsl
@@ -331,8 +341,8 @@ async def manage_demonstrations(request, datasette) -> Response:
     from ..corrections import edit_demonstration, merge_demonstrations, parse_changes
 
     plugin = _plugin()
-    if not plugin.is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     here = datasette.urls.path("/-/gallery/manage/demonstrations")
     if request.method == "POST":
         form = await request.post_vars()

@@ -64,8 +64,12 @@ def _public(datasette):
 
 async def _allowed(datasette, request, db) -> None:
     """The pages show the photos table: whoever may not see it (a private deployment) gets 403."""
-    await datasette.ensure_permissions(request.actor, [
-        ("view-table", (db.name, "photos")), ("view-database", db.name), "view-instance"])
+    from datasette.utils.asgi import Forbidden
+
+    from .permissions import may_see_table
+
+    if not await may_see_table(datasette, request.actor, db.name, "photos"):
+        raise Forbidden("You may not see the photos")
 
 
 def page_url(datasette, kind: str, slug: str | None = None) -> str:
@@ -152,14 +156,15 @@ def _links(datasette, db, column: str, value, **feed) -> dict:
     }
 
 
-def archive_title(datasette) -> str:
+async def archive_title(datasette) -> str:
+    from .compat import instance_metadata
     from .plugin import archive_name
 
-    return datasette.metadata("title") or archive_name()
+    return await instance_metadata(datasette, "title") or archive_name()
 
 
 async def _render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
-    context = {"archive_title": archive_title(datasette), "gallery_links": {
+    context = {"archive_title": await archive_title(datasette), "gallery_links": {
         "photos": datasette.urls.table(_public(datasette).name, "photos"),
         "demonstrations": page_url(datasette, "demonstrations"), "cities": page_url(datasette, "cities")},
         **context}
