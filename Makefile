@@ -6,7 +6,7 @@ SAMPLES := samples/photos
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: demo test setup samples serve bench clean
+.PHONY: demo test test-datasette1 setup samples serve bench clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,24 @@ serve: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+## The plugin's tests on the Datasette 1.0 alpha (pyproject keeps users on <1.0 until 1.0 is out)
+DATASETTE1 := datasette==1.0a41
+VENV1 := .venv-dt1
+DATASETTE1_TESTS := tests/test_safety.py tests/test_web.py tests/test_web_edit.py tests/test_pages.py \
+	tests/test_publish.py tests/test_plugin_scope.py
+
+$(VENV1)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV1)
+	$(VENV1)/bin/pip install --quiet --upgrade pip
+	$(VENV1)/bin/pip install --quiet -e '.[test]'
+	$(VENV1)/bin/pip install --quiet '$(DATASETTE1)'
+	touch $@
+
+test-datasette1: $(VENV1)/.installed
+	$(VENV1)/bin/python -m pytest -q $(DATASETTE1_TESTS)
+
 bench: setup
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) gallery.db gallery.db-* archive/originals archive/web archive/thumbs $(SAMPLES)
+	rm -rf $(VENV) $(VENV1) gallery.db gallery.db-* archive/originals archive/web archive/thumbs $(SAMPLES)
