@@ -43,10 +43,14 @@ def sql_path(database: str, fmt: str = "") -> str:
 
 
 def databases_list(data) -> list[dict]:
-    """/-/databases.json's entries (1.0 wraps them in {"databases": [...]})."""
-    return data["databases"] if DATASETTE_1 else data
+    """/-/databases.json's entries (1.0a36 wraps them in {"databases": [...]})."""
+    return data["databases"] if isinstance(data, dict) else data
 
 
 def index_databases(data: dict) -> dict[str, dict]:
-    """The home page's JSON (/.json), database name -> its entry (1.0 lists them under "databases")."""
-    return {d["name"]: d for d in data["databases"]} if DATASETTE_1 else data
+    """The home page's JSON (/.json), database name -> its entry: 0.65 keys the top level by name,
+    1.0 nests them under "databases" (by name up to 1.0a35, as a list from 1.0a36)."""
+    if not DATASETTE_1:
+        return data
+    inner = data["databases"]
+    return {d["name"]: d for d in inner} if isinstance(inner, list) else inner

@@ -367,6 +367,7 @@ def datasette1_route_urls(g: Gallery, public_tables: list[str]) -> dict[str, lis
     plan = {
         "/(\\.(?P<format>json))?$": ["/", "/.json"],
         "/-/(\\.(?P<format>json))?$": ["/-/", "/-/.json"],
+        "/-/(\\.(?P<format>jsono?))?$": ["/-/", "/-/.json", "/-/.jsono"],  # up to 1.0a35
         "/-$": ["/-"],
         "/-/config(\\.(?P<format>json))?$": ["/-/config", "/-/config.json"],
         "/-/tasks(\\.(?P<format>json))?$": ["/-/tasks", "/-/tasks.json"],

@@ -55,9 +55,28 @@ def serve_accounts(datasette, accounts) -> None:
     datasette._gallery_accounts = True
 
 
+def _release(version: str) -> tuple[int, int, float]:
+    """"0.65.5" -> (0, 65, inf), "1.0a41" -> (1, 0, 41): alphas before their release."""
+    import re
+
+    found = re.match(r"(\d+)\.(\d+)(?:\.\d+)?(?:a(\d+))?", version)
+    if not found:
+        return (0, 0, 0.0)
+    major, minor, alpha = found.groups()
+    return int(major), int(minor), float(alpha) if alpha else float("inf")
+
+
+def _lists_as_objects() -> bool:
+    """Datasette 1.0a36 made /-/databases.json (and /-/plugins.json) an object, not a list."""
+    from datasette.version import __version__
+
+    return _release(__version__) >= (1, 0, 36)
+
+
 def databases_listing(entries: list[dict]):
-    """/-/databases.json in the installed Datasette's shape: 0.65 a list, 1.0 {"databases": [...]}."""
-    return {"databases": entries} if DATASETTE_1 else entries
+    """/-/databases.json in the installed Datasette's shape: a list up to 1.0a35, then
+    {"ok": true, "databases": [...]}."""
+    return {"ok": True, "databases": entries} if _lists_as_objects() else entries
 
 
 def split_metadata(metadata: dict) -> tuple[dict, dict]:
