@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import MARKS, sample_gallery, shot
+from datasette_versions import DATASETTE_1
 
 from ingest.importer.read.xmp import read_xmp
 
@@ -82,7 +83,8 @@ def test_anonymous_visitor_cannot_open_the_catalogue_or_find_private_tables(serv
     for path in ("/gallery/photo_sources", "/gallery/metadata"):
         assert page.goto(server + path).status == 404, path
     response = page.goto(server + "/gallery?sql=select+path+from+photo_sources")
-    assert response.status == 400 and "no such table" in page.content()
+    # Datasette 1.0 shows a query's error on its page with status 200; 0.65 answers 400.
+    assert response.status == (200 if DATASETTE_1 else 400) and "no such table" in page.content()
     page.close()
 
 

@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 from datasette.app import Datasette
+from datasette_versions import COUNT, row_count
 from fixtures.synth import make_photo
 
 from ingest.catalogue.registry import import_registry
@@ -19,6 +20,7 @@ from ingest.catalogue.schema import connect
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.resolve import Options
 from ingest.media.store import Store
+from ingest.web.compat import datasette_options
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -99,7 +101,7 @@ def make_ds(base: Path, plugins: dict | None = None, metadata_extra: dict | None
     for name, config in (plugins or {}).items():
         metadata["plugins"][name] = {**metadata["plugins"].get(name, {}), **config}
     metadata.update(metadata_extra or {})
-    return Datasette([str(base / "gallery.db")], metadata=metadata, settings=settings or None)
+    return Datasette([str(base / "gallery.db")], settings=settings or None, **datasette_options(metadata))
 
 
 async def _pages(ds, path: str) -> list[str]:
@@ -149,8 +151,8 @@ async def test_demonstration_page(gallery):
     assert f'href="/gallery/photos.csv?demonstration_id={demo_id}&amp;_size=max"' in html
     assert f'href="/gallery/photos?demonstration_id={demo_id}&amp;_view=table&amp;_nofacet=1"' in html
     assert f'<link rel="alternate" type="application/atom+xml" title="New photos of National march for a ceasefire in Gaza" href="/-/gallery/feed.atom?demonstration={MARCH}">' in html
-    table = await ds.client.get(f"/gallery/photos.json?demonstration_id={demo_id}&_size=0")
-    assert table.json()["filtered_table_rows_count"] == LONDON_PHOTOS
+    table = await ds.client.get(f"/gallery/photos.json?demonstration_id={demo_id}&_size=0&{COUNT}")
+    assert row_count(table.json()) == LONDON_PHOTOS
 
 
 async def test_demonstration_pages_paginate_by_taken_at_then_id(gallery):

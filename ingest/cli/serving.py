@@ -1,4 +1,5 @@
-"""`ingest serve`: the gallery in Datasette. Its own module, so no other command loads Datasette."""
+"""`ingest serve`: the gallery in Datasette. Its own module, so no other command loads Datasette
+(or the web layer, which is the only one the CLI sits on top of for this command)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from datasette.cli import cli as datasette_cli
 
 from ingest.cli.common import archive_options, get_archive
+from ingest.web.compat import serve_arguments
 
 
 @click.command()
@@ -26,7 +28,7 @@ def serve(ctx, db_path, store_path, metadata, host, port):
     archive.close()
     meta = metadata or archive.metadata_path()
     os.environ["INGEST_STORE"] = str(Path(archive.store.root).resolve())
-    args = ["datasette", "serve", archive.db_path, "-m", str(meta), "-h", host, "-p", str(port)]
+    args = ["datasette", "serve", archive.db_path, *serve_arguments(str(meta)), "-h", host, "-p", str(port)]
     name = Path(archive.db_path).stem
     click.echo(f"Serving {archive.db_path}: open http://{host}:{port}/{name}/photos (Ctrl-C to stop)", err=True)
     sys.argv = args

@@ -3,6 +3,7 @@ archive behind them, and the URLs of its images. Plain helpers; the hooks stay i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -14,6 +15,8 @@ from ingest.archive import Archive
 from ingest.catalogue import settings
 from ingest.media.store import Store
 from ingest.web import serving
+from ingest.web.compat import instance_metadata
+from ingest.web.permissions import is_archivist
 
 PLUGIN = "gallery"
 DISTRIBUTION = "demonstration-photo-archive"  # Datasette names a plugin (and its static files' URL) by its distribution
@@ -42,11 +45,6 @@ def thumbnail_html(datasette, sha256: str, alt: str = "") -> Markup:
     )
 
 
-def is_archivist(actor) -> bool:
-    """Archivists (and Datasette's --root) see the catalogue; everyone else sees the public copy."""
-    return bool(actor) and (actor.get("id") == "root" or "archivist" in (actor.get("roles") or ()))
-
-
 async def visible(datasette, actor, column: str, value) -> bool:
     """Whether this visitor may see the photo: anonymous visitors only those in the public copy."""
     db = catalogue_db(datasette) if is_archivist(actor) else None
@@ -58,14 +56,10 @@ async def visible(datasette, actor, column: str, value) -> bool:
 
 
 def public_db(datasette):
-    """The public copy (gallery.db's is /gallery), or a served database of public rows."""
+    """The public copy (gallery.db's is /gallery); None when no catalogue is served (the plugin's
+    pages, images and downloads then have nothing to show, whatever else Datasette serves)."""
     names = sorted(serving.public_names(datasette))
-    if names:
-        return datasette.databases.get(names[0])
-    for name, db in datasette.databases.items():
-        if name != "_internal" and not db.is_memory and not serving.is_catalogue(db.path):
-            return db
-    return None
+    return datasette.databases.get(names[0]) if names else None
 
 
 def catalogue_db(datasette):
@@ -87,13 +81,14 @@ def catalogue_path(datasette) -> str | None:
 _names: dict[int, tuple[float, str]] = {}
 
 
-def archive_name(datasette) -> str:
+async def archive_name(datasette) -> str:
     """The archive's name, the source of every credit line: its `title` setting, else the title in
     Datasette's metadata, else the default. Read from the catalogue at most every 2 seconds."""
     cached = _names.get(id(datasette))
     if cached and time.monotonic() - cached[0] < 2:
         return cached[1]
     archive = archive_for(datasette)
-    name = (archive and archive.title) or datasette.metadata("title") or settings.DEFAULT_TITLE
+    title = await asyncio.to_thread(lambda: archive.title) if archive else None
+    name = title or await instance_metadata(datasette, "title") or settings.DEFAULT_TITLE
     _names[id(datasette)] = (time.monotonic(), name)
     return name

@@ -62,6 +62,15 @@ def _forbidden() -> Response:
     return Response.text("Only archivists may edit. Sign in at /-/login.", status=403)
 
 
+def _refused(datasette, request) -> Response | None:
+    """Why this request may not edit: not an archivist (403), or no catalogue served here (404)."""
+    if not is_archivist(request.actor):
+        return _forbidden()
+    if catalogue_db(datasette) is None or public_db(datasette) is None:
+        return Response.text("No gallery is served here", status=404)
+    return None
+
+
 def _back(datasette, form, fallback: str) -> str:
     target = form.get("next") or ""
     local = target.startswith("/") and not target.startswith("//") and "\\" not in target  # no open redirect
@@ -70,8 +79,8 @@ def _back(datasette, form, fallback: str) -> str:
 
 async def edit_photo(request, datasette) -> Response:
     """POST the photo page's form: only changed fields become edits; all or nothing."""
-    if not is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     if request.method != "POST":
         return Response.text("POST the edit form", status=405)
     photo_id = int(request.url_vars["id"])
@@ -114,8 +123,8 @@ def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
 
 
 async def undo_edit(request, datasette) -> Response:
-    if not is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     if request.method != "POST":
         return Response.text("POST to undo", status=405)
     form = await request.post_vars()
@@ -158,8 +167,8 @@ def _matching(conn, args: list[tuple[str, str]]) -> tuple[list[int], str]:
 
 async def batch_edit(request, datasette) -> Response:
     """GET: the count and a form for a filtered view; POST: apply to exactly that set (refused if it changed)."""
-    if not is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     form = await request.post_vars() if request.method == "POST" else {}
     query = form.get("query", "") if form else request.query_string
     args = [(k, v) for k, v in parse_qsl(query, keep_blank_values=False) if k not in ("_db",)]
@@ -297,8 +306,8 @@ def auth_config(datasette) -> dict:
 
 async def manage_demonstrations(request, datasette) -> Response:
     """Archivists' list of demonstrations, provisional groups first: rename, re-date, merge."""
-    if not is_archivist(request.actor):
-        return _forbidden()
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
     here = datasette.urls.path("/-/gallery/manage/demonstrations")
     if request.method == "POST":
         form = await request.post_vars()

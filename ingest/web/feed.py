@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from datasette.utils.asgi import NotFound, Response
 
 from ingest.outputs.credit import credit
+from ingest.web.compat import instance_metadata
 from ingest.web.pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -79,7 +80,7 @@ async def feed(request, datasette) -> Response:
         f"{'WHERE ' + ' AND '.join(where) if where else ''} "
         f"ORDER BY p.imported_at DESC, p.id DESC LIMIT {SIZE}", params)).rows
 
-    name = archive_title(datasette)
+    name = await archive_title(datasette)
     query = {k: request.args[k] for k in ("demonstration", "city") if request.args.get(k)}
     self_url = datasette.absolute_url(request, datasette.urls.path(f"/-/{PLUGIN}/feed.atom")
                                       + (f"?{urlencode(query)}" if query else ""))
@@ -91,7 +92,7 @@ async def feed(request, datasette) -> Response:
     _el(root, "updated", max(stamps) if stamps else "1970-01-01T00:00:00Z")
     _el(root, "link", rel="self", type="application/atom+xml", href=self_url)
     _el(root, "link", rel="alternate", type="text/html", href=datasette.absolute_url(request, alternate))
-    _el(_el(root, "author"), "name", datasette.metadata("source") or name)  # for photos whose creator is unknown
+    _el(_el(root, "author"), "name", await instance_metadata(datasette, "source") or name)  # for photos whose creator is unknown
     _el(root, "generator", "ingest gallery (Datasette)")
 
     for photo in rows:

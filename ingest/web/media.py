@@ -1,14 +1,16 @@
-"""The plugin's own routes for files: thumbnails and web sizes from the store, licence-carrying
-downloads, and /-/databases without server paths."""
+"""The plugin's own routes beside its pages: thumbnails and web sizes from the store,
+licence-carrying downloads, and Datasette's listings narrowed to what a visitor may open."""
 
 from __future__ import annotations
 
 import asyncio
 
-from datasette.utils.asgi import Response
+from datasette.utils import tilde_decode
+from datasette.utils.asgi import Forbidden, Response
 
 from ingest.errors import ArchiveError
 from ingest.outputs.export import SIZES, export, zip_bundle
+from ingest.web import compat, permissions
 from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
 
 
@@ -48,7 +50,7 @@ async def download(request, datasette) -> Response:
     for photo_id in ids:
         if not await visible(datasette, request.actor, "id", photo_id):
             return Response.text("Not found", status=404)
-    name = archive_name(datasette)
+    name = await archive_name(datasette)
     store = store_for(datasette)
 
     def page(photo_id: int) -> str:
@@ -69,12 +71,34 @@ async def download(request, datasette) -> Response:
 
 
 async def databases(request, datasette) -> Response:
-    """Datasette's /-/databases without the files' paths and sizes (a server path can name a
-    person), listing only the databases this visitor may open."""
+    """Datasette's /-/databases, listing only the databases this visitor may open, and without the
+    paths, sizes and hashes of the gallery's own files (a server path can name a person).
+    Any other database is listed as Datasette lists it."""
+    ours = permissions.managed(datasette) | permissions.closed(datasette)
     listed = []
     for name, db in datasette.databases.items():
-        if name == "_internal" or not await datasette.permission_allowed(
-                request.actor, "view-database", name, default=True):
+        if name == "_internal" or not await permissions.allowed(datasette, request.actor, "view-database", name):
             continue
-        listed.append({"name": name, "route": db.route, "is_mutable": db.is_mutable, "is_memory": db.is_memory})
-    return Response.json(listed)
+        entry = {"name": name, "route": db.route, "is_mutable": db.is_mutable, "is_memory": db.is_memory}
+        if name not in ours:
+            entry = {"name": name, "route": db.route, "path": db.path, "size": db.size, "is_mutable": db.is_mutable,
+                     "is_memory": db.is_memory, "hash": db.hash}
+        listed.append(entry)
+    return Response.json(compat.databases_listing(listed))
+
+
+try:  # Datasette 1.0
+    from datasette.views.stored_queries import QueryListView
+except ImportError:
+    QueryListView = None
+
+
+async def query_list(request, send, datasette) -> Response:
+    """Datasette 1.0's /<database>/-/queries, closed like the rest of the catalogue: 1.0a41 lists a
+    database's stored queries without asking whether the visitor may see the database. Every
+    other database's list is Datasette's own."""
+    route = tilde_decode(request.url_vars["database"])
+    db = next((d for d in datasette.databases.values() if d.route == route), None)
+    if db is not None and db.name in permissions.closed_to(datasette, request.actor):
+        raise Forbidden("You do not have permission to view this database")
+    return await QueryListView.as_view(datasette)(request, send)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import calendar
 from urllib.parse import urlencode
 
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from ingest.web.context import PLUGIN, archive_name, public_db
+from ingest.web.permissions import may_see_table
 
 PAGE_SIZE = 60
 
@@ -63,8 +64,10 @@ def _public(datasette):
 
 async def _allowed(datasette, request, db) -> None:
     """The pages show the photos table: whoever may not see it (a private deployment) gets 403."""
-    await datasette.ensure_permissions(request.actor, [
-        ("view-table", (db.name, "photos")), ("view-database", db.name), "view-instance"])
+
+
+    if not await may_see_table(datasette, request.actor, db.name, "photos"):
+        raise Forbidden("You may not see the photos")
 
 
 def page_url(datasette, kind: str, slug: str | None = None) -> str:
@@ -151,12 +154,12 @@ def _links(datasette, db, column: str, value, **feed) -> dict:
     }
 
 
-def archive_title(datasette) -> str:
-    return archive_name(datasette)
+async def archive_title(datasette) -> str:
+    return await archive_name(datasette)
 
 
 async def _render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
-    context = {"archive_title": archive_title(datasette), "gallery_links": {
+    context = {"archive_title": await archive_title(datasette), "gallery_links": {
         "photos": datasette.urls.table(_public(datasette).name, "photos"),
         "demonstrations": page_url(datasette, "demonstrations"), "cities": page_url(datasette, "cities")},
         **context}

@@ -1,96 +1,98 @@
 """Datasette hooks: image routes from the store, thumbnails in the photos table, privacy defaults.
 
-Hooks stay tiny; what they decide lives in plain helpers that tests call directly.
+Hooks stay tiny; what they decide lives in plain helpers (context.py, permissions.py, media.py)
+that tests call directly. They touch only what the plugin serves (a catalogue and its public copy):
+any other database served beside them behaves as in plain Datasette. The same code runs on
+Datasette 0.65 and 1.0; where the two generations' hooks differ, each gets its own, defined only
+when the installed Datasette has it.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from datasette import hookimpl
+from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import edit, feed, pages
-from ingest.web import serving as public
+from ingest.web import compat, edit, feed, pages, permissions, serving
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
     SHA,
     archive_name,
     catalogue_db,
-    is_archivist,
     on_catalogue,
     public_db,
     thumbnail_html,
     visible,
 )
-from ingest.web.media import databases, download, serve_image
+from ingest.web.media import QueryListView, databases, download, query_list, serve_image
+from ingest.web.permissions import is_archivist
 
-# Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
-PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings",
-                  "edits", "publish_log", "archivists"}
+
 @hookimpl
 def register_routes():
-    return [
+    routes = [
         (rf"^/-/{PLUGIN}/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\.jpg$", serve_image),
         (rf"^/-/{PLUGIN}/download/(?P<id>\d+)$", download),
         (rf"^/-/{PLUGIN}/download\.zip$", download),
         (r"^/-/databases(\.(?P<format>json))?$", databases),  # before Datasette's own
-    ] + edit.ROUTES + pages.ROUTES + feed.ROUTES
+    ]
+    if QueryListView is not None:  # before Datasette's own
+        routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
+    return routes + edit.ROUTES + pages.ROUTES + feed.ROUTES
 
 
-@hookimpl
-def get_metadata(datasette, key, database, table):
-    """Archivists added with `ingest archivists add` sign in through datasette-auth-passwords.
+if hasattr(hookspecs, "get_metadata"):  # Datasette 0.65
+    @hookimpl
+    def get_metadata(datasette, key, database, table):
+        """Archivists added with `ingest archivists add` sign in through datasette-auth-passwords.
 
-    Only for lookups of "plugins" (what plugin_config asks): /-/metadata asks for everything
-    (key None) and shows it to anyone, so the accounts' names never appear there."""
-    if key != "plugins" or database or table:
-        return None
-    config = edit.auth_config(datasette)
-    return {"plugins": {"datasette-auth-passwords": config}} if config else None
+        Only for lookups of "plugins" (what plugin_config asks): /-/metadata asks for everything
+        (key None) and shows it to anyone, so the accounts' names never appear there."""
+        if key != "plugins" or database or table:
+            return None
+        config = edit.auth_config(datasette)
+        return {"plugins": {compat.AUTH_PLUGIN: config}} if config else None
 
 
 @hookimpl
 def startup(datasette):
     async def inner():
-        await asyncio.to_thread(public.publish_catalogues, datasette)
-        if public.served(datasette):
-            # Facet suggestions scan the whole photos table for each column on every grid page
-            # (1.6 s of 3.4 s at 100,000 photos, bench/gallery.py); the gallery names its facets.
+        await asyncio.to_thread(serving.publish_catalogues, datasette)
+        if serving.served(datasette):
+            # Only when a catalogue is served, though the setting is the instance's: facet
+            # suggestions scan the whole photos table for each column on every grid page (1.6 s
+            # of 3.4 s at 100,000 photos, bench/gallery.py); the gallery names its facets.
             datasette._settings["suggest_facets"] = False
+            if not hasattr(hookspecs, "get_metadata"):  # Datasette 1.0: no get_metadata hook
+                compat.serve_accounts(datasette, edit.auth_config)
 
     return inner
 
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    if table == "photos" and column == "sha256" and isinstance(value, str) and SHA.match(value):
+    """The thumbnail in place of the hash, in the gallery's own photos tables only."""
+    if (table == "photos" and column == "sha256" and isinstance(value, str) and SHA.match(value)
+            and database in permissions.managed(datasette)):
         return thumbnail_html(datasette, value)
     return None
 
 
-@hookimpl
-def permission_allowed(datasette, actor, action, resource):
-    """Only archivists open the catalogue; everyone reads (and queries) the public copy.
+if hasattr(hookspecs, "permission_allowed"):  # Datasette 0.65
+    @hookimpl
+    def permission_allowed(datasette, actor, action, resource):
+        """Only archivists open the catalogue (permissions.closed_to); no opinion on anything else."""
+        return permissions.decide(datasette, actor, resource[0] if isinstance(resource, tuple) else resource)
 
-    Whatever the public copy does not hold cannot leak, so SQL is safe there; where a catalogue is
-    served without its copy (no startup), SQL and the private tables stay closed."""
-    if is_archivist(actor):
-        return None
-    database = resource[0] if isinstance(resource, tuple) else resource
-    if database in public.catalogue_names(datasette):
-        return False if action in ("view-database", "view-database-download", "view-table",
-                                   "view-query", "execute-sql", "insert-row", "delete-row",
-                                   "update-row", "create-table", "drop-table") else None
-    if database in public.public_names(datasette):
-        return None
-    if action == "execute-sql":
-        return False
-    if action == "view-table" and isinstance(resource, tuple) and resource[1] in PRIVATE_TABLES:
-        return False
-    return None
+
+if hasattr(hookspecs, "permission_resources_sql"):  # Datasette 1.0
+    @hookimpl
+    def permission_resources_sql(datasette, actor, action):
+        """Only archivists open the catalogue: deny rows for everyone else (permissions.deny_rows)."""
+        return permissions.deny_rows(datasette, actor, action)
 
 
 @hookimpl
@@ -98,42 +100,54 @@ def prepare_jinja2_environment(env):
     env.filters["licence_short"] = short_name
 
 
-@hookimpl
-def extra_css_urls(datasette):
-    return [datasette.urls.static_plugins(DISTRIBUTION, "gallery.css")]
+def styles_page(datasette, database: str | None) -> bool:
+    """The gallery's CSS and JavaScript go on its own pages and its databases' pages (both style
+    any photos table and fold any facets), not on another database's."""
+    return bool(serving.served(datasette)) and (database is None or database in permissions.managed(datasette))
 
 
 @hookimpl
-def extra_js_urls(datasette):
+def extra_css_urls(datasette, database):
+    return [datasette.urls.static_plugins(DISTRIBUTION, "gallery.css")] if styles_page(datasette, database) else []
+
+
+@hookimpl
+def extra_js_urls(datasette, database):
+    if not styles_page(datasette, database):
+        return []
     return [{"url": datasette.urls.static_plugins(DISTRIBUTION, "gallery.js"), "module": False}]
 
 
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
-    """A photo's page gets its licence in words and its credit line, computed off the event loop."""
-    if table != "photos" or request is None or view_name not in ("row", "table"):
+    """The gallery's photos tables: `gallery_managed` (the templates named after them show the grid
+    and the photo page only with it: a database of another's with the same name keeps Datasette's
+    own), and a photo's licence in words and its credit line, computed off the event loop."""
+    if (table != "photos" or request is None or view_name not in ("row", "table")
+            or database not in permissions.managed(datasette)):
         return {}
     if view_name == "table":
         if not is_archivist(request.actor):
-            return {}
+            return {"gallery_managed": True}
         query = "&".join(p for p in [f"_db={database}", request.query_string] if p)
-        return {"gallery_batch_url": datasette.urls.path(f"/-/{PLUGIN}/batch") + "?" + query}
+        return {"gallery_managed": True,
+                "gallery_batch_url": datasette.urls.path(f"/-/{PLUGIN}/batch") + "?" + query}
 
     async def inner():
         pk = request.url_vars.get("pks", "")
         db, catalogue = public_db(datasette), catalogue_db(datasette)
         if db is None or catalogue is None or not pk.isdigit():
-            return {}
+            return {"gallery_managed": True}
         if not await visible(datasette, request.actor, "id", int(pk)):
-            return {}
+            return {"gallery_managed": True}
         try:
             photo = await on_catalogue(catalogue, lambda cat: load_photo(cat, int(pk)))
         except Exception:
-            return {}
+            return {"gallery_managed": True}
         page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
         editing = await edit.edit_context(datasette, request, int(pk))
-        line = photo_credit(photo, archive_name(datasette), page)
-        return {"gallery_photo": {
+        line = photo_credit(photo, await archive_name(datasette), page)
+        return {"gallery_managed": True, "gallery_photo": {
             "city": photo.city, "demonstration": photo.demonstration,
             "licence_name": photo.licence_name, "licence_url": photo.licence_url,
             "permissions": permission_words(photo),
@@ -141,3 +155,7 @@ def extra_template_vars(view_name, database, table, request, datasette):
         }, "gallery_edit": editing}
 
     return inner
+
+
+# What ingest/web/__init__.py hands Datasette: every hook defined above for the installed Datasette.
+HOOKS = tuple(name for name, value in list(globals().items()) if hasattr(value, "datasette_impl"))

@@ -91,9 +91,11 @@ def publish_catalogues(datasette) -> None:
         copy = PublicCopy(db.path, Path(folder) / f"{name}.db")
         copy.refresh()
         private = CATALOGUE if len(catalogues) == 1 else f"{name}_{CATALOGUE}"
+        # A new Database for the catalogue, not the one removed: Datasette 1.0 closes what it removes.
         datasette.remove_database(name)
         datasette.add_database(Database(datasette, path=str(copy.path), is_mutable=True), name=name)
-        datasette.add_database(db, name=private)
+        # The name Datasette gave it: another database served as "catalogue" keeps its own name.
+        private = datasette.add_database(Database(datasette, path=db.path, is_mutable=db.is_mutable), name=private).name
         served = Served(copy, name, private)
         registry[name] = served
         weakref.finalize(datasette, _close, served, folder)

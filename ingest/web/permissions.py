@@ -1,0 +1,131 @@
+"""Who may do what on the databases the gallery manages, under Datasette 0.65 and 1.0 alike.
+
+The plugin has an opinion about its own databases only: a private catalogue is closed to everyone
+but archivists, and its public copy is left to Datasette's defaults (anyone reads and queries it:
+whatever the copy does not hold cannot leak). Every other database gets no opinion at all, so it
+behaves exactly as in plain Datasette.
+
+The decision is `closed_to(datasette, actor)`: the databases this visitor may do nothing with.
+plugin.py hands it to whichever permission hook the installed Datasette calls: 0.65's
+`permission_allowed` (False for those databases) or 1.0's `permission_resources_sql` (deny rows,
+`deny_rows`). The plugin's own pages ask through `allowed`, which speaks both generations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ingest.web import serving
+
+# Datasette 1.0 checks actions against resources in SQL (`permission_resources_sql`, `allowed`);
+# 0.65 asks `permission_allowed` hooks and `datasette.permission_allowed`.
+try:
+    from datasette.permissions import PermissionSQL
+except ImportError:  # Datasette 0.65
+    PermissionSQL = DatabaseResource = TableResource = None
+DATASETTE_1 = PermissionSQL is not None
+
+_CATALOGUE_FILES: dict[str, tuple[tuple, bool]] = {}  # path -> (its files' stat, is a catalogue)
+
+
+def is_archivist(actor: dict | None) -> bool:
+    """Archivists (and Datasette's --root) see the catalogue; everyone else sees the public copy."""
+    return bool(actor) and (actor.get("id") == "root" or "archivist" in (actor.get("roles") or ()))
+
+
+def _stat(path: str) -> tuple:
+    out = []
+    for name in (path, path + "-wal"):
+        try:
+            st = os.stat(name)
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def _is_catalogue_file(path: str | None) -> bool:
+    """serving.is_catalogue, remembered until the file (or its WAL) changes: permission checks are many."""
+    if not path:
+        return False
+    stat = _stat(path)
+    cached = _CATALOGUE_FILES.get(path)
+    if cached is None or cached[0] != stat:
+        cached = (stat, serving.is_catalogue(path))
+        _CATALOGUE_FILES[path] = cached
+    return cached[1]
+
+
+def managed(datasette) -> set[str]:
+    """The databases this plugin serves: each public copy and each catalogue behind one."""
+    return serving.public_names(datasette) | serving.catalogue_names(datasette)
+
+
+def closed(datasette) -> set[str]:
+    """The private catalogues: those served behind a public copy, and any catalogue file served
+    as it is (before startup published it, or added later): its withheld photos are in it."""
+    names = set(serving.catalogue_names(datasette))
+    copies = serving.public_names(datasette)
+    for name, db in datasette.databases.items():
+        if name in names or name in copies or name == "_internal" or db.is_memory:
+            continue
+        if _is_catalogue_file(db.path):
+            names.add(name)
+    return names
+
+
+def closed_to(datasette, actor: dict | None) -> set[str]:
+    """The databases this visitor may do nothing with (no action at all, not even seeing them)."""
+    return set() if is_archivist(actor) else closed(datasette)
+
+
+def decide(datasette, actor: dict | None, database: str | None) -> bool | None:
+    """0.65's answer for one check: False on a closed database, else no opinion (Datasette decides)."""
+    if database is None:
+        return None
+    return False if database in closed_to(datasette, actor) else None
+
+
+async def deny_rows(datasette, actor: dict | None, action: str) -> Any:
+    """1.0's answer: a PermissionSQL denying `action` on every closed database and on each of its
+    tables and queries (a table- or query-level allow in the configuration would otherwise win
+    over a database-level deny). None when there is nothing to deny."""
+    spec = datasette.actions.get(action)
+    if spec is None or spec.resource_class is None:
+        return None  # instance-wide actions: not ours to decide
+    names = closed_to(datasette, actor)
+    if not names:
+        return None
+
+    reason = "the catalogue is for archivists (ingest gallery)"
+    params = {"gallery_closed": json.dumps(sorted(names)), "gallery_reason": reason}
+    sql = ("SELECT value AS parent, NULL AS child, 0 AS allow, :gallery_reason AS reason "
+           "FROM json_each(:gallery_closed)")
+    if spec.takes_child:
+        children = await spec.resource_class.resources_sql(datasette)
+        sql += (" UNION ALL SELECT parent, child, 0 AS allow, :gallery_reason AS reason "
+                f"FROM ({children}) WHERE parent IN (SELECT value FROM json_each(:gallery_closed))")
+    return PermissionSQL(sql=sql, params=params)
+
+
+async def allowed(datasette, actor: dict | None, action: str, database: str | None = None,
+                  table: str | None = None) -> bool:
+    """May `actor` do `action` (on this database, or this table of it)? Datasette's full answer,
+    every plugin's rules included, in whichever form the installed Datasette asks it."""
+    if DATASETTE_1:
+
+        resource = (TableResource(database, table) if table is not None
+                    else DatabaseResource(database) if database is not None else None)
+        return await datasette.allowed(action=action, resource=resource, actor=actor)
+    resource = (database, table) if table is not None else database
+    return await datasette.permission_allowed(actor, action, resource, default=True)
+
+
+async def may_see_table(datasette, actor: dict | None, database: str, table: str) -> bool:
+    """The instance, the database and the table all open to this visitor (0.65 and 1.0 alike:
+    a private deployment closes the first, the plugin the second)."""
+    return (await allowed(datasette, actor, "view-instance")
+            and await allowed(datasette, actor, "view-database", database)
+            and await allowed(datasette, actor, "view-table", database, table))
