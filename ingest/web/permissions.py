@@ -23,6 +23,7 @@ from ingest.web import serving
 # 0.65 asks `permission_allowed` hooks and `datasette.permission_allowed`.
 try:
     from datasette.permissions import PermissionSQL
+    from datasette.resources import DatabaseResource, TableResource
 except ImportError:  # Datasette 0.65
     PermissionSQL = DatabaseResource = TableResource = None
 DATASETTE_1 = PermissionSQL is not None
