@@ -13,6 +13,7 @@ $(BIN)/ingest: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip uninstall --quiet --yes ingest 2>/dev/null || true  # the distribution's former name
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip uninstall --quiet --yes datasette-auth-passwords 2>/dev/null || true  # sign-in is the plugin's own now
 	touch $@
 
 setup: $(BIN)/ingest

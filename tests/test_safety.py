@@ -23,6 +23,8 @@ fixed, its test passes, strict xfail fails the run, and the marker comes off.
 
 from __future__ import annotations
 
+from accounts_support import archivist_cookies
+
 import asyncio
 import base64
 import html
@@ -73,7 +75,6 @@ WITHHELD_DATE = "2024-06-01"
 # Exact GPS of the public photos: published as London's centre (51.50853, -0.12574) by default.
 PUBLIC_GPS = {"public-one.jpg": (51.504517, -0.126373), "public-two.jpg": (51.500952, -0.124683)}
 LONDON = (51.50853, -0.12574)
-ARCHIVIST = {"a": {"id": "root"}}
 FAIL_MARKERS = ("Traceback", "Caught this error", "OperationalError")
 
 
@@ -191,10 +192,6 @@ def make_ds(db_path: Path, store: Path) -> Datasette:
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
     metadata.setdefault("plugins", {})["gallery"] = {"store": str(store)}
     return Datasette([str(db_path)], **datasette_options(metadata))
-
-
-def archivist_cookies(ds: Datasette) -> dict:
-    return {"ds_actor": ds.sign(ARCHIVIST, "actor")}
 
 
 # ---------------------------------------------------------------- what must never show
@@ -490,9 +487,9 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
             "/-/gallery/feed.atom", f"/-/gallery/feed.atom?city={g.slugs['withheld city']}",
             f"/-/gallery/feed.atom?demonstration={g.slugs['withheld demo']}",
             f"/-/gallery/feed.atom?city={g.slugs['public city']}&demonstration={g.slugs['public demo']}"],
-        # datasette-auth-passwords (installed beside the gallery for archivists' sign-in)
-        "^/-/password-tool$": ["/-/password-tool"],
-        "^/-/login$": ["/-/login"],
+        # the archivists' sign-in (ingest/web/auth.py); /-/login is rewritten to it
+        "^/-/gallery/login$": ["/-/gallery/login"],
+        "^/-/login$": ["/-/login", "/-/login?next=//elsewhere.example/"],
         **datasette1_route_urls(g, public_tables),
     }
 
@@ -768,10 +765,11 @@ async def test_public_json_has_city_centre_not_exact_gps_serials_owners_or_paths
         assert not any(s.encode() in data for s in SERIALS)
 
 
-async def test_an_archivist_does_see_the_withheld_photo(gallery):
+async def test_an_archivist_does_see_the_withheld_photo(gallery, tmp_path):
     """The markers really are in the catalogue: the walk found nothing because nothing leaks."""
-    ds = make_ds(gallery.db_path, gallery.store)
-    cookies = archivist_cookies(ds)
+    db_path = copy_catalogue(gallery, tmp_path)
+    ds = make_ds(db_path, gallery.store)
+    cookies = archivist_cookies(ds, db_path)
     w = gallery.withheld
     row = (await ds.client.get(f"/catalogue/photos/{w['id']}.json?_shape=array", cookies=cookies)).json()[0]
     assert row["title"] == f"{MARK}title barricade" and row["withheld"] == 1

@@ -7,6 +7,8 @@ imports them with run_ingest or the `ingest` command into a real SQLite catalogu
 
 from __future__ import annotations
 
+from accounts_support import archivist_cookies
+
 import itertools
 import os
 import re
@@ -704,7 +706,7 @@ async def test_datasette_facets_on_provenance(samples_archive):
     ds = Datasette([str(db_path)])  # the reason is for archivists: it is in the catalogue, not the public copy
     ambiguous = await ds.client.get(
         "/catalogue/photos.json?_shape=objects&needs_review=1&original_filename=IMG-20240518-WA0003.jpg",
-        cookies={"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")})
+        cookies=archivist_cookies(ds, db_path))
     rows = ambiguous.json()["rows"]
     assert len(rows) == 1 and "none chosen" in rows[0]["review_reason"]
     assert rows[0]["date_source"] == "file-name" and rows[0]["demonstration_source"] is None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from accounts_support import archivist_cookies
+
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 from datasette.app import Datasette
-from datasette_versions import DATASETTE_1, databases_list, facet_results, sql_path
+from datasette_versions import DATASETTE_1, csrf_cookies, databases_list, facet_results, sql_path
 from fixtures.synth import make_photo
 
 from ingest.catalogue.schema import connect
@@ -125,9 +127,26 @@ async def test_sql_over_public_data_works_for_anonymous_visitors(gallery):
     assert denied.status_code == 400 and "no such table" in denied.text
 
 
-async def test_archivist_opens_the_catalogue(gallery):
-    ds = make_ds(gallery[0])
-    cookies = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+async def test_archivist_opens_the_catalogue(gallery, tmp_path):
+    """Only a signed-in archivist: never an id alone, nor Datasette's --root."""
+    import shutil
+
+    from ingest.catalogue.accounts import add_archivist
+
+    base = tmp_path / "site"
+    shutil.copytree(gallery[0], base)
+    db = connect(base / "gallery.db")
+    add_archivist(db, "olena", "a long enough password")
+    db.conn.close()
+    ds = make_ds(base)
+    root = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+    assert (await ds.client.get("/catalogue/photo_sources.json?_shape=array", cookies=root)).status_code == 403
+    page = await ds.client.get("/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    signed = await ds.client.post("/-/login", cookies=csrf_cookies(page), data={
+        "username": "olena", "password": "a long enough password", "csrftoken": token})
+    assert signed.status_code == 302
+    cookies = {**csrf_cookies(page), "ds_actor": signed.cookies["ds_actor"]}
     response = await ds.client.get("/catalogue/photo_sources.json?_shape=array", cookies=cookies)
     assert response.status_code == 200 and len(response.json()) == 2
 
@@ -308,6 +327,6 @@ async def test_databases_list_names_no_paths(gallery):
     listed = databases_list((await ds.client.get("/-/databases.json")).json())
     assert [d["name"] for d in listed] == ["gallery"]  # the catalogue is not the visitor's to open
     assert "path" not in listed[0] and str(gallery[0]) not in str(listed)
-    archivist = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+    archivist = archivist_cookies(ds, gallery[0] / "gallery.db")
     names = {d["name"] for d in databases_list((await ds.client.get("/-/databases.json", cookies=archivist)).json())}
     assert names == {"gallery", "catalogue"}

@@ -1,12 +1,20 @@
 """Who may sign in and edit: names and password hashes in the catalogue (never in the public copy).
 
-Hashes are datasette-auth-passwords' (PBKDF2-SHA256), so its sign-in page checks them; the plugin
-hands these accounts to it as configuration, each with the `archivist` role.
+Hashes are PBKDF2-SHA256 in the `pbkdf2_sha256$iterations$salt$hash` form Django and
+datasette-auth-passwords write, so hashes made by `datasette hash-password` work here too.
+A signed-in session carries a token derived from the account's current hash: changing the
+password, disabling or removing the account ends every session made before, at once.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlite_utils
 
@@ -16,13 +24,53 @@ from ingest.times import now
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
+ALGORITHM = "pbkdf2_sha256"
+ITERATIONS = 480_000
+ROLES = ("archivist",)
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    password_hash: str
+    roles: tuple[str, ...] = ("archivist",)
+    disabled: bool = False
+
+
+def hash_password(password: str, salt: str | None = None, iterations: int = ITERATIONS) -> str:
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("utf-8"), iterations)
+    return f"{ALGORITHM}${iterations}${salt}${base64.b64encode(digest).decode('ascii')}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether PASSWORD matches ENCODED; a malformed hash matches nothing (after the same work)."""
+    try:
+        algorithm, iterations, salt, expected = encoded.split("$", 3)
+        rounds = int(iterations)
+    except (AttributeError, ValueError):
+        algorithm, rounds, salt, expected = "", ITERATIONS, "", ""
+    if algorithm != ALGORITHM or not 1 <= rounds <= 10_000_000:
+        rounds, expected = ITERATIONS, ""
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("utf-8"), rounds)
+    return hmac.compare_digest(base64.b64encode(digest).decode("ascii"), expected) and bool(expected)
+
+
+@lru_cache(maxsize=1)
+def decoy_hash() -> str:
+    """What an unknown name is checked against, so that it costs what a real account costs and
+    a sign-in's time does not tell whether the name exists."""
+    return hash_password(secrets.token_hex(16))
+
+
+def session_token(account: Account) -> str:
+    """A short token that changes whenever the account's password hash does."""
+    return hashlib.sha256(b"gallery-session\0" + account.password_hash.encode("utf-8")).hexdigest()[:24]
 
 
 def add_archivist(db: sqlite_utils.Database, name: str, password: str) -> str:
-    """Add NAME (or set a new password); returns 'added' or 'updated'."""
-    # Imported here: the plugin's package loads Datasette (0.1 s), which only adding a password needs.
-    from datasette_auth_passwords.utils import hash_password
-
+    """Add NAME (or set a new password, which also enables a disabled account); returns 'added' or
+    'updated'. A new password ends every session signed in with the old one."""
     if not _NAME.match(name):
         raise ArchiveError(f"{name!r}: a name is letters, digits and . _ @ - (up to 64)")
     if len(password) < MIN_PASSWORD:
@@ -30,7 +78,7 @@ def add_archivist(db: sqlite_utils.Database, name: str, password: str) -> str:
     with transaction(db):
         known = db.execute("SELECT 1 FROM archivists WHERE name = ?", [name]).fetchone()
         db.conn.execute("INSERT INTO archivists (name, password_hash, added_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash",
+                        "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, disabled_at = NULL",
                         [name, hash_password(password), now()])
     return "updated" if known else "added"
 
@@ -41,9 +89,21 @@ def remove_archivist(db: sqlite_utils.Database, name: str) -> None:
             raise ArchiveError(f"{name!r}: no such archivist")
 
 
-def list_archivists(db: sqlite_utils.Database) -> list[tuple[str, str]]:
-    return db.execute("SELECT name, added_at FROM archivists ORDER BY name").fetchall()
+def disable_archivist(db: sqlite_utils.Database, name: str, disabled: bool = True) -> None:
+    """Stop NAME signing in, and end their sessions, keeping the account (enable it again later)."""
+    with transaction(db):
+        changed = db.conn.execute("UPDATE archivists SET disabled_at = ? WHERE name = ?",
+                                  [now() if disabled else None, name]).rowcount
+        if not changed:
+            raise ArchiveError(f"{name!r}: no such archivist")
 
 
-def accounts(db: sqlite_utils.Database) -> dict[str, str]:
-    return dict(db.execute("SELECT name, password_hash FROM archivists").fetchall())
+def list_archivists(db: sqlite_utils.Database) -> list[tuple[str, str, str | None]]:
+    """(name, added, disabled) of every account."""
+    return db.execute("SELECT name, added_at, disabled_at FROM archivists ORDER BY name").fetchall()
+
+
+def accounts(db: sqlite_utils.Database) -> dict[str, Account]:
+    return {name: Account(name, password_hash, ROLES, bool(disabled))
+            for name, password_hash, disabled in db.execute(
+                "SELECT name, password_hash, disabled_at FROM archivists").fetchall()}

@@ -365,8 +365,13 @@ INSERT INTO city_aliases (alias, city_id) SELECT alias, city_id FROM temp.rekeye
 DROP TABLE temp.rekeyed;
 """
 
+_V12 = """
+-- An archivist's account can be disabled (ingest archivists disable NAME): no sign-in, no session.
+ALTER TABLE archivists ADD COLUMN disabled_at TEXT;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

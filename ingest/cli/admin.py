@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ingest.catalogue import settings
-from ingest.catalogue.accounts import add_archivist, list_archivists, remove_archivist
+from ingest.catalogue.accounts import add_archivist, disable_archivist, list_archivists, remove_archivist
 from ingest.catalogue.schema import transaction
 from ingest.cli.common import archive_options, get_archive
 
@@ -66,7 +66,8 @@ def archivists_add(ctx, name, password, db_path, store_path):
 @archive_options
 @click.pass_context
 def archivists_remove(ctx, name, db_path, store_path):
-    """Remove archivist NAME: they can no longer sign in (their past edits stay in the history)."""
+    """Remove archivist NAME: they can no longer sign in, and their sessions end at once (their past
+    edits stay in the history)."""
     remove_archivist(get_archive(ctx, db_path, store_path).db, name)
     click.echo(f"removed: {name}")
 
@@ -76,5 +77,25 @@ def archivists_remove(ctx, name, db_path, store_path):
 @click.pass_context
 def archivists_list(ctx, db_path, store_path):
     """The archivists who may sign in."""
-    for name, added in list_archivists(get_archive(ctx, db_path, store_path).db):
-        click.echo(f"{name}  (added {added})")
+    for name, added, disabled in list_archivists(get_archive(ctx, db_path, store_path).db):
+        click.echo(f"{name}  (added {added}{f'; disabled {disabled}' if disabled else ''})")
+
+
+@archivists.command(name="disable")
+@click.argument("name")
+@archive_options
+@click.pass_context
+def archivists_disable(ctx, name, db_path, store_path):
+    """Stop NAME signing in and end their sessions at once, keeping the account and its history."""
+    disable_archivist(get_archive(ctx, db_path, store_path).db, name)
+    click.echo(f"disabled: {name} (signed out everywhere; `ingest archivists enable {name}` undoes it)")
+
+
+@archivists.command(name="enable")
+@click.argument("name")
+@archive_options
+@click.pass_context
+def archivists_enable(ctx, name, db_path, store_path):
+    """Let a disabled archivist NAME sign in again."""
+    disable_archivist(get_archive(ctx, db_path, store_path).db, name, disabled=False)
+    click.echo(f"enabled: {name}")

@@ -1,27 +1,22 @@
 """What else differs between Datasette 0.65 and 1.0 for this plugin (permissions: permissions.py).
 
 1.0 removed `datasette.metadata()` (instance metadata now lives in Datasette's internal database,
-read with `get_instance_metadata()`) and the `get_metadata` hook that handed
-datasette-auth-passwords the catalogue's archivists; `/-/databases` became an object.
+read with `get_instance_metadata()`) and the `get_metadata` hook; `/-/databases` became an object.
 """
 
 from __future__ import annotations
 
 import atexit
 import copy
-import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import yaml
-from datasette.utils import resolve_env_secrets
 from datasette.version import __version__
 
 from ingest.web.permissions import DATASETTE_1
-
-AUTH_PLUGIN = "datasette-auth-passwords"
 
 
 async def instance_metadata(datasette, key: str) -> str | None:
@@ -31,37 +26,6 @@ async def instance_metadata(datasette, key: str) -> str | None:
         return datasette.metadata(key)
     value = (await read()).get(key)
     return value if isinstance(value, str) or value is None else str(value)
-
-
-def merge_accounts(configured: dict | None, accounts: dict) -> dict | None:
-    """datasette-auth-passwords' configuration: what the operator configured, plus the archivists."""
-    if not accounts:
-        return configured
-    merged = {**(configured or {}), **accounts}
-    merged["actors"] = {**((configured or {}).get("actors") or {}), **(accounts.get("actors") or {})}
-    return merged
-
-
-def serve_accounts(datasette, accounts) -> None:
-    """On Datasette 1.0, hand datasette-auth-passwords the archivists by answering its
-    `plugin_config` lookup on this instance, as 0.65's get_metadata hook does.
-
-    Not through `datasette.config`: /-/config shows that to anyone, and its keys
-    (`<name>_password_hash`) would name every archivist. `accounts(datasette)` is asked at each
-    lookup, so an archivist added while serving can sign in."""
-    if getattr(datasette, "_gallery_accounts", False):
-        return
-
-    lookup = datasette.plugin_config
-
-    def plugin_config(plugin_name, database=None, table=None, fallback=True):
-        config = lookup(plugin_name, database=database, table=table, fallback=fallback)
-        if plugin_name != AUTH_PLUGIN or database is not None or table is not None:
-            return config
-        return merge_accounts(config, resolve_env_secrets(accounts(datasette), os.environ))
-
-    datasette.plugin_config = plugin_config
-    datasette._gallery_accounts = True
 
 
 def _release(version: str) -> tuple[int, int, float]:

@@ -8,8 +8,6 @@ connection of their own (like the CLI's), then the public copy is refreshed befo
 from __future__ import annotations
 
 import asyncio
-import os
-import time
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,7 +16,6 @@ from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 
 from ingest.archive import Archive
-from ingest.catalogue.accounts import accounts
 from ingest.catalogue.corrections import (
     BY_COLUMN,
     Invalid,
@@ -268,38 +265,6 @@ ROUTES = [
     (r"^/-/gallery/undo/(?P<edit>\d+)$", undo_edit),
     (r"^/-/gallery/batch$", batch_edit),
 ]
-
-
-# ---------------------------------------------------------------- sign-in accounts
-
-_accounts: dict[int, tuple[float, dict]] = {}
-
-
-def auth_config(datasette) -> dict:
-    """datasette-auth-passwords' configuration from the catalogue's archivists (cached 2 s)."""
-    key = id(datasette)
-    cached = _accounts.get(key)
-    if cached and time.monotonic() - cached[0] < 2:
-        return cached[1]
-    config: dict = {}
-    catalogues = serving.served(datasette)
-    if not catalogues:  # before startup: nothing to cache yet
-        return config
-    for served in catalogues:
-        try:
-            with Archive(served.copy.catalogue).connection(readonly=True) as db:
-                found = accounts(db)
-        except Exception:
-            continue
-        for name, password_hash in found.items():
-            # Datasette shows metadata to anyone (/-/metadata): the hash goes through this process's
-            # environment, which plugin_config resolves and the metadata page only names.
-            variable = "INGEST_ARCHIVIST_HASH_" + name.encode("utf-8").hex()
-            os.environ[variable] = password_hash
-            config[f"{name}_password_hash"] = {"$env": variable}
-            config.setdefault("actors", {})[name] = {"id": name, "roles": ["archivist"]}
-    _accounts[key] = (time.monotonic(), config)
-    return config
 
 
 # ---------------------------------------------------------------- the registry

@@ -19,6 +19,8 @@ from typing import Any
 
 from ingest.web import serving
 
+SESSION = "gs"  # the session token's key in an actor (auth.py)
+
 # Datasette 1.0 checks actions against resources in SQL (`permission_resources_sql`, `allowed`);
 # 0.65 asks `permission_allowed` hooks and `datasette.permission_allowed`.
 try:
@@ -32,8 +34,11 @@ _CATALOGUE_FILES: dict[str, tuple[tuple, bool]] = {}  # path -> (its files' stat
 
 
 def is_archivist(actor: dict | None) -> bool:
-    """Archivists (and Datasette's --root) see the catalogue; everyone else sees the public copy."""
-    return bool(actor) and (actor.get("id") == "root" or "archivist" in (actor.get("roles") or ()))
+    """Archivists see the catalogue; everyone else sees the public copy. An archivist is a signed-in
+    session (auth.py checks it against the accounts on every request) whose account has the role:
+    never an id alone, nor Datasette's --root."""
+    return (isinstance(actor, dict) and bool(actor.get(SESSION))
+            and "archivist" in (actor.get("roles") or ()))
 
 
 def _stat(path: str) -> tuple:

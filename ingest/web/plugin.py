@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import compat, edit, feed, pages, permissions, serving
+from ingest.web import auth, edit, feed, pages, permissions, serving
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -41,20 +41,21 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + edit.ROUTES + pages.ROUTES + feed.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + pages.ROUTES + feed.ROUTES
 
 
-if hasattr(hookspecs, "get_metadata"):  # Datasette 0.65
-    @hookimpl
-    def get_metadata(datasette, key, database, table):
-        """Archivists added with `ingest archivists add` sign in through datasette-auth-passwords.
+@hookimpl
+def asgi_wrapper(datasette):
+    """Sessions checked against the accounts on every request, security headers (auth.py)."""
+    return lambda app: auth.wrap(app, datasette)
 
-        Only for lookups of "plugins" (what plugin_config asks): /-/metadata asks for everything
-        (key None) and shows it to anyone, so the accounts' names never appear there."""
-        if key != "plugins" or database or table:
-            return None
-        config = edit.auth_config(datasette)
-        return {"plugins": {compat.AUTH_PLUGIN: config}} if config else None
+
+@hookimpl
+def menu_links(datasette, actor):
+    """A way to sign in, where a catalogue is served and nobody is signed in."""
+    if actor or not serving.served(datasette):
+        return []
+    return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]
 
 
 @hookimpl
@@ -66,8 +67,6 @@ def startup(datasette):
             # suggestions scan the whole photos table for each column on every grid page (1.6 s
             # of 3.4 s at 100,000 photos, bench/gallery.py); the gallery names its facets.
             datasette._settings["suggest_facets"] = False
-            if not hasattr(hookspecs, "get_metadata"):  # Datasette 1.0: no get_metadata hook
-                compat.serve_accounts(datasette, edit.auth_config)
 
     return inner
 
