@@ -24,6 +24,7 @@ from ingest.importer.worker import Job, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
 from ingest.model import FileResult
+from ingest.text import shown
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"}
 
@@ -112,11 +113,12 @@ def run_ingest(
             summary.problems += 1
         else:
             summary.warnings += 1
-        summary.lines.append((path, kind, message))
+        message = shown(message)  # printable whatever the file's name: one line, never an exception
+        summary.lines.append((shown(path), kind, message))
         if run_id is not None:
             record_problem(db, run_id, path, kind, message)
         if report:
-            report(path, kind, message)
+            report(shown(path), kind, message)
 
     named: set[str] = set()
 

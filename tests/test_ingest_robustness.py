@@ -1,0 +1,104 @@
+"""Ingest that never aborts or orphans (issue 13, item 5).
+
+Each case is an attack that once ended a whole import or left processes behind: a file name that is
+not UTF-8, two imports at once on one catalogue, a SIGKILL of the importing process. Everything is
+real: photos written by `make_photo`, the installed `ingest` console script in subprocesses, SQLite
+files read back with sqlite3, /proc for the process table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures.synth import make_photo
+
+from ingest.catalogue.record import source_path
+
+INGEST = Path(sys.executable).parent / "ingest"
+
+pytestmark = pytest.mark.skipif(not INGEST.is_file() or not sys.platform.startswith("linux"),
+                                reason="needs the installed `ingest` console script, Linux file names and /proc")
+
+WHITEHALL = (51.5045, -0.1263)
+ODEONSPLATZ = (48.1424, 11.5775)
+PLACE_ROGIER = (50.8546, 4.3572)
+PARIS = (48.8566, 2.3522)
+CITIES = [(WHITEHALL, "+01:00"), (ODEONSPLATZ, "+02:00"), (PLACE_ROGIER, "+02:00"), (PARIS, "+02:00")]
+DAYS = ["2024-06-01", "2024-06-08", "2024-06-15", "2024-06-22"]
+
+# A UTF-8 locale that is not "C": there Python's stdout is strict, so a stray surrogate would raise.
+ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+ENV.pop("INGEST_DEBUG", None)
+
+
+def ingest_cmd(root: Path, *args: str) -> list[str]:
+    return [str(INGEST), "--db", str(root / "gallery.db"), "--store", str(root / "archive"), "import", *args]
+
+
+def run(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(ingest_cmd(root, *args), capture_output=True, text=True, timeout=120, cwd=root,
+                          env=ENV, errors="replace")
+
+
+def odd(name: bytes) -> str:
+    """A file-name component as Python sees a name that is not UTF-8 (lone surrogates)."""
+    return os.fsdecode(name)
+
+
+# =================================================================================================
+# File names that are not UTF-8
+# =================================================================================================
+
+def test_a_name_that_is_not_utf8_is_imported_once_and_then_unchanged(tmp_path):
+    card = tmp_path / "card"
+    folder = card / odd(b"d\xe9mo 2024-05-18")                      # Latin-1 folder name, dated
+    good = make_photo(folder / odd(b"IMG_\xff\xfe.jpg"), width=64, height=48, seed=1)
+    make_photo(card / "plain.jpg", width=64, height=48, seed=2)
+    bad = card / odd(b"broken_\xff.jpg")
+    fd = os.open(os.fsencode(bad), os.O_WRONLY | os.O_CREAT, 0o644)  # made through bytes, as a camera would
+    os.write(fd, b"\xff\xd8\xff\xe0 not really a JPEG")
+    os.close(fd)
+    assert os.fsencode(good) in {os.fsencode(p) for p in folder.iterdir()}
+
+    first = run(tmp_path, "--jobs", "2", "card")
+    assert "Traceback" not in first.stderr and "internal error" not in first.stderr, first.stderr
+    assert first.returncode == 1, first.stderr                       # the broken file is a problem...
+    assert first.stdout.startswith("2 imported, 0 duplicates, 0 unchanged, 1 problems"), first.stdout
+    lines = first.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("card/broken_\ufffd.jpg: "), lines  # ...one clear line
+
+    conn = sqlite3.connect(tmp_path / "gallery.db")
+    try:
+        name, path, taken = conn.execute(
+            "SELECT p.original_filename, s.path, p.date FROM photos p JOIN photo_sources s ON s.photo_id = p.id "
+            "WHERE p.original_filename LIKE 'IMG%'").fetchone()
+        assert name == "IMG_\ufffd\ufffd.jpg"                         # published: readable text
+        assert source_path(path) == str(good)                         # private: the exact name, losslessly
+        assert taken == "2024-05-18"                                  # the folder's date was read
+        (problem,) = conn.execute("SELECT path, message FROM problems").fetchall()
+        assert source_path(problem[0]) == str(bad) and isinstance(problem[1], str)
+    finally:
+        conn.close()
+
+    again = run(tmp_path, "--jobs", "2", "card")
+    assert "Traceback" not in again.stderr, again.stderr
+    assert again.stdout.startswith("0 imported, 0 duplicates, 2 unchanged, 1 problems"), again.stdout
+    assert again.stderr.count("\n") == 1 and "broken_\ufffd.jpg" in again.stderr
+
+
+def test_a_named_file_that_is_not_utf8_is_imported_in_one_process(tmp_path):
+    """The same in-process (--jobs 1) and given by name on the command line."""
+    photo = make_photo(tmp_path / odd(b"caf\xe9.jpg"), width=64, height=48, seed=3)
+    done = subprocess.run([*ingest_cmd(tmp_path, "--jobs", "1"), os.fsencode(photo)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env=ENV)
+    assert done.returncode == 0 and done.stdout.startswith("1 imported"), (done.stdout, done.stderr)
+    again = subprocess.run([*ingest_cmd(tmp_path, "--jobs", "1"), os.fsencode(photo)], capture_output=True,
+                           text=True, timeout=120, cwd=tmp_path, env=ENV)
+    assert again.returncode == 0 and again.stdout.startswith("0 imported, 0 duplicates, 1 unchanged"), again.stdout
+
+
