@@ -18,6 +18,9 @@ import pytest
 from fixtures.synth import make_photo
 
 from ingest.catalogue.record import source_path
+from ingest.catalogue.registry import city_for, demo_for, load_registry
+from ingest.catalogue.schema import connect, transaction
+from ingest.reference.places import city_from_name
 
 INGEST = Path(sys.executable).parent / "ingest"
 
@@ -102,3 +105,31 @@ def test_a_named_file_that_is_not_utf8_is_imported_in_one_process(tmp_path):
     assert again.returncode == 0 and again.stdout.startswith("0 imported, 0 duplicates, 1 unchanged"), again.stdout
 
 
+# =================================================================================================
+# Two writers at once on one catalogue
+# =================================================================================================
+
+def test_cities_and_groups_made_meanwhile_by_another_writer_are_reused(tmp_path):
+    """A registry loaded before another connection (the web, `demos import`, an import without the
+    lock) added the same city and provisional group: no IntegrityError, no second group."""
+    mine, theirs = connect(tmp_path / "gallery.db"), connect(tmp_path / "gallery.db")
+    stale = load_registry(mine)
+    paris = city_from_name("Paris", "FR", "registry")
+    assert paris.city is not None
+    with transaction(theirs):
+        other = load_registry(theirs)
+        city_id = city_for(theirs, other, paris)
+        demo_id = demo_for(theirs, other, None, "2024-06-01", city_id, provisional=True)
+    with transaction(mine):
+        assert city_for(mine, stale, paris) == city_id
+        assert demo_for(mine, stale, None, "2024-06-01", city_id, provisional=True) == demo_id
+        assert demo_for(mine, stale, None, "2024-06-02", city_id, provisional=True) != demo_id
+    named = city_from_name("Nowhere-on-Sea", None, "archivist")      # not in the gazetteer: by name
+    with transaction(theirs):
+        made = city_for(theirs, load_registry(theirs), named)
+    with transaction(mine):
+        assert city_for(mine, stale, named) == made
+    assert mine.execute("SELECT count(*) FROM cities").fetchone()[0] == 2
+    assert mine.execute("SELECT count(*) FROM demonstrations").fetchone()[0] == 2
+    mine.conn.close()
+    theirs.conn.close()
