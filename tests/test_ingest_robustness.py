@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,32 @@ def test_a_named_file_that_is_not_utf8_is_imported_in_one_process(tmp_path):
 
 
 # =================================================================================================
-# Two writers at once on one catalogue
+# Commands at once on one catalogue
 # =================================================================================================
+
+OPEN_AT_GO = """
+import os, sys, time
+from ingest.catalogue.schema import connect
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.001)
+connect(sys.argv[2]).conn.close()
+"""
+
+
+def test_commands_opening_a_new_catalogue_at_once_all_set_it_up(tmp_path):
+    """One of them switches the new file to WAL and applies each migration; the others wait, then
+    find it done (they used to fail on "database is locked" or "table licences already exists").
+    They start together on a signal, as two imports started at once do."""
+    for n in range(5):
+        go, db = tmp_path / f"go{n}", tmp_path / f"gallery{n}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_GO, str(go), str(db)], env=ENV, text=True,
+                                  stderr=subprocess.PIPE) for _ in range(4)]
+        time.sleep(0.5)                                               # all started, waiting for the signal
+        go.touch()
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+
 
 def test_cities_and_groups_made_meanwhile_by_another_writer_are_reused(tmp_path):
     """A registry loaded before another connection (the web, `demos import`, an import without the
