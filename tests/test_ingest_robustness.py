@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fixtures.synth import make_photo
 
+from ingest.catalogue.lock import import_lock
 from ingest.catalogue.record import source_path
 from ingest.catalogue.registry import city_for, demo_for, load_registry
 from ingest.catalogue.schema import connect, transaction
@@ -107,8 +108,49 @@ def test_a_named_file_that_is_not_utf8_is_imported_in_one_process(tmp_path):
 
 
 # =================================================================================================
-# Commands at once on one catalogue
+# Two imports at once on one catalogue
 # =================================================================================================
+
+def _city_days(folder: Path, seed: int) -> int:
+    """One photo for each of 16 city+day groups (4 cities x 4 days): each becomes a provisional group."""
+    n = 0
+    for (place, offset) in CITIES:
+        for day in DAYS:
+            exif = {"DateTimeOriginal": f"{day.replace('-', ':')} 13:{n:02d}:00", "OffsetTimeOriginal": offset,
+                    "GPSLatitude": place[0], "GPSLongitude": place[1]}
+            make_photo(folder / f"IMG_{seed + n:04d}.jpg", width=320, height=240, seed=seed + n, exif=exif)
+            n += 1
+    return n
+
+
+def test_two_imports_at_once_take_turns_and_make_each_group_once(tmp_path):
+    first, second = tmp_path / "alice", tmp_path / "bob"
+    photos = _city_days(first, 100) + _city_days(second, 200)
+    shared = first / "IMG_0100.jpg"                                   # the same bytes in both batches
+    (second / "copy.jpg").write_bytes(shared.read_bytes())
+    procs = [subprocess.Popen(ingest_cmd(tmp_path, "--jobs", "2", str(folder)), cwd=tmp_path, env=ENV,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for folder in (first, second)]
+    outcomes = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outcomes):
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err and "Error" not in err, err
+        assert all("another import is running" in line for line in err.splitlines()), err
+
+    conn = sqlite3.connect(tmp_path / "gallery.db")
+    try:
+        assert conn.execute("SELECT count(*) FROM photos").fetchone()[0] == photos
+        assert conn.execute("SELECT count(*) FROM photo_sources").fetchone()[0] == photos + 1
+        groups = conn.execute("SELECT date, city_id, count(*) FROM demonstrations WHERE provisional = 1 "
+                              "GROUP BY date, city_id").fetchall()
+        assert len(groups) == 16 and {g[2] for g in groups} == {1}, groups
+        assert conn.execute("SELECT count(*) FROM cities").fetchone()[0] == 4
+        assert conn.execute("SELECT count(*) FROM photos WHERE demonstration_id IS NULL").fetchone()[0] == 0
+        per_group = conn.execute("SELECT count(*) FROM photos GROUP BY demonstration_id").fetchall()
+        assert sorted(c for (c,) in per_group) == [2] * 16
+    finally:
+        conn.close()
+
 
 OPEN_AT_GO = """
 import os, sys, time
@@ -132,6 +174,36 @@ def test_commands_opening_a_new_catalogue_at_once_all_set_it_up(tmp_path):
         for proc in procs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
+
+
+def test_an_import_waits_for_the_one_running_and_says_so(tmp_path):
+    card = tmp_path / "card"
+    make_photo(card / "a.jpg", width=64, height=48, seed=7)
+    db = connect(tmp_path / "gallery.db")
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "w") as err:
+        with import_lock(db):                                         # as a running import holds it
+            proc = subprocess.Popen(ingest_cmd(tmp_path, "card"), cwd=tmp_path, env=ENV, text=True,
+                                    stdout=subprocess.PIPE, stderr=err)
+            deadline = time.monotonic() + 60
+            while "waiting" not in stderr.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert proc.poll() is None, "the second import did not wait"
+            assert db.execute("SELECT count(*) FROM photos").fetchone()[0] == 0
+        out, _ = proc.communicate(timeout=120)
+    db.conn.close()
+    assert proc.returncode == 0 and out.startswith("1 imported"), out
+    lines = stderr.read_text().splitlines()
+    assert lines == [f"another import is running on {tmp_path / 'gallery.db'}, waiting…"], lines
+
+
+def test_a_dry_run_does_not_wait(tmp_path):
+    make_photo(tmp_path / "card" / "a.jpg", width=64, height=48, seed=8)
+    db = connect(tmp_path / "gallery.db")
+    with import_lock(db):
+        done = run(tmp_path, "--dry-run", "card")
+    db.conn.close()
+    assert done.returncode == 0 and done.stdout.startswith("1 would import") and done.stderr == "", done
 
 
 def test_cities_and_groups_made_meanwhile_by_another_writer_are_reused(tmp_path):

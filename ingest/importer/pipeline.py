@@ -9,12 +9,14 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
+from ingest.catalogue.lock import import_lock
 from ingest.catalogue.record import finish_run, known_unchanged, record_file, record_problem, start_run
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
@@ -63,6 +65,7 @@ class Summary:
 
 Report = Callable[[str, str, str], None]       # path, kind, message
 Advance = Callable[[int], None]
+Notice = Callable[[str], None]                 # a line for the user about the run, not about a file
 
 
 def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
@@ -96,8 +99,20 @@ def run_ingest(
     timeout: int = 120,
     report: Report | None = None,
     advance: Advance | None = None,
+    notice: Notice | None = None,
 ) -> Summary:
-    """Import files and folders into the catalogue and the store; returns what happened."""
+    """Import files and folders into the catalogue and the store; returns what happened.
+
+    One import at a time per catalogue: a second one waits for the first (and `notice` says so), then
+    reads the registry the first one left, so a city and day is never split into two groups. A dry
+    run writes nothing and does not wait."""
+    with nullcontext() if dry_run else import_lock(db, notice):
+        return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
+                    timeout=timeout, report=report, advance=advance)
+
+
+def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
+         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
