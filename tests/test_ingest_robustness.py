@@ -9,6 +9,7 @@ files read back with sqlite3, /proc for the process table.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -230,3 +231,70 @@ def test_cities_and_groups_made_meanwhile_by_another_writer_are_reused(tmp_path)
     assert mine.execute("SELECT count(*) FROM demonstrations").fetchone()[0] == 2
     mine.conn.close()
     theirs.conn.close()
+
+
+# =================================================================================================
+# SIGKILL of the importing process
+# =================================================================================================
+
+def _children(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is `pid`."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X")
+
+
+def test_workers_exit_when_the_import_is_killed_and_a_rerun_finishes(tmp_path):
+    card = tmp_path / "card"
+    count = 60
+    for i in range(count):
+        make_photo(card / f"IMG_{i:04d}.jpg", width=1200, height=900, seed=300 + i)
+    proc = subprocess.Popen(ingest_cmd(tmp_path, "--jobs", "2", "card"), cwd=tmp_path, env=ENV,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: set[int] = set()
+        originals = tmp_path / "archive" / "originals"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers |= _children(proc.pid)
+            if len(workers) >= 2 and originals.is_dir() and any(originals.rglob("*.jpg")):
+                break                                                  # the workers are at work
+            time.sleep(0.01)
+        assert proc.poll() is None and len(workers) >= 2, "the import ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)                              # the parent only, as the OOM killer does
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.05)
+        left = [pid for pid in workers if _alive(pid)]
+        assert not left, f"worker processes {left} outlived the killed import"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)                        # never leave them to the next test
+        except ProcessLookupError:
+            pass
+
+    done = run(tmp_path, "--jobs", "2", "card")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert " 0 problems" in done.stdout, done.stdout
+    conn = sqlite3.connect(tmp_path / "gallery.db")
+    try:
+        assert conn.execute("SELECT count(*) FROM photos").fetchone()[0] == count
+        assert conn.execute("SELECT count(*) FROM photo_sources").fetchone()[0] == count
+        assert conn.execute("SELECT count(*) FROM ingest_runs WHERE status = 'finished'").fetchone()[0] >= 1
+    finally:
+        conn.close()

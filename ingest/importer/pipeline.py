@@ -22,7 +22,7 @@ from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.scan import Missing, scan
-from ingest.importer.worker import Job, process
+from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
 from ingest.model import FileResult
@@ -75,7 +75,8 @@ def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
             yield process(job)
         return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=orphan_guard,
+                             initargs=(os.getpid(),)) as pool:
         pending: set[Future] = set()
         for job in jobs:
             pending.add(pool.submit(process, job))
