@@ -1,7 +1,8 @@
 """One import at a time per catalogue: an advisory lock on a file beside it (`gallery.db.lock`).
 
-Two imports at once each tag from a registry the other is changing and sweep the other's
-half-written files from the store; with the lock the second one waits, says so, and then starts
+Two imports at once would each tag from a registry the other keeps changing: `city_for` and
+`demo_for` still never add a city or group twice, but resolution (which demonstration a photo
+fits) would work from a stale copy. With the lock the second import waits, says so, and starts
 from the catalogue the first one left. The OS drops the lock when the process holding it ends,
 however it ends (`kill -9` leaves nothing to clean up), so the file itself is never removed.
 
