@@ -1,7 +1,8 @@
-"""Text rules used in more than one stage: the one name-matching key, and URL slugs."""
+"""Text rules used in more than one stage: the one name-matching key, URL slugs, printable file names."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -19,3 +20,15 @@ def key(name: str) -> str:
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "untitled"
+
+
+def shown(name: str) -> str:
+    """A file name (or a message quoting one) as text that any output and any SQLite column takes.
+
+    Python keeps the bytes of a name that is not UTF-8 as lone surrogates (os.fsdecode), which no
+    encoder accepts; here they become U+FFFD. For people to read only: the file is found again
+    by its own name, never by this."""
+    try:
+        return os.fsencode(name).decode("utf-8", "replace")
+    except UnicodeError:  # a surrogate os.fsdecode never makes
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in name)

@@ -7,6 +7,7 @@ table is never written here. A photo row is inserted only after its original is 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import sqlite_utils
@@ -15,7 +16,23 @@ from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
 from ingest.media.images import FORMATS
 from ingest.model import Facts, FileResult, Tags
+from ingest.text import shown
 from ingest.times import now
+
+
+def stored_path(path: str) -> str | bytes:
+    """A source path as the catalogue keeps it: text, or its exact bytes (a BLOB) when the name is
+    not UTF-8. Lossless, so a re-scan finds the file again; SQLite takes no lone surrogates."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def source_path(value: str | bytes) -> str:
+    """A path as `stored_path` kept it, back as the scan gives it."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str, Any]:
@@ -52,8 +69,17 @@ def write_tags(db: sqlite_utils.Database, photo_id: int, values: dict[str, Any])
 
 def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str]]:
     """Every value JSON-encoded, so that types survive the round trip ("20240518" stays a string)."""
-    return [(photo_id, source, k, json.dumps(value, ensure_ascii=False))
-            for source, values in facts.items() for k, value in values.items()]
+    return [(photo_id, source, k, _json(value)) for source, values in facts.items() for k, value in values.items()]
+
+
+def _json(value: Any) -> str:
+    """Readable JSON; escaped (still lossless) if a value holds a lone surrogate SQLite would refuse."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
@@ -70,13 +96,13 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
         row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
         if row:
             photo_id, status = row[0], "duplicate"
-            known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [result.path]).fetchone()
+            known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [stored_path(result.path)]).fetchone()
             if known and known[0] == photo_id:
                 status = "updated" if _refresh_sidecar(db, registry, photo_id, result, tags) else "unchanged"
         else:
             values = _link(db, registry, tags)
             values.update(
-                sha256=result.sha256, original_filename=result.path.rsplit("/", 1)[-1],
+                sha256=result.sha256, original_filename=shown(result.path.rsplit("/", 1)[-1]),
                 format=result.format, mime_type=FORMATS[result.format][2], file_size=result.size,
                 width=result.width, height=result.height, imported_at=stamp, updated_at=stamp,
             )
@@ -92,7 +118,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size,
                mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen""",
-            [photo_id, result.path, result.size, result.mtime_ns, stamp, stamp],
+            [photo_id, stored_path(result.path), result.size, result.mtime_ns, stamp, stamp],
         )
     return photo_id, status
 
@@ -117,7 +143,7 @@ def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, ta
 
 
 def known_unchanged(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:
-    row = db.execute("SELECT size, mtime_ns FROM photo_sources WHERE path = ?", [path]).fetchone()
+    row = db.execute("SELECT size, mtime_ns FROM photo_sources WHERE path = ?", [stored_path(path)]).fetchone()
     return bool(row and row[0] == size and row[1] == mtime_ns)
 
 
@@ -141,5 +167,5 @@ def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], s
 def record_problem(db: sqlite_utils.Database, run_id: int | None, path: str, kind: str, message: str) -> None:
     with transaction(db):
         db.conn.execute("INSERT INTO problems (run_id, path, kind, message, at) VALUES (?, ?, ?, ?, ?)",
-                        [run_id, path, kind, message, now()])
+                        [run_id, stored_path(path), kind, shown(message), now()])
 

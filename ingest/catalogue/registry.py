@@ -220,8 +220,19 @@ def demo_fits(demo: Demo, date: str | None) -> bool:
 
 def load_registry(db: sqlite_utils.Database) -> Registry:
     registry = Registry()
-    for row in db.execute("SELECT id, name, date, city_id, provisional FROM demonstrations"):
-        registry.demos.append(Demo(row[0], row[1], row[2], row[3], bool(row[4])))
+    _load_demos(db, registry)
+    _load_cities(db, registry)
+    registry.settings = settings.stored(db)
+    return registry
+
+
+def _load_demos(db: sqlite_utils.Database, registry: Registry) -> None:
+    registry.demos = [Demo(row[0], row[1], row[2], row[3], bool(row[4]))
+                      for row in db.execute("SELECT id, name, date, city_id, provisional FROM demonstrations")]
+
+
+def _load_cities(db: sqlite_utils.Database, registry: Registry) -> None:
+    registry.city_ids, registry.city_names, registry.geonames = {}, {}, {}
     for city_id, name, geonames_id in db.execute("SELECT id, name, geonames_id FROM cities ORDER BY id"):
         registry.city_ids.setdefault(key(name), city_id)
         registry.city_names[city_id] = name
@@ -229,14 +240,24 @@ def load_registry(db: sqlite_utils.Database) -> Registry:
             registry.geonames[geonames_id] = city_id
     for alias, city_id in db.execute("SELECT alias, city_id FROM city_aliases"):
         registry.city_ids.setdefault(alias, city_id)
-    registry.settings = settings.stored(db)
-    return registry
 
 
 def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) -> int:
-    """The city row for a chosen city, created with its gazetteer data and aliases if it is new."""
+    """The city row for a chosen city, created with its gazetteer data and aliases if it is new.
+
+    `registry` may be older than the catalogue (another import, the web, `demos import` wrote since it
+    was loaded): a city it lacks is looked for again inside the write transaction before one is
+    added, so that it is never added twice (nor fails on the unique GeoNames id)."""
     if (found := registry.city_of(choice)) is not None:
         return found
+    with transaction(db):
+        _load_cities(db, registry)
+        if (found := registry.city_of(choice)) is not None:
+            return found
+        return _add_city(db, registry, choice)
+
+
+def _add_city(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) -> int:
     city = choice.city
     cur = db.conn.execute(
         "INSERT INTO cities (name, country_code, latitude, longitude, geonames_id, slug) VALUES (?, ?, ?, ?, ?, ?)",
@@ -260,11 +281,25 @@ def city_for(db: sqlite_utils.Database, registry: Registry, choice: CityChoice) 
 def demo_for(db: sqlite_utils.Database, registry: Registry, name: str | None, date: str | None,
              city_id: int | None, provisional: bool = False) -> int:
     """A demonstration the registry does not know: a forced --demo name, or a provisional group
-    of photos from one city and day, which an archivist can name later."""
-    if provisional:
-        for demo in registry.demos:
-            if demo.provisional and demo.date == date and demo.city_id == city_id:
-                return demo.id
+    of photos from one city and day, which an archivist can name later. As with `city_for`, one
+    that `registry` lacks is looked for again in the catalogue before it is added."""
+    if provisional and (found := _provisional(registry, date, city_id)) is not None:
+        return found
+    with transaction(db):
+        _load_demos(db, registry)
+        if provisional and (found := _provisional(registry, date, city_id)) is not None:
+            return found
+        if not provisional and name and (same := registry.named(name, date)) is not None:
+            return same.id
+        return _add_demo(db, registry, name, date, city_id, provisional)
+
+
+def _provisional(registry: Registry, date: str | None, city_id: int | None) -> int | None:
+    return next((d.id for d in registry.demos if d.provisional and d.date == date and d.city_id == city_id), None)
+
+
+def _add_demo(db: sqlite_utils.Database, registry: Registry, name: str | None, date: str | None,
+              city_id: int | None, provisional: bool) -> int:
     base = slugify(f"{date or ''} {registry.city_names.get(city_id, '')} unnamed") if provisional else slugify(name or "")
     cur = db.conn.execute(
         "INSERT INTO demonstrations (name, slug, date, city_id, provisional) VALUES (?, ?, ?, ?, ?)",

@@ -441,6 +441,8 @@ def migrate(db: sqlite_utils.Database) -> int:
         except sqlite3.DatabaseError:
             if db.conn.in_transaction:
                 db.conn.execute("ROLLBACK")
+            if schema_version(db) >= number:  # another command opening the catalogue applied it meanwhile
+                continue
             raise
     with transaction(db):
         seed_licences(db)
@@ -457,7 +459,7 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     try:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 30000")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.create_function("name_key", 1, lambda v: key(v) if isinstance(v, str) else v, deterministic=True)
@@ -471,6 +473,19 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as e:
         raise ArchiveError(f"{path}: cannot set up the catalogue ({e})") from None
     return db
+
+
+def _wal(conn: sqlite3.Connection, patience: float = 30) -> str:
+    """Switch to WAL. Two commands creating the catalogue at once both try, and the loser gets
+    "database is locked" at once, without SQLite's busy handler waiting: so wait here instead."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def seed_licences(db: sqlite_utils.Database) -> None:

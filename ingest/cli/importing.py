@@ -64,7 +64,8 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
                            item_show_func=rate) if show_bar else NoBar() as bar:
         summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
                              dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
-                             report=report, advance=lambda n: bar.update(n, bar.pos + n))
+                             report=report, advance=lambda n: bar.update(n, bar.pos + n),
+                             notice=lambda line: click.echo(line, err=True))
     click.echo(summary.text())
     if summary.problems:
         ctx.exit(1)

@@ -9,21 +9,24 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
+from ingest.catalogue.lock import import_lock
 from ingest.catalogue.record import finish_run, known_unchanged, record_file, record_problem, start_run
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.scan import Missing, scan
-from ingest.importer.worker import Job, process
+from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
 from ingest.model import FileResult
+from ingest.text import shown
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"}
 
@@ -62,6 +65,7 @@ class Summary:
 
 Report = Callable[[str, str, str], None]       # path, kind, message
 Advance = Callable[[int], None]
+Notice = Callable[[str], None]                 # a line for the user about the run, not about a file
 
 
 def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
@@ -71,7 +75,8 @@ def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
             yield process(job)
         return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=orphan_guard,
+                             initargs=(os.getpid(),)) as pool:
         pending: set[Future] = set()
         for job in jobs:
             pending.add(pool.submit(process, job))
@@ -95,8 +100,20 @@ def run_ingest(
     timeout: int = 120,
     report: Report | None = None,
     advance: Advance | None = None,
+    notice: Notice | None = None,
 ) -> Summary:
-    """Import files and folders into the catalogue and the store; returns what happened."""
+    """Import files and folders into the catalogue and the store; returns what happened.
+
+    One import at a time per catalogue: a second one waits for the first (and `notice` says so), then
+    reads the registry the first one left, so a city and day is never split into two groups. A dry
+    run writes nothing and does not wait."""
+    with nullcontext() if dry_run else import_lock(db, notice):
+        return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
+                    timeout=timeout, report=report, advance=advance)
+
+
+def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
+         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
@@ -112,11 +129,12 @@ def run_ingest(
             summary.problems += 1
         else:
             summary.warnings += 1
-        summary.lines.append((path, kind, message))
+        message = shown(message)  # printable whatever the file's name: one line, never an exception
+        summary.lines.append((shown(path), kind, message))
         if run_id is not None:
             record_problem(db, run_id, path, kind, message)
         if report:
-            report(path, kind, message)
+            report(shown(path), kind, message)
 
     named: set[str] = set()
 

@@ -6,8 +6,13 @@ never raises for a bad file: what went wrong comes back as a problem naming the 
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import os
 import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,29 @@ class Job:
     max_pixels: int = images.MAX_PIXELS
     timeout: int = 120
     sidecars: tuple[str, ...] | None = None   # as the scan found them; None: look beside the file
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def orphan_guard(parent: int) -> None:
+    """Pool initializer: a worker ends when the import that started it is gone, however it went
+    (`kill -9`, the OOM killer), instead of waiting forever for work. Linux sends it SIGTERM at
+    once (PR_SET_PDEATHSIG); elsewhere, and should that fail, a thread notices the new parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="orphan-guard", daemon=True).start()
+
+
+def _watch(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 class _Timeout(BaseException):

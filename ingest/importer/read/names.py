@@ -7,6 +7,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.text import shown
+
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), 1)}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
@@ -75,8 +77,8 @@ def read_names(path: Path) -> dict[str, dict[str, Any]]:
     """Facts from the file name and the nearest dated folder, as sources `file-name` and `folder-name`."""
     facts: dict[str, dict[str, Any]] = {}
     if (d := date_from_filename(path.stem)):
-        facts["file-name"] = {"date": d, "name": path.name}
-    folders = [f.name for f in list(path.parents)[:3] if f.name]
+        facts["file-name"] = {"date": d, "name": shown(path.name)}
+    folders = [shown(f.name) for f in list(path.parents)[:3] if f.name]  # facts are text, not bytes
     found: dict[str, Any] = {"folders": folders} if folders else {}
     for name in folders:
         if (d := date_from_folder(name)):
