@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from datasette.utils.asgi import NotFound, Response
 
 from ingest.outputs.credit import credit
+from ingest.text import xml_safe
 from ingest.web.pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -38,9 +39,11 @@ def rfc3339(value: str | None) -> str | None:
 
 
 def _el(parent, tag: str, text: str | None = None, **attrs) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: v for k, v in attrs.items() if v is not None})
+    """An Atom element. ElementTree writes control characters as they are, and one in one title makes
+    the whole feed unreadable: every text and attribute goes through xml_safe."""
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_safe(v) for k, v in attrs.items() if v is not None})
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 

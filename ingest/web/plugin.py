@@ -96,6 +96,7 @@ def permission_allowed(datasette, actor, action, resource):
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["licence_short"] = short_name
+    env.finalize = pages.clean_finalize(env.finalize)
 
 
 @hookimpl
