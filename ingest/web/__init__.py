@@ -4,6 +4,7 @@ The entry point names this package (not the module) so Datasette finds `static/`
 """
 
 from ingest.web.plugin import (  # noqa: F401
+    asgi_wrapper,
     extra_css_urls,
     extra_js_urls,
     extra_template_vars,

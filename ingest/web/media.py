@@ -11,6 +11,7 @@ from ingest.errors import ArchiveError
 from ingest.media.jpeg import NotJpeg, strip_metadata
 from ingest.outputs.export import SIZES, export, zip_bundle
 from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
+from ingest.web.urls import PRIVATE, absolute_url
 
 
 # Derivatives are served stripped of every metadata segment: those stored before issue 13 was fixed
@@ -61,22 +62,28 @@ async def download(request, datasette) -> Response:
             return Response.text("Not found", status=404)
     name = archive_name(datasette)
     store = store_for(datasette)
+    cacheable = True
 
     def page(photo_id: int) -> str:
-        return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
+        nonlocal cacheable
+        found, public = absolute_url(datasette, request, datasette.urls.row(db.name, "photos", str(photo_id)))
+        cacheable = cacheable and public
+        return found
 
     try:
         files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
+    # Private either way (a download is built per request); no-store when its links came from the request.
+    caching = "private, max-age=300" if cacheable else PRIVATE
     if "id" in request.url_vars:
         filename, data, _ = files[0]
         mime = "image/png" if filename.endswith(".png") else "image/jpeg"
         return Response(data, content_type=mime, headers={
-            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=300"})
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": caching})
     data = await asyncio.to_thread(zip_bundle, files, name)
     return Response(data, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
+        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"', "Cache-Control": caching})
 
 
 async def databases(request, datasette) -> Response:

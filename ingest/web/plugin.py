@@ -26,6 +26,7 @@ from ingest.web.context import (
     visible,
 )
 from ingest.web.media import databases, download, serve_image
+from ingest.web.urls import pin_host, public_url
 
 # Tables that hold private data (source paths, raw metadata, audit): never shown to anonymous visitors.
 PRIVATE_TABLES = {"photo_sources", "metadata", "problems", "ingest_runs", "corrections", "city_aliases", "settings",
@@ -38,6 +39,12 @@ def register_routes():
         (rf"^/-/{PLUGIN}/download\.zip$", download),
         (r"^/-/databases(\.(?P<format>json))?$", databases),  # before Datasette's own
     ] + edit.ROUTES + pages.ROUTES + feed.ROUTES
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Absolute URLs never follow the request's Host header (web/urls.py)."""
+    return lambda app: pin_host(app, datasette)
 
 
 @hookimpl
@@ -131,7 +138,8 @@ def extra_template_vars(view_name, database, table, request, datasette):
             photo = await on_catalogue(catalogue, lambda cat: load_photo(cat, int(pk)))
         except Exception:
             return {}
-        page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
+        path = datasette.urls.row(db.name, "photos", pk)
+        page = public_url(datasette, path) or path  # never the Host header: Datasette caches this page publicly
         editing = await edit.edit_context(datasette, request, int(pk))
         line = photo_credit(photo, archive_name(datasette), page)
         return {"gallery_photo": {
