@@ -26,10 +26,12 @@ from datasette.app import Datasette
 from fixtures.synth import make_photo, photo_like
 from fixtures.writers import insert_jpeg_segments
 from PIL import Image, ImageCms
+from PIL.PngImagePlugin import PngInfo
 
 from ingest.catalogue.schema import connect
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.resolve import Options
+from ingest.media import icc
 from ingest.media.jpeg import APP0, APP1, COM, EOI, EXIF_APP1, SOS, XMP_APP1, segment, segments
 from ingest.media.store import Store
 from ingest.media.write.exif import build_exif
@@ -87,9 +89,10 @@ def _mluc(text: str) -> bytes:
     return b"mluc" + bytes(4) + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(encoded), 28) + encoded
 
 
-def icc_with_secrets() -> bytes:
+def icc_with_secrets(*, without: bytes = b"") -> bytes:
     """Little CMS's sRGB profile with text where profiles carry it: the description, a private tag,
-    the device fields of the header, and bytes hidden after a tone curve inside its declared size."""
+    the device fields of the header, and bytes hidden after a tone curve inside its declared size.
+    `without` leaves out a tag, making a profile that cannot be reduced to a matrix and curves."""
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     count = int.from_bytes(profile[128:132], "big")
     tags = {}
@@ -100,6 +103,7 @@ def icc_with_secrets() -> bytes:
     tags[b"dmnd"] = _mluc(SECRETS["icc private"])
     tags[b"zqpv"] = b"text" + bytes(4) + SECRETS["icc private"].encode() + b"\x00"
     tags[b"rTRC"] = tags[b"rTRC"] + SECRETS["icc slack"].encode()
+    tags.pop(without, None)
     table = 132 + 12 * len(tags)
     entries, data = [], b""
     for sig, blob in tags.items():
@@ -140,6 +144,12 @@ def crafted_baseline(path: Path) -> None:
     path.write_bytes(data)
 
 
+def crafted_unreducible(path: Path) -> None:
+    """A JPEG whose profile cannot be reduced (no red colorant): its download is an sRGB JPEG."""
+    photo_like(400, 300, 25).save(path, "JPEG", quality=85, comment=HOME.encode(),
+                                  icc_profile=icc_with_secrets(without=b"rXYZ"))
+
+
 def crafted_progressive(path: Path) -> None:
     """A progressive JPEG with XMP and comments between its scans and a trailer after EOI."""
     out = io.BytesIO()
@@ -154,8 +164,6 @@ def crafted_progressive(path: Path) -> None:
 
 
 def crafted_png(path: Path) -> None:
-    from PIL.PngImagePlugin import PngInfo
-
     info = PngInfo()
     info.add_text("Comment", SECRETS["png text"])
     info.add_itxt("Description", SECRETS["png text"])
@@ -186,12 +194,13 @@ def gallery(tmp_path_factory):
     crafted_baseline(card / "crafted-baseline.jpg")
     crafted_progressive(card / "crafted-progressive.jpg")
     crafted_png(card / "crafted.png")
+    crafted_unreducible(card / "crafted-unreducible.jpg")
     make_photo(card / "crafted.tif", width=640, height=480, seed=24, fmt="TIFF",
                exif={"Make": "Canon", "BodySerialNumber": SECRETS["serial"]})
     db = connect(base / "gallery.db")
     try:
         summary = run_ingest(db, Store(base / "archive"), [str(card)], Options(licence="CC-BY-SA-4.0"))
-        assert summary.imported == len(REAL) + 4, summary
+        assert summary.imported == len(REAL) + 5, summary
         photos = {r[0]: (r[1], r[2]) for r in db.execute("SELECT original_filename, id, sha256 FROM photos")}
     finally:
         db.conn.close()
@@ -350,7 +359,7 @@ async def test_every_segment_of_every_rendition_is_allowed_and_no_secret_leaves(
             else:
                 check_download_png(data)
             checked += 1
-    assert checked == 6 * len(photos) == 6 * (len(REAL) + 4)
+    assert checked == 6 * len(photos) == 6 * (len(REAL) + 5)
 
 
 async def test_a_derivative_stored_by_an_older_version_is_served_clean(gallery, tmp_path):
@@ -374,10 +383,8 @@ async def test_a_derivative_stored_by_an_older_version_is_served_clean(gallery, 
     assert again.status_code == 304 and again.headers["etag"] == r.headers["etag"]
 
 
-def test_a_download_of_an_icc_photo_keeps_its_colours(gallery):
+def test_a_download_of_an_icc_photo_keeps_its_colours():
     """The download's profile is reduced to its colour data, which still converts the same."""
-    from ingest.media import icc
-
     original = icc_with_secrets()
     cleaned = icc.sanitise(original)
     assert cleaned is not None and secrets_in(cleaned) == []
@@ -387,3 +394,12 @@ def test_a_download_of_an_icc_photo_keeps_its_colours(gallery):
     a = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(original)), srgb)
     b = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(cleaned)), srgb)
     assert a.tobytes() == b.tobytes()
+    assert icc.sanitise(icc_with_secrets(without=b"rXYZ")) is None
+
+
+async def test_a_photo_whose_profile_cannot_be_reduced_downloads_as_an_srgb_jpeg(gallery):
+    ds = _ds(gallery)
+    photo_id, _ = gallery[1]["crafted-unreducible.jpg"]
+    data = (await ds.client.get(f"/-/gallery/download/{photo_id}?size=original")).content
+    assert not [s for s in segments(data, through_scans=True) if s.marker == APP2]
+    assert Image.open(io.BytesIO(data)).size == (400, 300)
