@@ -88,6 +88,19 @@ class Archive:
             return None
 
     @property
+    def public_url(self) -> str | None:
+        """The gallery's public address as set (`ingest settings public-url`), or None."""
+        if self._db is not None:
+            return settings.value(self._db, "public-url")
+        if not self.exists():
+            return None
+        try:
+            with self.connection(readonly=True) as db:
+                return settings.value(db, "public-url")
+        except sqlite3.Error:
+            return None
+
+    @property
     def name(self) -> str:
         """The archive's name: the source named in every credit line. An archive from before the
         setting existed keeps the title of its own metadata.yml."""

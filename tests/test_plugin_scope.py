@@ -11,8 +11,6 @@ plugins; the same URLs are asked of both and their answers compared.
 
 from __future__ import annotations
 
-from accounts_support import archivist_cookies
-
 import hashlib
 import json
 import re
@@ -23,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from accounts_support import archivist_cookies
 from datasette.app import Datasette
 from datasette_versions import databases_list, sql_path
 from fixtures.synth import make_photo

@@ -23,8 +23,6 @@ fixed, its test passes, strict xfail fails the run, and the marker comes off.
 
 from __future__ import annotations
 
-from accounts_support import archivist_cookies
-
 import asyncio
 import base64
 import html
@@ -46,6 +44,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 import markupsafe
 import pytest
 import yaml
+from accounts_support import archivist_cookies
 from datasette.app import Datasette
 from datasette.utils import resolve_routes
 from datasette_versions import COUNT, FACETS, facet_results, index_databases, row_count, sql_path

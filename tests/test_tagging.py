@@ -7,8 +7,6 @@ imports them with run_ingest or the `ingest` command into a real SQLite catalogu
 
 from __future__ import annotations
 
-from accounts_support import archivist_cookies
-
 import itertools
 import os
 import re
@@ -18,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from accounts_support import archivist_cookies
 from click.testing import CliRunner
 from datasette.app import Datasette
 from fixtures.synth import make_photo

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from accounts_support import archivist_cookies
-
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from accounts_support import archivist_cookies
 from datasette.app import Datasette
 from datasette_versions import DATASETTE_1, csrf_cookies, databases_list, facet_results, sql_path
 from fixtures.synth import make_photo
@@ -272,7 +271,7 @@ async def test_photo_page_has_picture_tags_licence_credit_and_downloads(gallery)
     assert "Adaptations must be shared under the same licence." in text
     credit = html_lib.unescape(text)
     assert "“Ceasefire march” by Olena Kovalenko, from Demonstration photo archive, is licensed under CC BY-SA 4.0" in credit
-    assert f"http://localhost/gallery/photos/{photo_id}" in credit        # the source link is this page
+    assert f"Source: /gallery/photos/{photo_id}" in credit  # this page; root-relative without a public-url
     for kind in ("text", "html", "markdown"):
         assert f'id="credit-{kind}"' in text and f'data-copy="credit-{kind}"' in text
     assert f'href="/-/gallery/download/{photo_id}?size=web"' in text

@@ -3,6 +3,9 @@
 The file says which photo each row is (id, sha256) and the last edit its writer saw (`seen`), so
 an import applies only what the archivist changed, refuses the whole file when any cell is invalid
 (with its line number), and refuses a cell someone else changed in the meantime.
+
+Cells come from photo files, so a caption can be `=HYPERLINK(...)`: a cell a spreadsheet would run
+as a formula is written with a leading apostrophe (OWASP's advice), and read back without it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,24 @@ CONTEXT = ("id", "sha256", "original_filename", "demonstration_label")
 # `exported` fingerprints each editable cell as written, so an import can tell the archivist's
 # changes (cell differs from its fingerprint) from the catalogue's since (current value differs).
 HEADER = (*CONTEXT, *EDITABLE, "seen", "exported")
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def to_cell(text: str) -> str:
+    """A cell a spreadsheet shows and never runs: formula-like text gets a leading apostrophe.
+
+    Text that already starts with apostrophes before a formula character gets one more, so that
+    `from_cell` undoes exactly this and nothing else ("'Tis" stays as it is)."""
+    return "'" + text if text.lstrip("'")[:1] in _FORMULA else text
+
+
+def from_cell(cell: str) -> str:
+    """The text `to_cell` wrote, or the archivist typed: one apostrophe before formula-like text
+    goes (as a spreadsheet shows it, "'=x" means "=x"); a cell typed raw ("=x") stays."""
+    return cell[1:] if cell[:1] == "'" and cell.lstrip("'")[:1] in _FORMULA else cell
 
 
 def _rows(db: sqlite_utils.Database, where: str = "", params: Iterable[Any] = ()) -> Iterable[dict[str, str]]:
@@ -66,7 +87,7 @@ def export_csv(db: sqlite_utils.Database, out: TextIO, where: str = "", params: 
     writer.writeheader()
     count = 0
     for row in _rows(db, where, params):
-        writer.writerow(row)
+        writer.writerow({k: to_cell(v) if isinstance(v, str) else v for k, v in row.items()})
         count += 1
     return count
 
@@ -128,6 +149,7 @@ def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: st
         if any(v is None for v in row.values()):  # never read a missing cell as an empty one
             plan.errors.append(f"{name}:{line}: fewer cells than the header has columns")
             continue
+        row = {k: from_cell(v) for k, v in row.items()}
         raw_id = (row.get("id") or "").strip()
         if not raw_id.isdigit():
             plan.errors.append(f"{name}:{line}: id {raw_id!r} is not a photo id")

@@ -427,6 +427,16 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
+def _statements(script: str) -> Iterator[str]:
+    """A migration script's statements, one at a time (triggers' BEGIN ... END kept whole)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the numbered migrations not yet applied, each in its own transaction."""
     version = schema_version(db)
@@ -435,14 +445,21 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"{db.conn.execute('PRAGMA database_list').fetchone()[2]}: schema version {version} "
             f"is newer than this ingest understands ({len(MIGRATIONS)}); upgrade the package"
         )
+    conn = db.conn
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # Under the write lock, look again: another command opening the catalogue at the same
+        # moment may have applied this step already (executescript would commit before its own
+        # BEGIN, so the statements run one by one in this transaction).
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            db.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number:d};\nCOMMIT;")
-        except sqlite3.DatabaseError:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            if schema_version(db) >= number:  # another command opening the catalogue applied it meanwhile
-                continue
+            if schema_version(db) < number:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
     with transaction(db):
         seed_licences(db)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.reference.licences import exact_licence
 
@@ -18,6 +19,7 @@ DEFAULT_LOCATION = "city"
 SETTINGS = {
     "default-licence": "licence (SPDX id) for photos whose file and import state none",
     "public-location": "where the public gallery places photos: exact, city (default) or none",
+    "public-url": "the gallery's public address (https://...): every absolute link, feed and credit line starts with it",
     "title": f"the archive's name: the source of every credit line [default: {DEFAULT_TITLE}]",
 }
 
@@ -46,6 +48,27 @@ def public_location(db: Any, schema: str = "main") -> str:
     return found if found in PUBLIC_LOCATIONS else DEFAULT_LOCATION
 
 
+def public_url(raw: str) -> str:
+    """The gallery's public address as absolute URLs start with it (no trailing slash), or ValueError.
+
+    Absolute URLs come from here, never from a request's Host header, which anyone can set."""
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is no number
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a URL; give the gallery's address, such as https://photos.example.org") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{raw!r}: the public URL is an http:// or https:// address, such as https://photos.example.org")
+    if "?" in text or "#" in text:
+        raise ValueError(f"{raw!r}: the public URL takes no query (?) or fragment (#)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{raw!r}: the public URL takes no user name or password")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError(f"{raw!r}: the public URL takes no space or control character")
+    return text.rstrip("/")
+
+
 def check(key: str, raw: str) -> str:
     """The value to store for KEY, or ValueError saying what is wrong with RAW."""
     if key not in SETTINGS:
@@ -56,6 +79,8 @@ def check(key: str, raw: str) -> str:
         return found
     if key == "public-location" and raw not in PUBLIC_LOCATIONS:
         raise ValueError(f"{raw!r}: public-location is one of {', '.join(PUBLIC_LOCATIONS)}")
+    if key == "public-url":
+        return public_url(raw)
     if key == "title":
         text = " ".join(raw.split())
         if not text or len(text) > 200:

@@ -25,11 +25,15 @@ def serve(ctx, db_path, store_path, metadata, host, port):
     """Browse the archive with Datasette (the database keeps its name: gallery.db is /gallery)."""
     archive = get_archive(ctx, db_path, store_path).require()
     archive.db  # migrate before serving
+    public_url = os.environ.get("INGEST_PUBLIC_URL") or archive.public_url
     archive.close()
     meta = metadata or archive.metadata_path()
     os.environ["INGEST_STORE"] = str(Path(archive.store.root).resolve())
     args = ["datasette", "serve", archive.db_path, *serve_arguments(str(meta)), "-h", host, "-p", str(port)]
     name = Path(archive.db_path).stem
     click.echo(f"Serving {archive.db_path}: open http://{host}:{port}/{name}/photos (Ctrl-C to stop)", err=True)
+    if not public_url:
+        click.echo("No public address set: credit lines link root-relative and feeds are not cached publicly "
+                   "(`ingest settings public-url https://...`; see README, Safety).", err=True)
     sys.argv = args
     datasette_cli.main(args=args[1:], prog_name="datasette")

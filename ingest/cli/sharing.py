@@ -6,10 +6,24 @@ from pathlib import Path
 
 import click
 
+from ingest.catalogue import settings
 from ingest.cli.common import archive_options, get_archive
 from ingest.media.store import write_atomic
 from ingest.outputs.export import export, zip_bundle
 from ingest.outputs.sidecars import plan, select_photos, write, write_beside
+
+
+def _pages(base_url: str | None, archive):
+    """Each photo's public page, from --base-url (or INGEST_PUBLIC_URL), else the archive's
+    public-url setting; None when neither is set."""
+    base = base_url or archive.public_url
+    if not base:
+        return None
+    try:
+        base = settings.public_url(base)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--base-url") from None
+    return lambda i: f"{base}/gallery/photos/{i}"
 
 
 @click.command(name="export")
@@ -20,7 +34,8 @@ from ingest.outputs.sidecars import plan, select_photos, write, write_beside
 @click.option("--size", type=click.Choice(["original", "web"]), default="original", show_default=True)
 @click.option("--zip", "as_zip", is_flag=True, help="Write one ZIP with a CREDITS.txt instead of files.")
 @click.option("--base-url", envvar="INGEST_PUBLIC_URL", default=None,
-              help="The gallery's public address, for the credit line's source link [$INGEST_PUBLIC_URL].")
+              help="The gallery's public address, for the credit line's source link "
+                   "[$INGEST_PUBLIC_URL; default: the public-url setting].")
 @click.option("--sidecars", is_flag=True, help="Also write each copy's XMP sidecar beside it (see `ingest sidecars`).")
 @click.pass_context
 def export_(ctx, photos, db_path, store_path, target, size, as_zip, base_url, sidecars):
@@ -34,7 +49,7 @@ def export_(ctx, photos, db_path, store_path, target, size, as_zip, base_url, si
     archive = get_archive(ctx, db_path, store_path)
     db = archive.db
     ids = [archive.photo(ref) for ref in photos]
-    page = (lambda i: f"{base_url.rstrip('/')}/gallery/photos/{i}") if base_url else None
+    page = _pages(base_url, archive)
     files = export(db, archive.store, ids, size, archive.name, page, allow_withheld=True)
     target.mkdir(parents=True, exist_ok=True)
     if as_zip:
@@ -65,7 +80,8 @@ def export_(ctx, photos, db_path, store_path, target, size, as_zip, base_url, si
 @click.option("--include-withheld", is_flag=True, help="Withheld photos too (a private backup).")
 @click.option("--overwrite", is_flag=True, help="Replace sidecars another program wrote or edited.")
 @click.option("--base-url", envvar="INGEST_PUBLIC_URL", default=None,
-              help="The gallery's public address, for the credit line's source link [$INGEST_PUBLIC_URL].")
+              help="The gallery's public address, for the credit line's source link "
+                   "[$INGEST_PUBLIC_URL; default: the public-url setting].")
 @click.pass_context
 def sidecars_(ctx, photos, db_path, store_path, target, every, demo, size, naming, with_gps, include_withheld,
               overwrite, base_url):
@@ -79,7 +95,7 @@ def sidecars_(ctx, photos, db_path, store_path, target, every, demo, size, namin
     archive = get_archive(ctx, db_path, store_path)
     db = archive.db
     ids, named = select_photos(db, photos, every=every, demo=demo)
-    page = (lambda i: f"{base_url.rstrip('/')}/gallery/photos/{i}") if base_url else None
+    page = _pages(base_url, archive)
     result = plan(db, ids, target, archive.name, page, size=size, naming=naming, named=named,
                   include_withheld=include_withheld, with_gps=with_gps)
     write(result, overwrite=overwrite)

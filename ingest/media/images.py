@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps
 
 from ingest.errors import FileProblem
+from ingest.media.jpeg import strip_metadata
 
 try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
     import pillow_heif
@@ -152,9 +153,12 @@ def to_srgb_rgb(im: Image.Image) -> Image.Image:
 
 
 def _encode(im: Image.Image) -> bytes:
+    """JPEG bytes holding the pixels only. Pillow writes what `im.info` still holds (a decoded
+    JPEG's COM comment, which can name a person or a place), so the result is stripped with the
+    segment walker: whatever a Pillow version copies over, none of it is stored."""
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=JPEG_QUALITY)  # baseline: progressive costs 6x the encode time
-    return out.getvalue()
+    im.save(out, "JPEG", quality=JPEG_QUALITY, comment=b"")  # baseline: progressive costs 6x the encode time
+    return strip_metadata(out.getvalue())
 
 
 def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) -> tuple[bytes, bytes]:

@@ -108,3 +108,62 @@ def segment(marker: int, payload: bytes) -> bytes:
     if len(payload) > 0xFFFF - 2:
         raise ValueError(f"JPEG segment payload too large ({len(payload)} bytes, max 65533)")
     return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+# What a decoder needs: frame headers (SOFn, but not the reserved JPG, DHT and DAC codes among
+# them), Huffman and arithmetic tables, quantisation tables, the restart interval, the number of
+# lines, scans and restart markers. Hierarchical (DHP, EXP) and JPGn extensions are not needed by
+# any decoder in use and can carry anything, so they go with the metadata.
+_DECODING = ({m for m in range(0xC0, 0xD0) if m != 0xC8} | {0xDB, 0xDC, 0xDD, SOS, EOI} | set(range(0xD0, 0xD8)))
+ICC_APP2 = b"ICC_PROFILE\x00"
+ADOBE_APP14 = b"Adobe"
+
+
+@dataclass
+class Picture:
+    """A JPEG taken apart into its picture and the few header segments decoding may need."""
+    body: list[bytes]           # tables, frame, scans (with their data) and EOI, in file order
+    jfif: bytes | None = None   # a plain JFIF APP0 segment: version and density, no thumbnail
+    adobe: bytes | None = None  # Adobe APP14: how a CMYK or YCCK picture is coded
+    icc: bytes | None = None    # the ICC profile its APP2 chunks held, reassembled
+
+    def bytes(self, *extra: bytes) -> bytes:
+        """SOI, JFIF, the given segments, Adobe, then the picture: nothing else."""
+        return b"\xff\xd8" + b"".join(filter(None, (self.jfif, *extra, self.adobe, *self.body)))
+
+
+def picture(data: bytes) -> Picture:
+    """Split a JPEG into what decoding needs; every other segment (APPn metadata, comments, JPGn,
+    anything between scans that is not a table, and whatever follows EOI) is dropped. A file cut
+    short gets its EOI back. Raises NotJpeg where the structure is broken."""
+    found = Picture([])
+    chunks: dict[int, bytes] = {}
+    for s in segments(data, through_scans=True):
+        if s.marker in _DECODING:
+            found.body.append(data[s.start:s.end])
+        elif s.marker == APP0 and s.startswith(b"JFIF\x00") and len(s.payload) >= 12 and found.jfif is None:
+            found.jfif = segment(APP0, s.payload[:12] + b"\x00\x00")  # thumbnail 0x0
+        elif s.marker == 0xEE and s.startswith(ADOBE_APP14) and len(s.payload) >= 12 and found.adobe is None:
+            found.adobe = segment(0xEE, s.payload[:12])
+        elif s.marker == 0xE2 and s.startswith(ICC_APP2) and len(s.payload) > 14:
+            chunks.setdefault(s.payload[12], s.payload[14:])
+    if not found.body or found.body[-1] != b"\xff\xd9":
+        found.body.append(b"\xff\xd9")
+    if chunks and sorted(chunks) == list(range(1, len(chunks) + 1)):
+        found.icc = b"".join(chunks[i] for i in sorted(chunks))
+    return found
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """The JPEG with nothing but its picture (and a plain JFIF header): what a public thumbnail or
+    web size may hold. The scan data is copied untouched. Raises NotJpeg for a broken file."""
+    return picture(data).bytes()
+
+
+def icc_segments(profile: bytes) -> list[bytes]:
+    """An ICC profile as the APP2 chunks a JPEG carries it in."""
+    size = 0xFFFF - 2 - len(ICC_APP2) - 2
+    parts = [profile[i:i + size] for i in range(0, len(profile), size)] or [b""]
+    if len(parts) > 255:
+        raise ValueError("ICC profile too large for a JPEG")
+    return [segment(0xE2, ICC_APP2 + bytes([n, len(parts)]) + part) for n, part in enumerate(parts, 1)]

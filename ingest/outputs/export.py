@@ -19,10 +19,10 @@ import sqlite_utils
 from PIL.PngImagePlugin import PngInfo
 
 from ingest.errors import ArchiveError
-from ingest.media import images
+from ingest.media import icc, images
 from ingest.media.store import Store
 from ingest.media.write.exif import build_exif
-from ingest.media.write.jpeg import replace_jpeg_metadata
+from ingest.media.write.jpeg import keeps_colours, replace_jpeg_metadata
 from ingest.media.write.xmp import xmp_packet
 from ingest.outputs.credit import Credit, credit, short_name
 from ingest.reference.licences import ALL_RIGHTS_RESERVED, UNKNOWN
@@ -131,7 +131,7 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
         data = store.derivative("web", photo.sha256).read_bytes()
         return replace_jpeg_metadata(data, exif=_exif_block(photo, None), xmp=xmp), "jpg"
     data = store.original(photo.sha256, images.FORMATS[photo.format][1]).read_bytes()
-    if photo.format == "JPEG":
+    if photo.format == "JPEG" and keeps_colours(data):
         orientation = images.open_image(data, "JPEG").orientation
         return replace_jpeg_metadata(data, exif=_exif_block(photo, orientation), xmp=xmp), "jpg"
     opened = images.open_image(data, photo.format)
@@ -140,12 +140,15 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
     if photo.format == "PNG":  # lossless: re-saving keeps every pixel, drops every chunk we did not write
         info = PngInfo()
         info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
-        im.save(out, "PNG", pnginfo=info, exif=_exif_block(photo, None))
+        profile = im.info.get("icc_profile")
+        im.save(out, "PNG", pnginfo=info, exif=_exif_block(photo, None),
+                icc_profile=icc.sanitise(profile) if profile else None)
         return out.getvalue(), "png"
-    # TIFF, WebP, HEIC, AVIF: a full-size JPEG, which every reuser can open and which carries XMP.
+    # TIFF, WebP, HEIC, AVIF, and JPEGs whose colour profile cannot be reduced (media/icc.py): a
+    # full-size sRGB JPEG, which every reuser can open and which carries XMP.
     im = images.to_srgb_rgb(im)
-    im.save(out, "JPEG", quality=92, exif=_exif_block(photo, None), xmp=xmp)
-    return out.getvalue(), "jpg"
+    im.save(out, "JPEG", quality=92)
+    return replace_jpeg_metadata(out.getvalue(), exif=_exif_block(photo, None), xmp=xmp), "jpg"
 
 
 def file_name(photo: PhotoInfo, ext: str) -> str:

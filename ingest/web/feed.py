@@ -2,8 +2,9 @@
 
 The newest 50 by imported_at, read from the public copy (a withheld photo is not there). Each entry
 links to the photo's page, carries its creator as author, a summary with its thumbnail, its licence
-as <link rel="license"> (RFC 4946) and its credit line as <rights>. Every URL is absolute
-(datasette.absolute_url), so the feed reads the same wherever it is copied.
+as <link rel="license"> (RFC 4946) and its credit line as <rights>. Every URL is absolute, so the
+feed reads the same wherever it is copied: from the configured public address (web/urls.py), or,
+when none is set, from the request, and then the feed is not cached publicly.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from xml.etree import ElementTree as ET
 from datasette.utils.asgi import NotFound, Response
 
 from ingest.outputs.credit import credit
+from ingest.text import xml_safe
 from ingest.web.compat import instance_metadata
 from ingest.web.pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
+from ingest.web.urls import PRIVATE, absolute_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 SIZE = 50
@@ -39,9 +42,11 @@ def rfc3339(value: str | None) -> str | None:
 
 
 def _el(parent, tag: str, text: str | None = None, **attrs) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: v for k, v in attrs.items() if v is not None})
+    """An Atom element. ElementTree writes control characters as they are, and one in one title makes
+    the whole feed unreadable: every text and attribute goes through xml_safe."""
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_safe(v) for k, v in attrs.items() if v is not None})
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 
@@ -81,9 +86,16 @@ async def feed(request, datasette) -> Response:
         f"ORDER BY p.imported_at DESC, p.id DESC LIMIT {SIZE}", params)).rows
 
     name = await archive_title(datasette)
+    cacheable = True
+
+    def url(path: str) -> str:
+        nonlocal cacheable
+        found, public = absolute_url(datasette, request, path)
+        cacheable = cacheable and public
+        return found
+
     query = {k: request.args[k] for k in ("demonstration", "city") if request.args.get(k)}
-    self_url = datasette.absolute_url(request, datasette.urls.path(f"/-/{PLUGIN}/feed.atom")
-                                      + (f"?{urlencode(query)}" if query else ""))
+    self_url = url(datasette.urls.path(f"/-/{PLUGIN}/feed.atom") + (f"?{urlencode(query)}" if query else ""))
     root = ET.Element(f"{{{ATOM}}}feed")
     _el(root, "id", self_url)
     _el(root, "title", f"{name}: new photos" + (f" of {' in '.join(about)}" if about else ""))
@@ -91,14 +103,14 @@ async def feed(request, datasette) -> Response:
     stamps = [s for r in rows for s in (rfc3339(r["updated_at"]), rfc3339(r["imported_at"])) if s]
     _el(root, "updated", max(stamps) if stamps else "1970-01-01T00:00:00Z")
     _el(root, "link", rel="self", type="application/atom+xml", href=self_url)
-    _el(root, "link", rel="alternate", type="text/html", href=datasette.absolute_url(request, alternate))
+    _el(root, "link", rel="alternate", type="text/html", href=url(alternate))
     _el(_el(root, "author"), "name", await instance_metadata(datasette, "source") or name)  # for photos whose creator is unknown
     _el(root, "generator", "ingest gallery (Datasette)")
 
     for photo in rows:
-        page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo["id"])))
-        thumb = datasette.absolute_url(request, datasette.urls.path(f"/-/{PLUGIN}/thumbs/{photo['sha256']}.jpg"))
-        web = datasette.absolute_url(request, datasette.urls.path(f"/-/{PLUGIN}/web/{photo['sha256']}.jpg"))
+        page = url(datasette.urls.row(db.name, "photos", str(photo["id"])))
+        thumb = url(datasette.urls.path(f"/-/{PLUGIN}/thumbs/{photo['sha256']}.jpg"))
+        web = url(datasette.urls.path(f"/-/{PLUGIN}/web/{photo['sha256']}.jpg"))
         title = photo["title"] or photo["caption"]
         alt = title or f"Photo {photo['id']}"
         line = credit(title=photo["title"], creator=photo["creator"], licence_id=photo["licence_id"],
@@ -121,7 +133,7 @@ async def feed(request, datasette) -> Response:
 
     body = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if cacheable else PRIVATE}
     if request.headers.get("if-none-match") == etag:
         return Response("", status=304, headers=headers)
     return Response(body, content_type="application/atom+xml; charset=utf-8", headers=headers)

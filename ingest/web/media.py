@@ -9,22 +9,33 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 
 from ingest.errors import ArchiveError
+from ingest.media.jpeg import NotJpeg, strip_metadata
 from ingest.outputs.export import SIZES, export, zip_bundle
 from ingest.web import compat, permissions
 from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
+from ingest.web.urls import PRIVATE, absolute_url
+
+# Derivatives are served stripped of every metadata segment: those stored before issue 13 was fixed
+# may hold the original's comment. The suffix makes caches that revalidate fetch the clean bytes.
+_ETAG_VERSION = "clean"
+
+
+def _read_clean(path) -> bytes:
+    return strip_metadata(path.read_bytes())
 
 
 async def serve_image(request, datasette) -> Response:
+    """A thumbnail or web size from the store, with nothing but its pixels."""
     kind, sha = request.url_vars["kind"], request.url_vars["sha256"]
     if not SHA.match(sha) or not await visible(datasette, request.actor, "sha256", sha):
         return Response.text("Not found", status=404)
     path = store_for(datasette).derivative(kind, sha)
-    etag = f'"{sha}-{kind}"'
+    etag = f'"{sha}-{kind}-{_ETAG_VERSION}"'
     if request.headers.get("if-none-match") == etag:
         return Response("", status=304, headers={"ETag": etag})
     try:
-        body = await asyncio.to_thread(path.read_bytes)
-    except OSError:
+        body = await asyncio.to_thread(_read_clean, path)
+    except (OSError, NotJpeg):
         return Response.text("Not found", status=404)
     return Response(body, content_type="image/jpeg", headers={
         "Cache-Control": "public, max-age=31536000, immutable", "ETag": etag})
@@ -52,22 +63,28 @@ async def download(request, datasette) -> Response:
             return Response.text("Not found", status=404)
     name = await archive_name(datasette)
     store = store_for(datasette)
+    cacheable = True
 
     def page(photo_id: int) -> str:
-        return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
+        nonlocal cacheable
+        found, public = absolute_url(datasette, request, datasette.urls.row(db.name, "photos", str(photo_id)))
+        cacheable = cacheable and public
+        return found
 
     try:
         files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
+    # Private either way (a download is built per request); no-store when its links came from the request.
+    caching = "private, max-age=300" if cacheable else PRIVATE
     if "id" in request.url_vars:
         filename, data, _ = files[0]
         mime = "image/png" if filename.endswith(".png") else "image/jpeg"
         return Response(data, content_type=mime, headers={
-            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=300"})
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": caching})
     data = await asyncio.to_thread(zip_bundle, files, name)
     return Response(data, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
+        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"', "Cache-Control": caching})
 
 
 async def databases(request, datasette) -> Response:

@@ -18,7 +18,9 @@ import calendar
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from markupsafe import Markup
 
+from ingest.text import xml_safe
 from ingest.web.context import PLUGIN, archive_name, public_db
 from ingest.web.permissions import may_see_table
 
@@ -38,6 +40,19 @@ FROM photos p LEFT JOIN cities c ON c.id = p.city_id LEFT JOIN demonstrations d 
 
 class BadRequest(Exception):
     pass
+
+
+def clean_finalize(previous=None):
+    """A Jinja `finalize` that drops control characters from whatever a template prints, Datasette's
+    own pages included: titles and names come from files, and HTML cannot show them."""
+    def finalize(value):
+        if previous is not None:
+            value = previous(value)
+        if isinstance(value, Markup):
+            return Markup(xml_safe(str(value)))
+        return xml_safe(value) if isinstance(value, str) else value
+
+    return finalize
 
 
 def date_words(date: str | None) -> str:

@@ -29,6 +29,7 @@ from ingest.web.context import (
 )
 from ingest.web.media import QueryListView, databases, download, query_list, serve_image
 from ingest.web.permissions import is_archivist
+from ingest.web.urls import pin_host, public_url
 
 
 @hookimpl
@@ -46,8 +47,9 @@ def register_routes():
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """Sessions checked against the accounts on every request, security headers (auth.py)."""
-    return lambda app: auth.wrap(app, datasette)
+    """Sessions checked against the accounts on every request, security headers (auth.py); absolute
+    URLs that never follow the request's Host header (urls.py)."""
+    return lambda app: auth.wrap(pin_host(app, datasette), datasette)
 
 
 @hookimpl
@@ -97,6 +99,7 @@ if hasattr(hookspecs, "permission_resources_sql"):  # Datasette 1.0
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["licence_short"] = short_name
+    env.finalize = pages.clean_finalize(env.finalize)
 
 
 def styles_page(datasette, database: str | None) -> bool:
@@ -143,7 +146,8 @@ def extra_template_vars(view_name, database, table, request, datasette):
             photo = await on_catalogue(catalogue, lambda cat: load_photo(cat, int(pk)))
         except Exception:
             return {"gallery_managed": True}
-        page = datasette.absolute_url(request, datasette.urls.row(db.name, "photos", pk))
+        path = datasette.urls.row(db.name, "photos", pk)
+        page = public_url(datasette, path) or path  # never the Host header: Datasette caches this page publicly
         editing = await edit.edit_context(datasette, request, int(pk))
         line = photo_credit(photo, await archive_name(datasette), page)
         return {"gallery_managed": True, "gallery_photo": {

@@ -2,46 +2,41 @@
 
 from __future__ import annotations
 
-from ingest.media.jpeg import APP0, APP1, APP13, COM, EOI, SOS, XMP_APP1, NotJpeg, segment, segments
-
-
-def _keep_segment(marker: int, payload: bytes) -> bool:
-    """What a public copy keeps of the original's segments: only what decoding needs."""
-    if marker == APP0:                     # JFIF
-        return payload.startswith(b"JFIF")
-    if marker == 0xE2:                     # colour profile, not MPF or FlashPix data
-        return payload.startswith(b"ICC_PROFILE\x00")
-    if marker == 0xEE:                     # Adobe: tells decoders how CMYK/YCCK is coded
-        return payload.startswith(b"Adobe")
-    return not (0xE0 <= marker <= 0xEF or marker == COM)  # other APPn and comments go
+from ingest.media import icc as icc_profiles
+from ingest.media.jpeg import APP1, APP13, XMP_APP1, NotJpeg, icc_segments, picture, segment
 
 
 def replace_jpeg_metadata(jpeg: bytes, *, exif: bytes | None = None, xmp: bytes | None = None,
                           app13: bytes | None = None) -> bytes:
     """JPEG bytes with every metadata segment (EXIF, XMP, IPTC, maker data, comments, those between
     a progressive file's scans included, and trailing thumbnails and depth maps after the image)
-    replaced by exactly the ones given.
+    replaced by exactly the ones given. An ICC profile stays reduced to its colour data
+    (media/icc.py), or goes when it cannot be: see `keeps_colours`.
 
     The scan data is copied untouched: the picture is not re-encoded.
     """
-    kept: list[bytes] = []
     try:
-        for s in segments(jpeg, through_scans=True):
-            if s.marker in (SOS, EOI) or (0xD0 <= s.marker <= 0xD7) or _keep_segment(s.marker, s.payload):
-                kept.append(jpeg[s.start:s.end])
-            if s.marker == EOI:
-                break
+        found = picture(jpeg)
     except NotJpeg as e:
         raise ValueError(str(e)) from None
-    if not kept or kept[-1] != b"\xff\xd9":
-        kept.append(b"\xff\xd9")       # a file cut short still ends as a JPEG must
+    profile = icc_profiles.sanitise(found.icc) if found.icc else None
     new = []
     if exif is not None:
         new.append(segment(APP1, exif))
     if xmp is not None:
         new.append(segment(APP1, XMP_APP1 + xmp))
+    if profile is not None:
+        new.extend(icc_segments(profile))
     if app13 is not None:
         new.append(segment(APP13, app13))
-    jfif = [s for s in kept if s[1] == APP0]
-    others = [s for s in kept if s[1] != APP0]
-    return b"\xff\xd8" + b"".join(jfif + new + others)
+    return found.bytes(*new)
+
+
+def keeps_colours(jpeg: bytes) -> bool:
+    """Whether `replace_jpeg_metadata` keeps the picture's colours: it has no ICC profile, or one
+    reduced without loss. A copy of a picture for which this is False is converted to sRGB."""
+    try:
+        found = picture(jpeg)
+    except NotJpeg:
+        return True  # replace_jpeg_metadata says what is wrong
+    return found.icc is None or icc_profiles.sanitise(found.icc) is not None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ingest.media.tags import RDF, XMP_NAMESPACES
+from ingest.text import xml_safe
 
 # Property types from the XMP and IPTC specifications; anything else is simple text
 # (or an rdf:Bag when given a list).
@@ -17,14 +17,10 @@ _ALT = {"dc:title", "dc:description", "dc:rights", "xmpRights:UsageTerms", "Iptc
 _URI = {"cc:license", "cc:morePermissions"}
 
 
-# Characters XML 1.0 cannot carry at all: drop them rather than emit a broken packet.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         value = "True" if value else "False"
-    return escape(_XML_INVALID.sub("", str(value)))
+    return escape(xml_safe(str(value)))  # drop what XML cannot carry rather than emit a broken packet
 
 
 def _prefix(qname: str) -> str:
@@ -39,11 +35,11 @@ def _property(qname: str, value: Any, used: set[str], indent: str) -> str:
     if qname in _ALT:
         langs = value if isinstance(value, Mapping) else {"x-default": value}
         items = "".join(
-            f"{indent}  <rdf:li xml:lang={quoteattr(str(lang))}>{_text(v)}</rdf:li>\n" for lang, v in langs.items()
+            f"{indent}  <rdf:li xml:lang={quoteattr(xml_safe(str(lang)))}>{_text(v)}</rdf:li>\n" for lang, v in langs.items()
         )
         return f"{indent}<{qname}>\n{indent} <rdf:Alt>\n{items}{indent} </rdf:Alt>\n{indent}</{qname}>\n"
     if qname in _URI and isinstance(value, str):
-        return f"{indent}<{qname} rdf:resource={quoteattr(_XML_INVALID.sub('', value))}/>\n"
+        return f"{indent}<{qname} rdf:resource={quoteattr(xml_safe(value))}/>\n"
     if isinstance(value, Mapping):  # a structure, e.g. Iptc4xmpCore:CreatorContactInfo
         inner = "".join(_property(k, v, used, indent + "  ") for k, v in value.items() if v is not None)
         return f'{indent}<{qname} rdf:parseType="Resource">\n{inner}{indent}</{qname}>\n'
