@@ -232,7 +232,7 @@ def test_licence_creator_are_defaults_demo_city_are_forced(cli, tmp_path):
                     "photoshop:City": "Paris", "Iptc4xmpCore:CountryCode": "FR"})
     make_photo(folder / "bare.jpg", width=640, height=480, seed=4, exif={"DateTimeOriginal": "2024:05:18 15:00:00"})
     result = cli(str(folder), "--licence", "cc-by-sa-4.0", "--creator", "Flag Creator",
-                 "--demo", "Test march for peace", "--city", "London")
+                 "--demo", "Test march for peace", "--new-demo", "--city", "London")
     assert result.exit_code == 0, result.output
     got = {r[0]: r[1:] for r in query(cli.db_path, """
         SELECT p.original_filename, p.creator, p.creator_source, p.licence_id, p.licence_source,
@@ -356,3 +356,22 @@ def test_retag_applies_a_new_registry(cli, tmp_path):
                                  JOIN demonstrations d ON d.id = p.demonstration_id""") == [
         ("National march for a ceasefire", "registry")]
     assert cli("retag").stdout.strip() == "0 of 1 photos changed"
+
+
+def test_a_mistyped_demo_is_refused_with_the_close_matches(cli, tmp_path):
+    """`--demo` forces a demonstration on every file: a typo must not create a new, undated one."""
+    from fixtures.synth import make_photo
+
+    registry = tmp_path / "registry.yml"
+    registry.write_text("- {name: National march for a ceasefire in Gaza, city: London, date: 2024-11-02}\n",
+                        encoding="utf-8")
+    assert cli("demos", "import", str(registry)).exit_code == 0
+    make_photo(tmp_path / "in" / "a.jpg", width=64, height=48)
+    typo = cli("import", str(tmp_path / "in"), "--demo", "National march for a cesefire in Gaza")
+    assert typo.exit_code == 2 and "not a registered demonstration" in typo.output
+    assert "'National march for a ceasefire in Gaza' (2024-11-02, London)" in typo.output and "--new-demo" in typo.output
+    assert cli("import", str(tmp_path / "in"), "--demo", "national MARCH for a ceasefire in gaza").exit_code == 0
+    make_photo(tmp_path / "in2" / "b.jpg", width=64, height=48, seed=2)
+    assert cli("import", str(tmp_path / "in2"), "--demo", "Vigil for the detained").exit_code == 2
+    assert cli("import", str(tmp_path / "in2"), "--demo", "Vigil for the detained", "--new-demo").exit_code == 0
+    assert "Vigil for the detained" in cli("demos", "list").output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -276,6 +277,20 @@ def _add_city(db: sqlite_utils.Database, registry: Registry, choice: CityChoice)
     if city is not None:
         registry.geonames[city.geonames_id] = city_id
     return city_id
+
+
+def close_demos(registry: Registry, name: str, limit: int = 3) -> list[Demo]:
+    """Registered demonstrations whose names come close to NAME (a mistyped --demo), best first."""
+    named = {key(d.name): d for d in registry.demos if d.name and not d.provisional}
+    close = difflib.get_close_matches(key(name), list(named), n=limit, cutoff=0.5)
+    words = set(key(name).split())
+    close += [k for k in named if k not in close and words and words <= set(k.split())]
+    return [named[k] for k in close[:limit]]
+
+
+def known_demo(registry: Registry, name: str) -> bool:
+    """Whether NAME is a registered demonstration's name (case and punctuation aside)."""
+    return any(d.name and key(d.name) == key(name) for d in registry.demos)
 
 
 def demo_for(db: sqlite_utils.Database, registry: Registry, name: str | None, date: str | None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ingest.catalogue.registry import Registry, close_demos, known_demo, load_registry
 from ingest.cli.common import NoBar, archive_options, display, exact_licence_param, get_archive
 from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
@@ -24,7 +25,8 @@ from ingest.media.verify import verify as check
 @click.option("--licence", "--license", "licence", metavar="SPDX",
               help="Licence for files that state none, e.g. CC-BY-SA-4.0.")
 @click.option("--creator", metavar="NAME", help="Creator for files that name none.")
-@click.option("--demo", metavar="NAME", help="Tag every file with this demonstration.")
+@click.option("--demo", metavar="NAME", help="Tag every file with this registered demonstration.")
+@click.option("--new-demo", is_flag=True, help="--demo names a demonstration to create (it is not in the registry).")
 @click.option("--city", metavar="NAME", help="Tag every file with this city.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes for decoding and hashing [default: number of cores].")
@@ -34,7 +36,8 @@ from ingest.media.verify import verify as check
 @click.option("--timeout", type=click.IntRange(1, 3600), default=120, show_default=True,
               help="Seconds allowed per file.")
 @click.pass_context
-def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs, dry_run, max_megapixels, timeout):
+def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, city, jobs, dry_run, max_megapixels,
+            timeout):
     """Import photos from PATHS (files and folders, recursively).
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
@@ -45,6 +48,14 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
     if licence:
         licence = exact_licence_param(licence, "--licence")
     archive = get_archive(ctx, db_path, store_path)
+    if demo and not new_demo:
+        registry = load_registry(archive.db) if archive.exists() else Registry()
+        if not known_demo(registry, demo):
+            close = close_demos(registry, demo)
+            hint = ("; did you mean " + " or ".join(f"{d.name!r} ({d.date}, {registry.place_of(d)})" for d in close)
+                    if close else "")
+            raise click.BadParameter(f"{demo!r} is not a registered demonstration{hint}? "
+                                     "Give --new-demo to create it.", param_hint="--demo")
     if dry_run and not Path(archive.db_path).exists():
         archive.db_path = ":memory:"
     options = Options(licence=licence, creator=creator, demo=demo, city=city)
