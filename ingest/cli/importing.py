@@ -13,7 +13,7 @@ from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
 from ingest.importer.retag import retag_all
-from ingest.importer.scan import scan
+from ingest.importer.scan import Skipped, scan
 from ingest.media.verify import store_bytes
 from ingest.media.verify import verify as check
 
@@ -38,7 +38,8 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
     """Import photos from PATHS (files and folders, recursively).
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
-    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped.
+    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped, and
+    so is the archive's own store.
     Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
     when any file was not imported.
     """
@@ -49,7 +50,8 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
         archive.db_path = ":memory:"
     options = Options(licence=licence, creator=creator, demo=demo, city=city)
     show_bar = sys.stderr.isatty()
-    total = sum(1 for _ in scan(paths)) if show_bar else 0  # counted only for the bar's ETA
+    # Counted only for the bar's ETA.
+    total = sum(not isinstance(item, Skipped) for item in scan(paths, archive.store.root)) if show_bar else 0
     show_bar = show_bar and total > 1
 
     def report(path: str, kind: str, message: str) -> None:

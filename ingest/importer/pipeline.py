@@ -21,7 +21,7 @@ from ingest.catalogue.record import finish_run, known_unchanged, record_file, re
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
-from ingest.importer.scan import Missing, scan
+from ingest.importer.scan import Missing, Skipped, scan
 from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
@@ -109,11 +109,18 @@ def run_ingest(
     run writes nothing and does not wait."""
     with nullcontext() if dry_run else import_lock(db, notice):
         return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
-                    timeout=timeout, report=report, advance=advance)
+                    timeout=timeout, report=report, advance=advance, notice=notice)
+
+
+def _shown_folder(path: str) -> str:
+    """A folder as the user would type it: relative when below where they stand, with a slash."""
+    rel = os.path.relpath(path)
+    return f"{shown(path if rel.startswith('..') else rel)}/"
 
 
 def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
-         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None) -> Summary:
+         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None,
+         notice: Notice | None) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
@@ -139,7 +146,11 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
     named: set[str] = set()
 
     def candidates() -> Iterator[Job]:
-        for item in scan(paths):
+        for item in scan(paths, store.root):
+            if isinstance(item, Skipped):
+                if notice:
+                    notice(f"{_shown_folder(item.path)}: {item.reason}")
+                continue
             summary.seen += 1
             if isinstance(item, Missing):
                 problem(item.path, "missing", item.reason)
