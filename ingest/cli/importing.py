@@ -12,7 +12,7 @@ from ingest.cli.common import NoBar, archive_options, display, exact_licence_par
 from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
-from ingest.importer.retag import retag_all
+from ingest.importer.retag import fill_phashes, retag_all
 from ingest.importer.scan import Skipped, scan
 from ingest.media.verify import store_bytes
 from ingest.media.verify import verify as check
@@ -39,7 +39,8 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
     from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped, and
-    so is the archive's own store.
+    so is the archive's own store. A photo that looks like a withheld one (the same picture edited
+    in another program) is imported withheld, for review.
     Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
     when any file was not imported.
     """
@@ -79,11 +80,15 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, city, jobs,
 def retag(ctx, db_path, store_path):
     """Re-run tagging over the archive from stored metadata, without re-reading files.
 
-    Values an archivist corrected are never changed.
+    Values an archivist corrected are never changed. Photos imported before perceptual hashes
+    existed get theirs, from their thumbnails.
     """
-    db = get_archive(ctx, db_path, store_path).db
+    archive = get_archive(ctx, db_path, store_path)
+    db = archive.db
     changed, total = retag_all(db)
     click.echo(f"{changed} of {total} photos changed")
+    if hashed := fill_phashes(db, archive.store):
+        click.echo(f"{hashed} perceptual hash{'es' if hashed != 1 else ''} computed", err=True)
 
 
 @click.command()

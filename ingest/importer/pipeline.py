@@ -17,10 +17,18 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from ingest.catalogue.lock import import_lock
-from ingest.catalogue.record import finish_run, known_unchanged, record_file, record_problem, start_run
+from ingest.catalogue.record import (
+    finish_run,
+    held_reason,
+    known_unchanged,
+    record_file,
+    record_problem,
+    start_run,
+)
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
+from ingest.importer.retag import fill_phashes
 from ingest.importer.scan import Missing, Skipped, scan
 from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
@@ -41,6 +49,7 @@ class Summary:
     skipped: int = 0            # not images, found inside folders: not a problem
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
+    held: list[tuple[int, int]] = field(default_factory=list)  # (new photo, the withheld photo it looks like)
     elapsed: float = 0.0
     dry_run: bool = False
     lines: list[tuple[str, str, str]] = field(default_factory=list)  # (path, kind, message)
@@ -60,7 +69,13 @@ class Summary:
         if self.warnings:
             parts.append(f"{self.warnings} warnings")
         rate = self.seen / self.elapsed if self.elapsed > 0 else 0
-        return f"{', '.join(parts)} ({self.seen} files in {self.elapsed:.1f} s, {rate:.0f} files/s)"
+        line = f"{', '.join(parts)} ({self.seen} files in {self.elapsed:.1f} s, {rate:.0f} files/s)"
+        if self.held:
+            likes = sorted({like for _, like in self.held})
+            verb = "looks like withheld photo" if len(self.held) == 1 else (
+                "look like withheld photo" if len(likes) == 1 else "look like withheld photos")
+            line += f"\n{len(self.held)} held: {verb} {', '.join(map(str, likes))}"
+        return line
 
 
 Report = Callable[[str, str, str], None]       # path, kind, message
@@ -130,6 +145,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
         store.ensure()
         sweep_temporaries(store)
         run_id = start_run(db, {"paths": len(paths), "jobs": jobs, **flags})
+        fill_phashes(db, store, withheld_only=True)  # what a copy is compared with; cheap: few, small
 
     def problem(path: str, kind: str, message: str, *, fatal: bool = True) -> None:
         if fatal:
@@ -188,9 +204,14 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 summary.imported += 1
                 continue
             batch.begin()
-            _, outcome = record_file(db, registry, result, tags)
+            photo_id, outcome = record_file(db, registry, result, tags)
             batch.tick()
-            if outcome == "imported":
+            if outcome == "held":
+                like = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
+                summary.held.append((photo_id, like))
+                if report:
+                    report(shown(result.path), "held", f"imported withheld (photo {photo_id}): {held_reason(like)}")
+            if outcome in ("imported", "held"):
                 summary.imported += 1
             elif outcome == "duplicate":
                 summary.duplicates += 1
