@@ -21,6 +21,7 @@ class FileResult:
     width: int | None = None
     height: int | None = None
     orientation: int | None = None
+    phash: int | None = None          # perceptual hash of the thumbnail (media/similar.py)
     facts: Facts = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)   # (kind, message): imported anyway
     problem: tuple[str, str] | None = None                          # (kind, message): not imported

@@ -617,8 +617,58 @@ def test_undo_a_batch_is_refused_whole_when_one_photo_was_changed_since(gallery)
     batch = edits(cli)
     ok(cli("fix", str(ids["white.jpg"]), "--title", "Later", "--who", "bob"))
     before = dump(cli.db_path)
-    refused(cli("undo", str(batch[0]["id"])), "changed again")
+    refused(cli("undo", str(batch[0]["id"])), "changed since", "undo edit")
     assert dump(cli.db_path) == before
+
+
+def test_undoing_an_old_withhold_after_a_publish_and_a_new_withhold_is_refused(gallery):
+    """Withhold, publish, withhold again: the photo is withheld as edit 1 left it, but undoing edit 1
+    must not publish it: the archivist who withheld it last (edit 3) did not ask for that."""
+    cli, pid = gallery.cli, gallery.ids["odeon.jpg"]
+    ok(cli("fix", str(pid), "--withhold", "--who", "ann"))
+    first = edits(cli)[-1]["id"]
+    ok(cli("fix", str(pid), "--publish", "--who", "bob"))
+    ok(cli("fix", str(pid), "--withhold", "--who", "cem"))
+    third = edits(cli)[-1]["id"]
+    before = dump(cli.db_path)
+    error = refused(cli("undo", str(first), "--who", "ann"), f"photo {pid}'s withheld was changed since edit {first}",
+                    "cem", f"undo edit {third} first")
+    assert dump(cli.db_path) == before and photo_row(cli, pid)["withheld"] == 1, error
+    refused(cli("undo", str(first), "--only"), f"undo edit {third} first")
+    assert photo_row(cli, pid)["withheld"] == 1
+
+
+def test_undoing_an_old_withhold_in_a_batch_after_a_later_withhold_is_refused_whole(gallery):
+    cli, ids = gallery.cli, gallery.ids
+    odeon, white = ids["odeon.jpg"], ids["white.jpg"]
+    ok(cli("fix", str(odeon), str(white), "--withhold", "--who", "ann"))
+    batch = edits(cli)
+    ok(cli("fix", str(white), "--publish", "--who", "bob"))
+    ok(cli("fix", str(white), "--withhold", "--who", "bob"))
+    again = edits(cli)[-1]["id"]
+    before = dump(cli.db_path)
+    refused(cli("undo", str(batch[0]["id"])), f"photo {white}'s withheld", f"undo edit {again} first")
+    assert dump(cli.db_path) == before
+    assert (photo_row(cli, odeon)["withheld"], photo_row(cli, white)["withheld"]) == (1, 1)
+
+
+def test_undo_after_later_edits_that_were_themselves_undone(gallery):
+    """Undoing newest first stays possible: a later edit and its own undo cancel out; an undo of
+    that undo (the later edit back in force) does not."""
+    cli, pid = gallery.cli, gallery.ids["odeon.jpg"]
+    ok(cli("fix", str(pid), "--withhold"))
+    first = edits(cli)[-1]["id"]
+    ok(cli("fix", str(pid), "--publish"))
+    second = edits(cli)[-1]["id"]
+    ok(cli("undo", str(second)))                        # withheld again, by undoing the publish
+    undo_of_second = edits(cli)[-1]["id"]
+    ok(cli("undo", str(undo_of_second)))                # ... and published again by undoing that undo
+    redo = edits(cli)[-1]["id"]
+    refused(cli("undo", str(first)), f"undo edit {redo} first")
+    assert photo_row(cli, pid)["withheld"] == 0
+    ok(cli("undo", str(redo)))                          # withheld once more
+    ok(cli("undo", str(first)))                         # now edit 1 is the change in force: undo it
+    assert photo_row(cli, pid)["withheld"] == 0 and corrections(cli, pid) == {}
 
 
 def test_undo_of_an_unknown_edit_is_refused(gallery):

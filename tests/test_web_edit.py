@@ -177,6 +177,29 @@ async def test_history_and_undo_on_the_web(site):
     assert catalogue(path, "SELECT via, undoes FROM edits ORDER BY id DESC LIMIT 1") == [("undo", edit_id)]
 
 
+async def test_undo_of_an_old_withhold_after_a_later_one_is_refused_on_the_web(site):
+    """Withhold, publish, withhold again, then the Undo button of the first: the photo stays withheld
+    and the archivist is told which edit to undo first."""
+    ds, path, ids = site
+    s = await sign_in(ds)
+    photo = ids["london-1.jpg"]
+    for withheld in ("yes", "no", "yes"):
+        response = await ds.client.post(f"/-/gallery/edit/{photo}", cookies=s["cookies"], data={
+            "csrftoken": s["token"], "withheld": withheld, "next": "/"})
+        assert response.status_code == 302
+    (first,), *_, (third,) = catalogue(path, "SELECT id FROM edits WHERE photo_id = ? ORDER BY id", [photo])
+    response = await ds.client.post(f"/-/gallery/undo/{first}", cookies=s["cookies"],
+                                    data={"csrftoken": s["token"], "next": "/"})
+    assert response.status_code == 302
+    assert catalogue(path, "SELECT withheld FROM photos WHERE id = ?", [photo]) == [(1,)]
+    assert catalogue(path, "SELECT count(*) FROM edits WHERE via = 'undo'") == [(0,)]
+    message = ds.unsign(response.cookies["ds_messages"], "messages")
+    assert message == [[f"Not undone: photo {photo}'s withheld was changed since edit {first} (by alice at "
+                        f"{message[0][0].split(' at ')[1].split(')')[0]}): undo edit {third} first", ds.ERROR]]
+    public = (await ds.client.get(f"/gallery/photos/{photo}.json")).status_code
+    assert public == 404
+
+
 async def test_manage_demonstrations_rename_and_merge(site):
     ds, path, _ = site
     s = await sign_in(ds)

@@ -276,8 +276,8 @@ def _set(db, photo_id: int, column: str, value: Any, who: str, via: str, batch: 
 def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo",
          whole_batch: bool = True) -> list[Edit]:
     """Undo an edit with every edit made together with it (or, `whole_batch=False`, that edit
-    alone): itself an audited change. Refused if a later edit changed the same field of the same
-    photo (undo that one first)."""
+    alone): itself an audited change. Refused if a later edit still in force changed the same field
+    of the same photo (undo that one first), even when it put back the value this edit left."""
     with transaction(db):
         row = db.execute("SELECT batch FROM edits WHERE id = ?", [edit_id]).fetchone()
         if row is None:
@@ -293,6 +293,9 @@ def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo"
                 if target_id != edit_id:
                     continue  # undone on its own before: the rest of its batch still can be
                 raise Conflict(f"edit {target_id} is already undone")
+            if later := _in_force_since(db, photo_id, column, target_id, {t[0] for t in targets}):
+                raise Conflict(f"photo {photo_id}'s {BY_COLUMN[column].name} was changed since edit {target_id} "
+                               f"(by {later[1]} at {later[2]}): undo edit {later[0]} first")
             after = _after(db, target_id, column, new)
             now_set = dict(zip(after, db.execute(f"SELECT {', '.join(after)} FROM photos WHERE id = ?",
                                                  [photo_id]).fetchone()))
@@ -309,6 +312,26 @@ def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo"
                 raise Invalid(f"cannot undo edit {target_id}: the {BY_COLUMN[column].name} it would put back "
                               "no longer exists (set the value you want instead)") from None
     return made
+
+
+def _in_force_since(db, photo_id: int, column: str, edit_id: int, undoing: set[int]) -> tuple | None:
+    """The newest later edit of the same photo and field (or one setting the same columns) that is
+    still in force: (id, who, at), or None. Comparing values is not enough: withhold, publish,
+    withhold again leaves the value edit 1 left, yet undoing edit 1 would publish the photo. A later
+    edit and its own undo cancel out (so undoing newest first still works); an undo of that undo
+    puts the edit back in force. Edits being undone now (`undoing`) are no obstacle."""
+    touched = set(_columns_for(column, None))
+    fields = [f for f in BY_COLUMN if touched & set(_columns_for(f, None))]
+    in_force: dict[int, tuple] = {}
+    for later_id, who, at, undoes in db.execute(
+            f"SELECT id, who, at, undoes FROM edits WHERE photo_id = ? AND id > ? AND field IN "
+            f"({','.join('?' * len(fields))}) ORDER BY id", [photo_id, edit_id, *fields]):
+        if undoes is not None and undoes in in_force:
+            del in_force[undoes]
+        else:
+            in_force[later_id] = (later_id, who, at)
+    left = [e for i, e in in_force.items() if i not in undoing]
+    return left[-1] if left else None
 
 
 def _after(db, edit_id: int, column: str, new: str | None) -> dict[str, Any]:

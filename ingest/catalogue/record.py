@@ -14,6 +14,7 @@ import sqlite_utils
 
 from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
+from ingest.media import similar
 from ingest.media.images import FORMATS
 from ingest.model import Facts, FileResult, Tags
 from ingest.text import shown
@@ -35,7 +36,25 @@ def source_path(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
-def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str, Any]:
+def held_reason(like: int) -> str:
+    return f"looks like withheld photo {like}"
+
+
+def lookalike(db: sqlite_utils.Database, phash: int | None) -> int | None:
+    """The withheld photo that `phash` is nearest to, within `similar.NEAR` bits (lowest id on a
+    tie), or None. Withheld photos are few, so they are all compared (the index covers the scan)."""
+    if phash is None:
+        return None
+    best = None
+    for photo_id, theirs in db.execute("SELECT id, phash FROM photos WHERE withheld = 1 AND phash IS NOT NULL "
+                                       "ORDER BY id"):
+        d = similar.distance(phash, similar.from_column(theirs))
+        if d <= similar.NEAR and (best is None or d < best[0]):
+            best = (d, photo_id)
+    return best[1] if best else None
+
+
+def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags, photo_id: int | None = None) -> dict[str, Any]:
     values = dict(tags.values)
     if values.get("city_id") is None and tags.city is not None:
         values["city_id"] = city_for(db, registry, tags.city)
@@ -44,8 +63,13 @@ def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags) -> dict[str
     elif values.get("demonstration_id") is None and tags.provisional and values.get("city_id") is not None:
         values["demonstration_id"] = demo_for(db, registry, None, values["date"], values["city_id"], provisional=True)
         values["demonstration_source"] = "provisional"
-    values["needs_review"] = 1 if tags.reasons else 0
-    values["review_reason"] = "; ".join(tags.reasons) or None
+    reasons = list(tags.reasons)
+    if photo_id is not None:  # a held photo keeps saying why through retag and sidecar edits
+        row = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()
+        if row and row[0] is not None:
+            reasons.insert(0, held_reason(row[0]))
+    values["needs_review"] = 1 if reasons else 0
+    values["review_reason"] = "; ".join(reasons) or None
     return values
 
 
@@ -90,7 +114,8 @@ def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
 
 
 def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags) -> tuple[int, str]:
-    """Insert the photo (or find it by hash) and remember its source path. Returns (id, status)."""
+    """Insert the photo (or find it by hash) and remember its source path. Returns (id, status):
+    imported, held (imported withheld: it looks like a withheld photo), duplicate, updated, unchanged."""
     stamp = now()
     with transaction(db):
         row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
@@ -105,12 +130,19 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
                 sha256=result.sha256, original_filename=shown(result.path.rsplit("/", 1)[-1]),
                 format=result.format, mime_type=FORMATS[result.format][2], file_size=result.size,
                 width=result.width, height=result.height, imported_at=stamp, updated_at=stamp,
+                phash=None if result.phash is None else similar.to_column(result.phash),
             )
+            status = "imported"
+            if (like := lookalike(db, result.phash)) is not None:
+                # The same picture as a withheld photo, edited elsewhere: never public by accident.
+                values.update(withheld=1, near_duplicate_of=like, needs_review=1, review_reason="; ".join(
+                    r for r in (held_reason(like), values["review_reason"]) if r))
+                status = "held"
             cur = db.conn.execute(
                 f"INSERT INTO photos ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
                 list(values.values()),
             )
-            photo_id, status = cur.lastrowid, "imported"
+            photo_id = cur.lastrowid
             db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
                                 _metadata_rows(photo_id, result.facts))
         db.conn.execute(
@@ -133,13 +165,13 @@ def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: in
     db.conn.execute("DELETE FROM metadata WHERE photo_id = ? AND source = 'xmp-sidecar'", [photo_id])
     db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
                         _metadata_rows(photo_id, {"xmp-sidecar": new}))
-    write_tags(db, photo_id, _link(db, registry, tags))
+    write_tags(db, photo_id, _link(db, registry, tags, photo_id))
     return True
 
 
 def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, tags: Tags) -> list[str]:
     with transaction(db):
-        return write_tags(db, photo_id, _link(db, registry, tags))
+        return write_tags(db, photo_id, _link(db, registry, tags, photo_id))
 
 
 def known_unchanged(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:

@@ -370,8 +370,19 @@ _V12 = """
 ALTER TABLE archivists ADD COLUMN disabled_at TEXT;
 """
 
+_V13 = """
+-- A copy of a withheld photo edited in another program (re-saved, resized, cropped) has other bytes,
+-- so its sha256 is new: a perceptual hash (media/similar.py) recognises it, and ingest imports it
+-- withheld, linked to the photo it looks like. phash is the unsigned 64-bit hash stored as a signed
+-- INTEGER, NULL until computed (ingest retag fills in older photos). The index serves the lookup of
+-- withheld photos' hashes at every import.
+ALTER TABLE photos ADD COLUMN phash INTEGER;
+ALTER TABLE photos ADD COLUMN near_duplicate_of INTEGER REFERENCES photos(id);
+CREATE INDEX idx_photos_withheld_phash ON photos(withheld, phash);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -13,8 +13,8 @@ from ingest.cli.common import NoBar, archive_options, display, exact_licence_par
 from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
-from ingest.importer.retag import retag_all
-from ingest.importer.scan import scan
+from ingest.importer.retag import fill_phashes, retag_all
+from ingest.importer.scan import Skipped, scan
 from ingest.media.verify import store_bytes
 from ingest.media.verify import verify as check
 
@@ -41,7 +41,9 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
     """Import photos from PATHS (files and folders, recursively).
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
-    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped.
+    from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped, and
+    so is the archive's own store. A photo that looks like a withheld one (the same picture edited
+    in another program) is imported withheld, for review.
     Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
     when any file was not imported.
     """
@@ -60,7 +62,8 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
         archive.db_path = ":memory:"
     options = Options(licence=licence, creator=creator, demo=demo, city=city)
     show_bar = sys.stderr.isatty()
-    total = sum(1 for _ in scan(paths)) if show_bar else 0  # counted only for the bar's ETA
+    # Counted only for the bar's ETA.
+    total = sum(not isinstance(item, Skipped) for item in scan(paths, archive.store.root)) if show_bar else 0
     show_bar = show_bar and total > 1
 
     def report(path: str, kind: str, message: str) -> None:
@@ -88,11 +91,15 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
 def retag(ctx, db_path, store_path):
     """Re-run tagging over the archive from stored metadata, without re-reading files.
 
-    Values an archivist corrected are never changed.
+    Values an archivist corrected are never changed. Photos imported before perceptual hashes
+    existed get theirs, from their thumbnails.
     """
-    db = get_archive(ctx, db_path, store_path).db
+    archive = get_archive(ctx, db_path, store_path)
+    db = archive.db
     changed, total = retag_all(db)
     click.echo(f"{changed} of {total} photos changed")
+    if hashed := fill_phashes(db, archive.store):
+        click.echo(f"{hashed} perceptual hash{'es' if hashed != 1 else ''} computed", err=True)
 
 
 @click.command()

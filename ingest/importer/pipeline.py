@@ -17,11 +17,19 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from ingest.catalogue.lock import import_lock
-from ingest.catalogue.record import finish_run, known_unchanged, record_file, record_problem, start_run
+from ingest.catalogue.record import (
+    finish_run,
+    held_reason,
+    known_unchanged,
+    record_file,
+    record_problem,
+    start_run,
+)
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
-from ingest.importer.scan import Missing, scan
+from ingest.importer.retag import fill_phashes
+from ingest.importer.scan import Missing, Skipped, scan
 from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
@@ -41,6 +49,7 @@ class Summary:
     skipped: int = 0            # not images, found inside folders: not a problem
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
+    held: list[tuple[int, int]] = field(default_factory=list)  # (new photo, the withheld photo it looks like)
     elapsed: float = 0.0
     dry_run: bool = False
     lines: list[tuple[str, str, str]] = field(default_factory=list)  # (path, kind, message)
@@ -60,7 +69,13 @@ class Summary:
         if self.warnings:
             parts.append(f"{self.warnings} warnings")
         rate = self.seen / self.elapsed if self.elapsed > 0 else 0
-        return f"{', '.join(parts)} ({self.seen} files in {self.elapsed:.1f} s, {rate:.0f} files/s)"
+        line = f"{', '.join(parts)} ({self.seen} files in {self.elapsed:.1f} s, {rate:.0f} files/s)"
+        if self.held:
+            likes = sorted({like for _, like in self.held})
+            verb = "looks like withheld photo" if len(self.held) == 1 else (
+                "look like withheld photo" if len(likes) == 1 else "look like withheld photos")
+            line += f"\n{len(self.held)} held: {verb} {', '.join(map(str, likes))}"
+        return line
 
 
 Report = Callable[[str, str, str], None]       # path, kind, message
@@ -109,11 +124,18 @@ def run_ingest(
     run writes nothing and does not wait."""
     with nullcontext() if dry_run else import_lock(db, notice):
         return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
-                    timeout=timeout, report=report, advance=advance)
+                    timeout=timeout, report=report, advance=advance, notice=notice)
+
+
+def _shown_folder(path: str) -> str:
+    """A folder as the user would type it: relative when below where they stand, with a slash."""
+    rel = os.path.relpath(path)
+    return f"{shown(path if rel.startswith('..') else rel)}/"
 
 
 def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
-         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None) -> Summary:
+         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None,
+         notice: Notice | None) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
@@ -123,6 +145,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
         store.ensure()
         sweep_temporaries(store)
         run_id = start_run(db, {"paths": len(paths), "jobs": jobs, **flags})
+        fill_phashes(db, store, withheld_only=True)  # what a copy is compared with; cheap: few, small
 
     def problem(path: str, kind: str, message: str, *, fatal: bool = True) -> None:
         if fatal:
@@ -139,7 +162,11 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
     named: set[str] = set()
 
     def candidates() -> Iterator[Job]:
-        for item in scan(paths):
+        for item in scan(paths, store.root):
+            if isinstance(item, Skipped):
+                if notice:
+                    notice(f"{_shown_folder(item.path)}: {item.reason}")
+                continue
             summary.seen += 1
             if isinstance(item, Missing):
                 problem(item.path, "missing", item.reason)
@@ -177,9 +204,14 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 summary.imported += 1
                 continue
             batch.begin()
-            _, outcome = record_file(db, registry, result, tags)
+            photo_id, outcome = record_file(db, registry, result, tags)
             batch.tick()
-            if outcome == "imported":
+            if outcome == "held":
+                like = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
+                summary.held.append((photo_id, like))
+                if report:
+                    report(shown(result.path), "held", f"imported withheld (photo {photo_id}): {held_reason(like)}")
+            if outcome in ("imported", "held"):
                 summary.imported += 1
             elif outcome == "duplicate":
                 summary.duplicates += 1

@@ -11,6 +11,8 @@ from ingest.catalogue.record import load_facts, retag_photo
 from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import transaction
 from ingest.importer.resolve import resolve
+from ingest.media import similar
+from ingest.media.store import Store
 
 
 def retag_all(db: sqlite_utils.Database) -> tuple[int, int]:
@@ -38,3 +40,22 @@ def corrections(db: sqlite_utils.Database, photo_id: int) -> dict[str, Any]:
         except ValueError:
             found[field] = value
     return found
+
+
+def fill_phashes(db: sqlite_utils.Database, store: Store, *, withheld_only: bool = False) -> int:
+    """Compute the perceptual hash of photos imported before there were hashes, from their stored
+    thumbnails (the same hash an import computes); returns how many. Each import fills those of
+    withheld photos (what new photos are compared with); `ingest retag` fills all of them."""
+    rows = db.execute("SELECT id, sha256 FROM photos WHERE phash IS NULL"
+                      + (" AND withheld = 1" if withheld_only else "") + " ORDER BY id").fetchall()
+    found = []
+    for photo_id, sha256 in rows:
+        try:
+            found.append((similar.to_column(similar.phash_jpeg(store.derivative("thumbs", sha256).read_bytes())),
+                          photo_id))
+        except Exception:  # a missing or broken thumbnail is `ingest verify`'s to report
+            continue
+    if found:
+        with transaction(db):
+            db.conn.executemany("UPDATE photos SET phash = ? WHERE id = ? AND phash IS NULL", found)
+    return len(found)

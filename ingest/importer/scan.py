@@ -13,7 +13,8 @@ from typing import Iterable, Iterator
 
 # Files that are never photos, skipped silently when found inside a folder (named ones are reported).
 _SKIP_SUFFIXES = {".xmp", ".txt", ".md", ".json", ".csv", ".db", ".ini", ".thm", ".lrv", ".aae",
-                  ".mov", ".mp4", ".m4v", ".avi", ".mts", ".wav", ".mp3", ".pdf", ".html", ".yml", ".yaml"}
+                  ".mov", ".mp4", ".m4v", ".avi", ".mts", ".wav", ".mp3", ".pdf", ".html", ".yml", ".yaml",
+                  ".db-wal", ".db-shm", ".lock"}   # the last three: a catalogue's own files, beside its store
 _SKIP_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
 
 
@@ -30,6 +31,14 @@ class Candidate:
 class Missing:
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A folder not walked: the archive's own store (its originals and derivatives would come back
+    as new photos, a public twin for every withheld one)."""
+    path: str
+    reason: str = "the archive's own store, skipped"
 
 
 def sidecars_in(name: str, listing: dict[str, os.DirEntry]) -> list[os.DirEntry]:
@@ -69,8 +78,9 @@ def _sidecars(name: str, listing: dict[str, os.DirEntry]) -> tuple[tuple[str, ..
     return tuple(paths), newest
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]]]:
-    """(path, (sidecars, their mtime)) depth-first, sorted (so runs are reproducible), hidden files and folders skipped."""
+def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]] | Skipped]:
+    """(path, (sidecars, their mtime)) depth-first, sorted (so runs are reproducible), hidden files and
+    folders skipped; the store (a resolved path) is not entered but reported."""
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
@@ -81,7 +91,10 @@ def _walk(root: Path) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]]]:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path))
+                if entry.path == store:
+                    yield Skipped(entry.path)
+                    continue
+                yield from _walk(Path(entry.path), store)
             elif entry.is_file(follow_symlinks=True):
                 if Path(entry.name).suffix.lower() not in _SKIP_SUFFIXES:
                     yield Path(entry.path), _sidecars(entry.name, listing) if listing else ((), 0)
@@ -89,9 +102,14 @@ def _walk(root: Path) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]]]:
             continue
 
 
-def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
-    """Files under `paths`, each once, in a stable order."""
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and (path == folder or folder in path.parents)
+
+
+def scan(paths: Iterable[str | Path], store: str | Path | None = None) -> Iterator[Candidate | Missing | Skipped]:
+    """Files under `paths`, each once, in a stable order; nothing in the `store` folder."""
     seen: set[str] = set()
+    own = Path(store).resolve() if store is not None else None
     for given in paths:
         root = Path(given)
         if not root.exists():
@@ -102,13 +120,20 @@ def scan(paths: Iterable[str | Path]) -> Iterator[Candidate | Missing]:
             yield Missing(str(given), "not a regular file or folder")
             continue
         # Resolve the root once; paths below it are absolute already (resolving each is half a re-scan).
+        resolved = root.resolve()
+        if _inside(resolved, own):
+            yield Skipped(str(own))
+            continue
         if named:
-            path = root.resolve()
-            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]]] = [
-                (path, _sidecars(path.name, xmp_listing(path.parent)))]
+            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]] | Skipped] = [
+                (resolved, _sidecars(resolved.name, xmp_listing(resolved.parent)))]
         else:
-            found = _walk(root.resolve())
-        for path, (sidecars, sidecar_mtime) in found:
+            found = _walk(resolved, str(own) if own is not None else None)
+        for item in found:
+            if isinstance(item, Skipped):
+                yield item
+                continue
+            path, (sidecars, sidecar_mtime) = item
             key = str(path)
             if key in seen:
                 continue
