@@ -55,6 +55,7 @@ from fixtures.writers import insert_jpeg_segments
 from PIL import Image
 
 from ingest.catalogue.schema import connect
+from ingest.cli import main as ingest_main
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.resolve import Options
 from ingest.media.store import Store
@@ -946,9 +947,7 @@ async def _naming(ds: Datasette, g: Gallery, name: str) -> list[str]:
 
 
 def _cli_withhold(db_path: Path, photo_id: int, withhold: bool) -> None:
-    from ingest.cli import main
-
-    result = CliRunner().invoke(main, ["--db", str(db_path), "fix", str(photo_id),
+    result = CliRunner().invoke(ingest_main, ["--db", str(db_path), "fix", str(photo_id),
                                        "--withhold" if withhold else "--publish"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
