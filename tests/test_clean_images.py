@@ -217,8 +217,12 @@ def _ds(gallery) -> Datasette:
 async def renditions(ds: Datasette, photo_id: int, sha: str) -> dict[str, tuple[str, bytes]]:
     """kind -> (name, bytes) of every public rendition of one photo, as a visitor gets them."""
     got = {}
+    old = await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg")  # the URL before rendition tokens
+    assert old.status_code == 302
+    token = (await ds.client.get(f"/gallery/photos/{photo_id}.json?_shape=array")).json()[0]["rendition"]
+    assert old.headers["location"] == f"/-/gallery/thumbs/{token}.jpg"
     for kind in ("thumbs", "web"):
-        r = await ds.client.get(f"/-/gallery/{kind}/{sha}.jpg")
+        r = await ds.client.get(f"/-/gallery/{kind}/{token}.jpg")
         assert r.status_code == 200
         got[kind] = (f"{kind}.jpg", r.content)
     for size in ("original", "web"):
@@ -374,12 +378,13 @@ async def test_a_derivative_stored_by_an_older_version_is_served_clean(gallery, 
     path.write_bytes(data[:2] + _app(COM, HOME) + _xmp_segment(SECRETS["maker"]) + _app(0xED, SECRETS["contact"])
                      + data[2:] + _app(COM, SECRETS["after EOI"]))
     ds = Datasette([str(base / "gallery.db")], metadata={**metadata, "plugins": {"gallery": {"store": str(store)}}})
-    r = await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg")
+    token = (await ds.client.get(f"/gallery/photos.json?_shape=array&sha256={sha}")).json()[0]["rendition"]
+    r = await ds.client.get(f"/-/gallery/thumbs/{token}.jpg")
     assert r.status_code == 200 and secrets_in(r.content) == []
     check_derivative(r.content)
     assert Image.open(io.BytesIO(r.content)).size == Image.open(io.BytesIO(data)).size
-    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
-    again = await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg", headers={"if-none-match": r.headers["etag"]})
+    assert r.headers["cache-control"] == "public, max-age=86400, immutable"
+    again = await ds.client.get(f"/-/gallery/thumbs/{token}.jpg", headers={"if-none-match": r.headers["etag"]})
     assert again.status_code == 304 and again.headers["etag"] == r.headers["etag"]
 
 

@@ -184,7 +184,7 @@ def test_summary_line_format(cli, tmp_path, card):
 
 # ---------------------------------------------------------------- --jobs
 
-_VOLATILE = {"id", "imported_at", "updated_at", "demonstration_id", "city_id"}
+_VOLATILE = {"id", "imported_at", "updated_at", "demonstration_id", "city_id", "rendition"}  # rendition: random
 
 
 def catalogue(db_path: Path) -> dict:

@@ -319,7 +319,8 @@ def _check_atom(root: ET.Element) -> list[ET.Element]:
         assert urlparse(alternates[0].get("href")).scheme == "http"
         summary = entry.find(f"{ATOM}summary")
         assert summary is not None and summary.get("type") == "html"
-        assert re.search(r'<img src="http://localhost/-/gallery/thumbs/[0-9a-f]{64}\.jpg" alt="[^"]+">', summary.text)
+        # Named by the rendition token (it dies with the publication), never by the file's sha256.
+        assert re.search(r'<img src="http://localhost/-/gallery/thumbs/[0-9a-f]{32}\.jpg" alt="[^"]+">', summary.text)
         assert entry.find(f"{ATOM}rights").text
         ids.add(entry.find(f"{ATOM}id").text)
     assert len(ids) == len(entries)
@@ -344,10 +345,11 @@ async def test_feed_is_valid_atom_of_the_newest_photos(gallery):
         links = {l.get("rel"): l.get("href") for l in entry.findall(f"{ATOM}link")}
         assert links["alternate"] == f"http://localhost/gallery/photos/{photo['id']}"
         assert links["license"] == "https://creativecommons.org/licenses/by/4.0/"
-        assert links["enclosure"] == f"http://localhost/-/gallery/web/{photo['sha256']}.jpg"
+        assert links["enclosure"] == f"http://localhost/-/gallery/web/{photo['rendition']}.jpg"
         assert entry.find(f"{ATOM}author/{ATOM}name").text == "Olena Kovalenko"
         assert "is licensed under CC BY 4.0" in entry.find(f"{ATOM}rights").text
-        assert photo["sha256"] in entry.find(f"{ATOM}summary").text
+        assert photo["rendition"] in entry.find(f"{ATOM}summary").text
+        assert photo["sha256"] not in ET.tostring(entry, encoding="unicode")
     titled = [e for e in entries if e.find(f"{ATOM}title").text.startswith("March photo")]
     assert titled and all(e.find(f"{ATOM}summary").text.count('alt="March photo') == 1 for e in titled)
     # The thumbnail and the page the feed points to are served.
@@ -444,7 +446,7 @@ async def test_map_popups_show_the_thumbnail_and_link_the_photo(gallery, base_ur
     assert popup["title"] == popup["alt"] == "VE Day, Barcelona"
     assert popup["description"] == "2025-05-08 · by Olena Kovalenko · CC-BY-4.0"
     image, link = urljoin(table, popup["image"]), urljoin(table, popup["link"])
-    assert image == f"http://localhost{base_url}-/gallery/thumbs/{rows[0]['sha256']}.jpg"
+    assert image == f"http://localhost{base_url}-/gallery/thumbs/{rows[0]['rendition']}.jpg"
     assert link == f"http://localhost{base_url}gallery/photos/{rows[0]['id']}"
     for url in (image, link):
         path = urlparse(url).path

@@ -84,7 +84,7 @@ def archive(tmp_path_factory):
     db = connect(base / "gallery.db")
     try:
         assert run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0")).imported == 1
-        gallery_sha = db.execute("SELECT sha256 FROM photos").fetchone()[0]
+        gallery_sha = db.execute("SELECT rendition FROM photos").fetchone()[0]  # its public images' name
     finally:
         db.conn.close()
     return {"base": base, "catalogue": base / "gallery.db", "other": make_other(base / "other.db"),

@@ -477,3 +477,60 @@ def test_catalogue_and_public_copy_index_the_same_words(tmp_path):
         conn.close()
         assert columns == FTS_COLUMNS, path
         assert re.search(r'tokenize="([^"]+)"', sql).group(1) == FTS_TOKENIZER, path
+
+
+# ---------------------------------------------------------------- rendition tokens (migration 14)
+
+def _public_rendition(path: Path, photo_id: int) -> str | None:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT rendition FROM photos WHERE id = ?", [photo_id]).fetchone()
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def test_a_photo_gets_a_new_rendition_token_whenever_its_public_rendition_may_change(archive):
+    """Every photo has a token; editing its text keeps it; withholding, publishing again and a new
+    orientation each give a new one, whoever writes (plain SQL here), and the public copy carries
+    the current token only."""
+    pid = archive.photo_id("paris.jpg")
+    token = lambda: archive.one("SELECT rendition FROM photos WHERE id = ?", [pid])[0]  # noqa: E731
+    tokens = [r[0] for r in archive.db.conn.execute("SELECT rendition FROM photos")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", t) for t in tokens) and len(set(tokens)) == len(tokens)
+    first = token()
+    archive.copy.refresh()
+    assert _public_rendition(archive.copy.path, pid) == first
+    archive.sql("UPDATE photos SET title = 'Paris rally, renamed' WHERE id = ?", [pid])
+    assert token() == first                                  # the pixels did not change: nor does the URL
+    seen = {first}
+    for statement in ("UPDATE photos SET withheld = 1 WHERE id = ?", "UPDATE photos SET withheld = 0 WHERE id = ?",
+                      "UPDATE photos SET orientation = 6 WHERE id = ?"):
+        archive.sql(statement, [pid])
+        assert token() not in seen, statement
+        seen.add(token())
+        archive.copy.refresh()
+        public = _public_rendition(archive.copy.path, pid)
+        assert public == (None if "withheld = 1" in statement else token()), statement
+    assert _public_rendition(archive.fresh(), pid) == token()
+
+
+def test_a_public_copy_written_before_rendition_tokens_is_rebuilt(archive):
+    """A copy `ingest publish` wrote with an older version (no rendition column) is built again whole."""
+    archive.copy.refresh()
+    conn = sqlite3.connect(archive.copy.path)
+    try:  # what an older version's photos table looked like, as far as the columns go
+        conn.execute("ALTER TABLE photos RENAME COLUMN rendition TO was_rendition")
+        conn.commit()
+    finally:
+        conn.close()
+    archive.sql("UPDATE photos SET title = 'Paris rally, renamed' WHERE id = ?", [archive.photo_id("paris.jpg")])
+    archive.copy.refresh()
+    conn = sqlite3.connect(archive.copy.path)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(photos)")]
+        count = conn.execute("SELECT count(*) FROM photos WHERE rendition IS NOT NULL").fetchone()[0]
+    finally:
+        conn.close()
+    assert "rendition" in columns and "was_rendition" not in columns
+    assert count == archive.one("SELECT count(*) FROM photos WHERE withheld = 0")[0]

@@ -29,6 +29,7 @@ import html
 import io
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -45,14 +46,16 @@ import markupsafe
 import pytest
 import yaml
 from accounts_support import archivist_cookies
+from click.testing import CliRunner
 from datasette.app import Datasette
 from datasette.utils import resolve_routes
-from datasette_versions import COUNT, FACETS, facet_results, index_databases, row_count, sql_path
+from datasette_versions import COUNT, FACETS, csrf_cookies, facet_results, index_databases, row_count, sql_path
 from fixtures.synth import photo_like
 from fixtures.writers import insert_jpeg_segments
 from PIL import Image
 
 from ingest.catalogue.schema import connect
+from ingest.cli import main as ingest_main
 from ingest.importer.pipeline import run_ingest
 from ingest.importer.resolve import Options
 from ingest.media.store import Store
@@ -102,6 +105,7 @@ class Gallery:
     store: Path
     public: dict[str, dict] = field(default_factory=dict)   # file name -> catalogue row
     withheld: dict = field(default_factory=dict)             # the withheld photo's catalogue row
+    withheld_was: str = ""                                   # its rendition token while it was public
     city_id: int = 0                                         # the withheld photo's city (Ljubljana)
     demo_id: int = 0                                         # its provisional demonstration
     slugs: dict[str, str] = field(default_factory=dict)      # withheld/public city/demo -> its slug
@@ -138,19 +142,21 @@ def gallery(tmp_path_factory) -> Gallery:
     try:
         summary = run_ingest(db, Store(store), [str(card)], Options(licence="CC-BY-4.0"))
         assert (summary.imported, summary.problems) == (3, 0), summary
-        # An archivist withholds the photo: plain SQL on the catalogue.
+        # An archivist withholds the photo: plain SQL on the catalogue. Its URLs while public die with it.
+        was = db.conn.execute("SELECT rendition FROM photos WHERE original_filename = ?", [f"{MARK}file.jpg"]).fetchone()[0]
         db.conn.execute("UPDATE photos SET withheld = 1 WHERE original_filename = ?", [f"{MARK}file.jpg"])
         rows = [dict(zip([d[0] for d in cur.description], r))
                 for cur in [db.conn.execute("SELECT * FROM photos ORDER BY id")] for r in cur.fetchall()]
     finally:
         db.conn.close()
-    g = Gallery(base, db_path, store)
+    g = Gallery(base, db_path, store, withheld_was=was)
     for row in rows:
         if row["withheld"]:
             g.withheld = row
         else:
             g.public[row["original_filename"]] = row
     assert set(g.public) == set(PUBLIC_GPS) and g.withheld
+    assert g.withheld["rendition"] != was and len(was) == 32  # withholding gave it a new, unpublished token
     g.city_id, g.demo_id = g.withheld["city_id"], g.withheld["demonstration_id"]
     # The fixture is what it claims to be: exact GPS kept in the catalogue, the withheld photo alone in
     # its city and in a provisional demonstration of its own.
@@ -205,6 +211,8 @@ def needles(g: Gallery) -> dict[str, str]:
     found = {
         "withheld marker": MARK,
         "withheld sha256": g.withheld["sha256"],
+        "withheld rendition": g.withheld["rendition"],
+        "withheld photo's rendition while public": g.withheld_was,
         "withheld latitude": _fmt(WITHHELD_GPS[0]),
         "withheld longitude": _fmt(WITHHELD_GPS[1]),
         "withheld city": WITHHELD_CITY,
@@ -274,6 +282,26 @@ def leaks(g: Gallery, url: str, status: int, body: bytes, headers: dict) -> list
     return problems
 
 
+TOKEN_IMAGE = re.compile(r"^/-/gallery/(thumbs|web)/[0-9a-f]{32}\.jpg$")
+DEFAULT_TTL = 5  # Datasette's default_cache_ttl, which the gallery does not change
+
+
+def cache_problems(url: str, status: int, headers: dict) -> list[str]:
+    """Withdrawals reach every cache: nothing is kept as immutable but an image named by a rendition
+    token (its URL dies with the photo's publication) or a static file, and nothing else for longer
+    than default_cache_ttl, whatever ?_ttl= asks."""
+    control = {k.lower(): v for k, v in headers.items()}.get("cache-control", "").lower()
+    path = urlsplit(url).path
+    problems = []
+    if "immutable" in control and not (TOKEN_IMAGE.match(path) and status in (200, 304)) \
+            and not path.startswith(("/-/static/", "/-/static-plugins/", "/favicon.ico")):
+        problems.append(f"{url} [{status}]: Cache-Control {control!r} on a URL that outlives a withdrawal")
+    ages = [int(a) for a in re.findall(r"max-age=(\d+)", control)]
+    if "immutable" not in control and any(a > DEFAULT_TTL for a in ages):
+        problems.append(f"{url} [{status}]: Cache-Control {control!r} keeps it longer than {DEFAULT_TTL} s")
+    return problems
+
+
 # ---------------------------------------------------------------- the route walk
 
 def _sql_urls(tables: list[str]) -> list[str]:
@@ -311,6 +339,7 @@ def _table_urls(g: Gallery, tables: list[str]) -> list[str]:
         "/gallery/photos?_search=blockade", "/gallery/photos.json?_search=hidden",
         "/gallery/photos.json?_search=barricade&_searchmode=raw", "/gallery/photos_fts.json?_search=kettled",
         "/gallery/photos.json?_sort_desc=id&_size=1", "/gallery/photos.json?_sort=title&_size=max",
+        "/gallery/photos.json?_ttl=31536000", "/gallery/photos?_ttl=31536000",
         "/gallery/cities.json?_facet=country_code&_size=max", "/gallery/demonstrations.json?_facet=city_id",
         "/gallery/demonstrations.json?provisional=1", f"/gallery/cities.json?name={WITHHELD_CITY}",
         # the map (datasette-cluster-map reads the table's JSON for rows with coordinates)
@@ -426,6 +455,7 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
     Static mounts (/-/static/, every plugin's /-/static-plugins/NAME/) are walked file by file in
     `static_urls`, from the folders the app mounts."""
     w_sha, p_sha = g.withheld["sha256"], g.public[next(iter(PUBLIC_GPS))]["sha256"]
+    p_token = g.public[next(iter(PUBLIC_GPS))]["rendition"]
     w_id, p_id = g.withheld["id"], g.public_ids[0]
     p_city, p_demo = g.public[next(iter(PUBLIC_GPS))]["city_id"], g.public[next(iter(PUBLIC_GPS))]["demonstration_id"]
     return {
@@ -457,9 +487,13 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
         "/(?P<database>[^\\/\\.]+)/(?P<table>[^\\/\\.]+)(\\.(?P<format>\\w+))?$": _table_urls(g, public_tables),
         "/(?P<database>[^\\/\\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)(\\.(?P<format>\\w+))?$": _row_urls(g),
         # this project's plugin (ingest/web/plugin.py, ingest/web/edit.py)
+        # by rendition token (the public URL: the withheld photo's current one, and the one it had
+        # while public) and by sha256 (archivists' URL, and every image's before migration 14)
         "^/-/gallery/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\\.jpg$": [
-            f"/-/gallery/{kind}/{sha}.jpg" for kind in ("thumbs", "web") for sha in (w_sha, p_sha)]
-        + [f"/-/gallery/thumbs/{w_sha.upper()}.jpg", f"/-/gallery/thumbs/..%2f..%2f{SOURCE_FOLDER}.jpg"],
+            f"/-/gallery/{kind}/{name}.jpg" for kind in ("thumbs", "web")
+            for name in (w_sha, p_sha, g.withheld["rendition"], g.withheld_was, p_token)]
+        + [f"/-/gallery/thumbs/{w_sha.upper()}.jpg", f"/-/gallery/thumbs/{g.withheld_was.upper()}.jpg",
+           f"/-/gallery/thumbs/..%2f..%2f{SOURCE_FOLDER}.jpg"],
         "^/-/gallery/download/(?P<id>\\d+)$": [
             f"/-/gallery/download/{i}?size={s}" for i in (w_id, p_id) for s in ("original", "web")]
         + [f"/-/gallery/download/{w_id}"],
@@ -635,7 +669,7 @@ async def test_anonymous_walk_of_every_route_leaks_nothing(gallery):
     responses = await get_all(ds, [u for urls in walk.plan.values() for u in urls])
     for url, (status, body, headers) in responses.items():
         statuses[url] = status
-        problems += leaks(gallery, url, status, body, headers)
+        problems += leaks(gallery, url, status, body, headers) + cache_problems(url, status, headers)
         if status in (301, 302) and headers.get("location", "").startswith("/"):
             s2, b2, h2 = await _get(ds, headers["location"])
             problems += leaks(gallery, headers["location"], s2, b2, h2)
@@ -664,10 +698,13 @@ async def test_anonymous_walk_of_every_route_leaks_nothing(gallery):
         conn.close()
 
     w, w_sha = gallery.withheld["id"], gallery.withheld["sha256"]
-    # The withheld photo, its city and its demonstration do not exist for an anonymous visitor ...
+    # The withheld photo, its city and its demonstration do not exist for an anonymous visitor; its
+    # image URLs are dead, the ones it had while public among them ...
     for url in (f"/gallery/photos/{w}", f"/gallery/photos/{w}.json", f"/gallery/cities/{gallery.city_id}",
                 f"/gallery/demonstrations/{gallery.demo_id}", f"/-/gallery/thumbs/{w_sha}.jpg",
-                f"/-/gallery/web/{w_sha}.jpg", f"/-/gallery/download/{w}?size=original",
+                f"/-/gallery/web/{w_sha}.jpg", f"/-/gallery/thumbs/{gallery.withheld_was}.jpg",
+                f"/-/gallery/web/{gallery.withheld_was}.jpg", f"/-/gallery/thumbs/{gallery.withheld['rendition']}.jpg",
+                f"/-/gallery/download/{w}?size=original",
                 f"/-/gallery/download.zip?id={w}", f"/-/gallery/demonstrations/{gallery.slugs['withheld demo']}",
                 f"/-/gallery/cities/{gallery.slugs['withheld city']}", f"/-/gallery/demonstrations/id/{gallery.demo_id}",
                 f"/-/gallery/cities/id/{gallery.city_id}", f"/-/gallery/feed.atom?city={gallery.slugs['withheld city']}",
@@ -687,9 +724,12 @@ async def test_anonymous_walk_of_every_route_leaks_nothing(gallery):
     for table in ("photo_sources", "metadata", "corrections", "settings", "publish_log", "edits", "problems"):
         assert statuses[f"/gallery/{table}.json?_size=max"] == 404
     # ... while the public photos really are served (the walk saw real pages, not errors).
-    p_sha = gallery.public["public-one.jpg"]["sha256"]
+    p_sha, p_token = gallery.public["public-one.jpg"]["sha256"], gallery.public["public-one.jpg"]["rendition"]
+    assert statuses[f"/-/gallery/thumbs/{p_sha}.jpg"] == 302  # a public photo's old URL leads to its current one
+    assert responses[f"/-/gallery/thumbs/{p_sha}.jpg"][2]["location"] == f"/-/gallery/thumbs/{p_token}.jpg"
     sql = sql_path("gallery", ".json") + "?" + urlencode({"sql": "select count(*) as n from photos"})
-    for url in ("/gallery/photos", f"/gallery/photos/{gallery.public_ids[0]}", f"/-/gallery/thumbs/{p_sha}.jpg",
+    for url in ("/gallery/photos", f"/gallery/photos/{gallery.public_ids[0]}", f"/-/gallery/thumbs/{p_token}.jpg",
+                f"/-/gallery/web/{p_token}.jpg",
                 f"/-/gallery/download/{gallery.public_ids[0]}?size=original", "/gallery/free_for_commercial_use", sql):
         assert statuses[url] == 200, (url, statuses[url])
 
@@ -788,7 +828,8 @@ async def test_an_archivist_does_see_the_withheld_photo(gallery, tmp_path):
         status, body, headers = await _get(ds, url, cookies=cookies)
         found |= {name for name in needles(gallery) for problem in leaks(gallery, url, status, body, headers)
                   if f": {name} " in problem}
-    assert found == set(needles(gallery)) - {f"EXIF {s}" for s in SERIALS}, found
+    # (the token the photo had while public is gone from the catalogue too: withholding replaced it)
+    assert found == set(needles(gallery)) - {f"EXIF {s}" for s in SERIALS} - {"withheld photo's rendition while public"}, found
     # Serial numbers and owner names are never read into the catalogue (README, "Metadata with provenance").
     conn = sqlite3.connect(gallery.db_path)
     try:
@@ -853,17 +894,18 @@ def _withhold(db_path: Path, photo_id: int) -> None:
 async def test_withholding_while_serving_hides_the_photo_within_seconds(gallery, serving_copy):
     db_path, photo = serving_copy
     ds = make_ds(db_path, gallery.store)
-    pid, sha = photo["id"], photo["sha256"]
+    pid, sha, token = photo["id"], photo["sha256"], photo["rendition"]
     listed = f"/gallery/photos.json?_shape=array&id={pid}"
     assert len((await ds.client.get(listed)).json()) == 1
-    assert (await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg")).status_code == 200
+    assert (await ds.client.get(f"/-/gallery/thumbs/{token}.jpg")).status_code == 200
     assert [r["id"] for r in (await ds.client.get("/gallery/photos.json?_search=vigiltoken&_shape=array")).json()] == [pid]
 
     _withhold(db_path, pid)
     took = await _poll(ds, listed, lambda r: r.json() == [])  # the background refresh, no help
     assert took <= 5.0
     refresh_now(ds)
-    for url in (f"/-/gallery/thumbs/{sha}.jpg", f"/-/gallery/web/{sha}.jpg", f"/gallery/photos/{pid}",
+    for url in (f"/-/gallery/thumbs/{sha}.jpg", f"/-/gallery/web/{sha}.jpg", f"/-/gallery/thumbs/{token}.jpg",
+                f"/-/gallery/web/{token}.jpg", f"/gallery/photos/{pid}",
                 f"/gallery/photos/{pid}.json", f"/-/gallery/download/{pid}?size=web", f"/-/gallery/download.zip?id={pid}"):
         assert (await ds.client.get(url)).status_code == 404, url
     assert (await ds.client.get("/gallery/photos.json?_search=vigiltoken&_shape=array")).json() == []
@@ -889,6 +931,79 @@ async def test_withholding_while_serving_leaves_no_text_in_the_public_search_ind
     assert (await ds.client.get("/gallery/photos.json?_search=vigiltoken&_shape=array")).json() == []
     shadow = await _shadow_text(ds)
     assert [w for w in exclusive if w in shadow] == []
+
+
+# Every public answer that names a public photo's images: the feed, the grid, the table and its map
+# (datasette-cluster-map reads the JSON, popups included), the photo's city and demonstration pages.
+def _naming_urls(g: Gallery) -> list[str]:
+    return ["/-/gallery/feed.atom", "/gallery/photos", "/gallery/photos?_view=table",
+            "/gallery/photos.json?_shape=objects&_labels=on&_size=max&latitude__notnull=1&longitude__notnull=1",
+            f"/-/gallery/cities/{g.slugs['public city']}", f"/-/gallery/demonstrations/{g.slugs['public demo']}"]
+
+
+async def _naming(ds: Datasette, g: Gallery, name: str) -> list[str]:
+    """Which of those answers name `name` (a rendition token or a sha256) to an anonymous visitor."""
+    return [u for u in _naming_urls(g) if name in (await ds.client.get(u)).text]
+
+
+def _cli_withhold(db_path: Path, photo_id: int, withhold: bool) -> None:
+    result = CliRunner().invoke(ingest_main, ["--db", str(db_path), "fix", str(photo_id),
+                                       "--withhold" if withhold else "--publish"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+async def _web_withhold(ds: Datasette, db_path: Path, photo_id: int, withhold: bool) -> None:
+    """An archivist's edit on the photo's page (publishes at once: serving.refresh_now)."""
+    cookies = archivist_cookies(ds, db_path)
+    page = await ds.client.get(f"/catalogue/photos/{photo_id}", cookies=cookies)
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)[1]
+    response = await ds.client.post(f"/-/gallery/edit/{photo_id}", cookies={**cookies, **csrf_cookies(page)},
+                                    data={"csrftoken": token, "withheld": "yes" if withhold else "no", "next": "/"})
+    assert response.status_code == 302, response.text[:300]
+
+
+@pytest.mark.parametrize("how", ["ingest fix", "web edit"])
+async def test_a_withdrawal_kills_the_photos_image_urls_and_publishing_again_gives_new_ones(gallery, serving_copy, how):
+    """Withheld, a photo's image URLs answer 404 at once, and nothing public names them: not the feed,
+    not the grid, not the map's popups. Published again, it has new URLs, and the old stay dead."""
+    db_path, photo = serving_copy
+    ds = make_ds(db_path, gallery.store)
+    pid, sha, token = photo["id"], photo["sha256"], photo["rendition"]
+    old = [f"/-/gallery/{kind}/{token}.jpg" for kind in ("thumbs", "web")]
+    for url in old:
+        r = await ds.client.get(url)
+        assert r.status_code == 200 and r.headers["cache-control"] == "public, max-age=86400, immutable", url
+    assert await _naming(ds, gallery, token) == _naming_urls(gallery)  # the probe sees what it looks for
+    # No URL carries the sha256 (the JSON does, as the photo's public sha256 column)
+    assert [u for u in await _naming(ds, gallery, sha) if ".json" not in u] == []
+
+    async def withhold(flag: bool) -> None:
+        if how == "web edit":
+            await _web_withhold(ds, db_path, pid, flag)
+        else:
+            _cli_withhold(db_path, pid, flag)
+            refresh_now(ds)  # what the serving thread does within a second
+
+    await withhold(True)
+    for url in old + [f"/-/gallery/thumbs/{sha}.jpg", f"/-/gallery/web/{sha}.jpg"]:
+        r = await ds.client.get(url)
+        assert r.status_code == 404 and "immutable" not in r.headers.get("cache-control", ""), url
+    assert await _naming(ds, gallery, token) == []
+    assert await _naming(ds, gallery, str(photo["title"])) == []
+
+    await withhold(False)
+    new = (await ds.client.get(f"/gallery/photos/{pid}.json?_shape=array")).json()[0]["rendition"]
+    assert new != token and len(new) == 32
+    for url in old:
+        assert (await ds.client.get(url)).status_code == 404, url
+    for kind in ("thumbs", "web"):
+        r = await ds.client.get(f"/-/gallery/{kind}/{new}.jpg")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        moved = await ds.client.get(f"/-/gallery/{kind}/{sha}.jpg")
+        assert moved.status_code == 302 and moved.headers["location"] == f"/-/gallery/{kind}/{new}.jpg"
+        assert moved.headers["cache-control"] == "no-store"
+    assert await _naming(ds, gallery, new) == _naming_urls(gallery)
+    assert await _naming(ds, gallery, token) == []
 
 
 async def _shadow_text(ds: Datasette) -> str:
@@ -1024,21 +1139,30 @@ async def test_real_server_walk_and_withholding(gallery, served):
     paths = [u for pattern, urls in walk.plan.items() for u in (urls[:3] if "static" in pattern else urls)]
     responses = await asyncio.to_thread(fetch_all, url, paths)
     for path, (status, body, headers) in responses.items():
-        problems += leaks(gallery, path, status, body, headers)
+        problems += leaks(gallery, path, status, body, headers) + cache_problems(path, status, headers)
     assert not problems, "\n".join(problems)
-    assert _fetch(url + f"/-/gallery/thumbs/{gallery.withheld['sha256']}.jpg")[0] == 404
+    for name in (gallery.withheld["sha256"], gallery.withheld_was, gallery.withheld["rendition"]):
+        assert _fetch(url + f"/-/gallery/thumbs/{name}.jpg")[0] == 404
     assert _fetch(url + "/catalogue.json")[0] == 403
 
     photo = gallery.public["public-two.jpg"]
     listed = f"{url}/gallery/photos.json?_shape=array&id={photo['id']}"
     assert len(json.loads(_fetch(listed)[1])) == 1
-    assert _fetch(f"{url}/-/gallery/thumbs/{photo['sha256']}.jpg")[0] == 200
+    old = [f"/-/gallery/{kind}/{photo['rendition']}.jpg" for kind in ("thumbs", "web")]
+    for path in old:
+        status, _, headers = _fetch(url + path)
+        assert status == 200 and headers["Cache-Control"] == "public, max-age=86400, immutable", (path, headers)
+    status, _, headers = _fetch(f"{url}/-/gallery/thumbs/{photo['sha256']}.jpg")
+    assert status == 302 and headers["Location"] == old[0] and headers["Cache-Control"] == "no-store"
     _withhold(db_path, photo["id"])
     start = time.monotonic()
     while json.loads(_fetch(listed)[1]) != []:
         assert time.monotonic() - start < 5, "the withheld photo is still public after 5 s"
         time.sleep(0.1)
-    for path in (f"/-/gallery/thumbs/{photo['sha256']}.jpg", f"/-/gallery/web/{photo['sha256']}.jpg",
-                 f"/gallery/photos/{photo['id']}", f"/-/gallery/download/{photo['id']}?size=original"):
+    for path in old + [f"/-/gallery/thumbs/{photo['sha256']}.jpg", f"/-/gallery/web/{photo['sha256']}.jpg",
+                       f"/gallery/photos/{photo['id']}", f"/-/gallery/download/{photo['id']}?size=original"]:
         assert _fetch(url + path)[0] == 404, path
+    for path in ("/-/gallery/feed.atom", "/gallery/photos",
+                 "/gallery/photos.json?_shape=objects&_labels=on&_size=max&latitude__notnull=1&longitude__notnull=1"):
+        assert photo["rendition"] not in _fetch(url + path)[1].decode(), path
     assert json.loads(_fetch(f"{url}/gallery/photos.json?_search=vigiltoken&_shape=array")[1]) == []

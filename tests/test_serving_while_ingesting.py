@@ -115,7 +115,7 @@ def photos(tmp_path_factory):
         import_registry(db, ROOT / "samples" / "registry.yml")
         summary = run_ingest(db, Store(store_path), [str(folder / "card1")], Options(licence="CC-BY-4.0"))
         assert (summary.imported, summary.problems) == (FIRST_IMPORT, 0), summary.lines
-        known_sha = db.execute("SELECT sha256 FROM photos WHERE id = 1").fetchone()[0]
+        known_sha = db.execute("SELECT rendition FROM photos WHERE id = 1").fetchone()[0]  # its images' name
     finally:
         db.conn.close()
     return base, folder, db_path, store_path, known_sha
@@ -209,7 +209,7 @@ def hammered(photos, server) -> Run:
     """Run the big ingest and, while it runs, hammer the server from a thread pool."""
     base, folder, db_path, store_path, known_sha = photos
     url, server_log = server
-    newest: list[str] = [known_sha]        # shas of the newest rows the server has shown
+    newest: list[str] = [known_sha]        # rendition tokens of the newest rows the server has shown
     lock = threading.Lock()
     hits: list[Hit] = []
     counts: list[tuple[float, int]] = []
@@ -229,7 +229,7 @@ def hammered(photos, server) -> Run:
         problem = check_photos_json(body, headers)
         if problem is None:
             with lock:
-                newest[:] = [r["sha256"] for r in json.loads(body)]
+                newest[:] = [r["rendition"] for r in json.loads(body)]
         return problem
 
     def check_facets(body: bytes, headers: dict) -> str | None:
@@ -281,7 +281,7 @@ def hammered(photos, server) -> Run:
         ("sorted", "/gallery/photos.json?_sort_desc=taken_at&_size=20", json_ok),
         # The rows committed last, then a thumbnail of one of them: a row is never visible
         # before its files are in the store.
-        ("newest", "/gallery/photos.json?_shape=array&_sort_desc=id&_size=5&_col=sha256", check_newest),
+        ("newest", "/gallery/photos.json?_shape=array&_sort_desc=id&_size=5&_col=sha256&_col=rendition", check_newest),
         ("new-thumb", newest_thumb, check_jpeg),
     ]
 

@@ -33,7 +33,8 @@ def gallery(tmp_path_factory):
     db = connect(base / "gallery.db")
     summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
     assert summary.imported == 2
-    shas = [r[0] for r in db.execute("SELECT sha256 FROM photos ORDER BY width DESC")]  # the 1200 px one first
+    # The names in the photos' public image URLs (their rendition tokens), the 1200 px one first.
+    shas = [r[0] for r in db.execute("SELECT rendition FROM photos ORDER BY width DESC")]
     db.conn.close()
     return base, shas
 
@@ -91,6 +92,7 @@ async def test_image_routes(gallery, kind, size):
     "/-/gallery/thumbs/..%2f..%2fgallery.db.jpg",  # traversal
     "/-/gallery/originals/" + "0" * 64 + ".jpg",    # not a derivative kind
     "/-/gallery/web/abc.jpg",                       # not a hash
+    "/-/gallery/web/" + "0" * 32 + ".jpg",          # no photo's rendition token
 ])
 async def test_image_routes_refuse(gallery, path):
     response = await make_ds(gallery[0]).client.get(path)
@@ -329,3 +331,17 @@ async def test_databases_list_names_no_paths(gallery):
     archivist = archivist_cookies(ds, gallery[0] / "gallery.db")
     names = {d["name"] for d in databases_list((await ds.client.get("/-/databases.json", cookies=archivist)).json())}
     assert names == {"gallery", "catalogue"}
+
+
+async def test_no_answer_is_kept_longer_than_default_cache_ttl(gallery):
+    """?_ttl= may shorten Datasette's max-age, never lengthen it: nobody can make a shared cache keep
+    a page that names a photo after its withdrawal. Only a rendition token's image is immutable."""
+    base, tokens = gallery
+    ds = make_ds(base)
+    for url in ("/gallery/photos.json?_ttl=31536000", "/gallery/photos?_ttl=31536000", "/gallery/photos.json"):
+        assert (await ds.client.get(url)).headers["cache-control"] == "private, max-age=5", url
+    assert (await ds.client.get("/gallery/photos.json?_ttl=0")).headers["cache-control"] == "private, no-cache"
+    feed = await ds.client.get("/-/gallery/feed.atom")
+    assert feed.headers["cache-control"] == "private, no-store"  # no public address: built from the request
+    image = await ds.client.get(f"/-/gallery/thumbs/{tokens[0]}.jpg")
+    assert image.headers["cache-control"] == "public, max-age=86400, immutable"

@@ -122,18 +122,27 @@ async def test_withholding_on_the_web_hides_the_photo_at_once(site):
     ds, path, ids = site
     s = await sign_in(ds)
     photo = ids["munich.jpg"]
-    sha = catalogue(path, "SELECT sha256 FROM photos WHERE id = ?", [photo])[0][0]
-    assert (await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg")).status_code == 200
+    sha, token = catalogue(path, "SELECT sha256, rendition FROM photos WHERE id = ?", [photo])[0]
+    assert (await ds.client.get(f"/-/gallery/thumbs/{token}.jpg")).status_code == 200
     await ds.client.post(f"/-/gallery/edit/{photo}", cookies=s["cookies"], data={
         "csrftoken": s["token"], "withheld": "yes", "next": "/"})
     assert (await ds.client.get(f"/gallery/photos/{photo}.json")).status_code == 404
-    assert (await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg")).status_code == 404
+    for name in (token, sha):  # for anonymous visitors, and for the archivist too on the public URL
+        assert (await ds.client.get(f"/-/gallery/thumbs/{name}.jpg")).status_code == 404
+    assert (await ds.client.get(f"/-/gallery/web/{token}.jpg", cookies=s["cookies"])).status_code == 404
+    # the archivist sees its images by sha256, never stored by the browser
+    mine = await ds.client.get(f"/-/gallery/thumbs/{sha}.jpg", cookies=s["cookies"])
+    assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
     assert row_count((await ds.client.get(f"/gallery/photos.json?_size=0&{COUNT}")).json()) == 2
     # the archivist still reaches it in the catalogue, and can publish it again
     assert (await ds.client.get(f"/catalogue/photos/{photo}", cookies=s["cookies"])).status_code == 200
     await ds.client.post(f"/-/gallery/edit/{photo}", cookies=s["cookies"], data={
         "csrftoken": s["token"], "withheld": "no", "next": "/"})
     assert (await ds.client.get(f"/gallery/photos/{photo}.json")).status_code == 200
+    # published again under a new URL; the old one stays dead
+    again = catalogue(path, "SELECT rendition FROM photos WHERE id = ?", [photo])[0][0]
+    assert again != token and (await ds.client.get(f"/-/gallery/thumbs/{again}.jpg")).status_code == 200
+    assert (await ds.client.get(f"/-/gallery/thumbs/{token}.jpg")).status_code == 404
 
 
 async def test_batch_edit_shows_the_count_and_refuses_a_changed_set(site):

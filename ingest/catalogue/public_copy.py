@@ -33,12 +33,14 @@ PHOTO_COLUMNS = (
     "file_size", "camera_make", "camera_model", "lens_model", "year", "taken_at_utc", "licence_text",
     "date_source", "city_source", "demonstration_source", "licence_source", "creator_source",
     "title_source", "caption_source", "location_source", "needs_review", "imported_at", "updated_at",
+    "rendition",
 )
 # Computed, after PHOTO_COLUMNS: the map's marker popup (datasette-cluster-map reads a `popup` column
 # of JSON): the thumbnail, the title and the photo's page. Only the photo's own columns go in, so it
 # republishes with the photo; its URLs are relative to the photos table's page (/<db>/photos), so
-# they follow Datasette's base_url.
-POPUP = ("json_object('image', '../-/gallery/thumbs/' || p.sha256 || '.jpg', "
+# they follow Datasette's base_url. The thumbnail is named by the photo's rendition token (schema.py,
+# migration 14), so the URL dies when the photo leaves the copy.
+POPUP = ("json_object('image', '../-/gallery/thumbs/' || p.rendition || '.jpg', "
          "'alt', coalesce(p.title, p.caption, 'Photo ' || p.id), "
          "'title', coalesce(p.title, 'Photo ' || p.id), "
          "'description', nullif(trim(coalesce(p.date, '') || coalesce(' · by ' || p.creator, '') "
@@ -73,7 +75,7 @@ def _photo_select(location: str) -> str:
             picked.append(f"p.{column}")
     picked.append(POPUP)
     return (f"SELECT {', '.join(picked)} FROM src.photos p LEFT JOIN src.cities c ON c.id = p.city_id "
-            "WHERE p.withheld = 0")
+            "WHERE p.withheld = 0 AND p.rendition IS NOT NULL")
 
 
 # The public copy's rows change by delete and insert only, so it needs no update trigger.
@@ -97,7 +99,7 @@ def _schema(conn: sqlite3.Connection) -> None:
         decl = f"{column} {types[column]}"
         if column == "id":
             decl += " PRIMARY KEY"
-        elif column == "sha256":
+        elif column in ("sha256", "rendition"):
             decl += " NOT NULL UNIQUE"
         elif column in _FOREIGN:
             decl += f" REFERENCES {_FOREIGN[column]}"
@@ -110,6 +112,11 @@ def _schema(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_demonstrations_date ON demonstrations(date)")
     for statement in _FTS_SCHEMA:  # one by one: executescript would commit the open transaction
         conn.execute(statement)
+
+
+def _drop(conn: sqlite3.Connection) -> None:
+    for name in ("photos_fts", "photos", "publish_state", *_COPIED):
+        conn.execute(f"DROP TABLE IF EXISTS main.{name}")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> str:
@@ -175,6 +182,9 @@ class PublicCopy:
 
     def _refresh(self, conn: sqlite3.Connection) -> int:
         if not conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
+            _schema(conn)
+        elif tuple(r[1] for r in conn.execute("PRAGMA main.table_info(photos)")) != _PUBLISHED:
+            _drop(conn)  # a copy written by an older version: build it again, whole
             _schema(conn)
         last = int(_state(conn, "seq") or -1)
         top = conn.execute("SELECT max(seq) FROM src.publish_log").fetchone()[0]

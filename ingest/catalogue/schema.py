@@ -381,8 +381,29 @@ ALTER TABLE photos ADD COLUMN near_duplicate_of INTEGER REFERENCES photos(id);
 CREATE INDEX idx_photos_withheld_phash ON photos(withheld, phash);
 """
 
+# A rendition token: 16 random bytes as hex. Any writer's SQL (the sqlite3 shell included) can make
+# one, so triggers do; it need not be secret, only new (only tokens in the public copy resolve).
+NEW_RENDITION = "lower(hex(randomblob(16)))"
+_V14 = f"""
+-- The token in a photo's public image URLs (/-/gallery/thumbs/<rendition>.jpg), so that a URL dies
+-- with the publication it was made for: a new one whenever the photo is withheld or published again,
+-- or its pixels may change (orientation, the file). The public copy resolves only its own tokens, so
+-- a browser or proxy that kept an old URL gets nothing new from it, and nobody is sent to it.
+ALTER TABLE photos ADD COLUMN rendition TEXT;
+UPDATE photos SET rendition = {NEW_RENDITION};
+CREATE UNIQUE INDEX idx_photos_rendition ON photos(rendition);
+CREATE TRIGGER photos_rendition_ai AFTER INSERT ON photos WHEN new.rendition IS NULL BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.id;
+END;
+CREATE TRIGGER photos_rendition_au AFTER UPDATE OF withheld, orientation, sha256 ON photos
+WHEN old.withheld IS NOT new.withheld OR old.orientation IS NOT new.orientation OR old.sha256 IS NOT new.sha256
+BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.id;
+END;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -21,6 +21,7 @@ from ingest.web.permissions import is_archivist
 PLUGIN = "gallery"
 DISTRIBUTION = "demonstration-photo-archive"  # Datasette names a plugin (and its static files' URL) by its distribution
 SHA = re.compile(r"^[0-9a-f]{64}$")
+TOKEN = re.compile(r"^[0-9a-f]{32}$")  # a rendition token (catalogue/schema.py, migration 14)
 
 
 def store_for(datasette) -> Store:
@@ -34,15 +35,30 @@ def archive_for(datasette) -> Archive | None:
     return Archive(path, store_for(datasette).root) if path else None
 
 
-def image_url(datasette, kind: str, sha256: str) -> str:
-    return datasette.urls.path(f"/-/{PLUGIN}/{kind}/{sha256}.jpg")
+def image_url(datasette, kind: str, name: str) -> str:
+    """A thumbnail's or web size's URL. `name` is the photo's rendition token wherever the public sees
+    it (the URL dies with that publication), or its sha256 in archivists' views of the catalogue
+    (a URL only archivists can open, which also shows withheld photos)."""
+    return datasette.urls.path(f"/-/{PLUGIN}/{kind}/{name}.jpg")
 
 
-def thumbnail_html(datasette, sha256: str, alt: str = "") -> Markup:
+def image_column(datasette, database: str | None) -> str:
+    """The column of a photos row that names its images in `database`: sha256 in the catalogue,
+    the rendition token in the public copy (and anywhere else)."""
+    return "sha256" if database in serving.catalogue_names(datasette) else "rendition"
+
+
+def thumbnail_html(datasette, name: str, alt: str = "") -> Markup:
     return Markup(
-        f'<img class="gallery-thumb" loading="lazy" src="{escape(image_url(datasette, "thumbs", sha256))}" '
+        f'<img class="gallery-thumb" loading="lazy" src="{escape(image_url(datasette, "thumbs", name))}" '
         f'alt="{escape(alt)}" width="200">'
     )
+
+
+def cache_ttl(datasette) -> int:
+    """How long a public answer that names photos may be kept: Datasette's default_cache_ttl (5 s
+    unless the operator says otherwise), so a withdrawal reaches every cache that soon."""
+    return int(datasette.setting("default_cache_ttl") or 0)
 
 
 async def visible(datasette, actor, column: str, value) -> bool:

@@ -20,6 +20,7 @@ from datasette.utils.asgi import NotFound, Response
 from ingest.outputs.credit import credit
 from ingest.text import xml_safe
 from ingest.web.compat import instance_metadata
+from ingest.web.context import cache_ttl, image_url
 from ingest.web.pages import PLUGIN, _allowed, _public, archive_title, date_words, page_url
 from ingest.web.urls import PRIVATE, absolute_url
 
@@ -78,7 +79,7 @@ async def feed(request, datasette) -> Response:
         about.append(row["name"] or "an unnamed demonstration")
         alternate = page_url(datasette, table, slug)
     rows = (await db.execute(
-        "SELECT p.id, p.sha256, p.title, p.caption, p.date, p.creator, p.licence_id, p.imported_at, p.updated_at, "
+        "SELECT p.id, p.rendition, p.title, p.caption, p.date, p.creator, p.licence_id, p.imported_at, p.updated_at, "
         "l.url AS licence_url, c.name AS city, d.name AS demonstration "
         "FROM photos p LEFT JOIN licences l ON l.id = p.licence_id LEFT JOIN cities c ON c.id = p.city_id "
         "LEFT JOIN demonstrations d ON d.id = p.demonstration_id "
@@ -109,8 +110,8 @@ async def feed(request, datasette) -> Response:
 
     for photo in rows:
         page = url(datasette.urls.row(db.name, "photos", str(photo["id"])))
-        thumb = url(datasette.urls.path(f"/-/{PLUGIN}/thumbs/{photo['sha256']}.jpg"))
-        web = url(datasette.urls.path(f"/-/{PLUGIN}/web/{photo['sha256']}.jpg"))
+        thumb = url(image_url(datasette, "thumbs", photo["rendition"]))
+        web = url(image_url(datasette, "web", photo["rendition"]))
         title = photo["title"] or photo["caption"]
         alt = title or f"Photo {photo['id']}"
         line = credit(title=photo["title"], creator=photo["creator"], licence_id=photo["licence_id"],
@@ -133,7 +134,10 @@ async def feed(request, datasette) -> Response:
 
     body = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if cacheable else PRIVATE}
+    # Kept no longer than Datasette keeps its pages: the feed names photos, and a withdrawn one must
+    # leave every copy of it soon (its image URLs are dead at once anyway).
+    ttl = cache_ttl(datasette)
+    headers = {"ETag": etag, "Cache-Control": (f"public, max-age={ttl}" if ttl else "no-cache") if cacheable else PRIVATE}
     if request.headers.get("if-none-match") == etag:
         return Response("", status=304, headers=headers)
     return Response(body, content_type="application/atom+xml; charset=utf-8", headers=headers)

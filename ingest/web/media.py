@@ -12,33 +12,74 @@ from ingest.errors import ArchiveError
 from ingest.media.jpeg import NotJpeg, strip_metadata
 from ingest.outputs.export import SIZES, export, zip_bundle
 from ingest.web import compat, permissions
-from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
+from ingest.web.context import (
+    SHA,
+    TOKEN,
+    archive_name,
+    catalogue_db,
+    image_url,
+    on_catalogue,
+    public_db,
+    store_for,
+    visible,
+)
 from ingest.web.urls import PRIVATE, absolute_url
 
 # Derivatives are served stripped of every metadata segment: those stored before issue 13 was fixed
 # may hold the original's comment. The suffix makes caches that revalidate fetch the clean bytes.
 _ETAG_VERSION = "clean"
+# A rendition token's URL dies with the photo's publication (catalogue/schema.py, migration 14), so
+# its bytes never change and may be cached as immutable; for a day only, so that a shared cache that
+# kept a withdrawn photo asks again (and gets a 404) by the next day even if nobody purges it.
+PUBLIC_IMAGE = "public, max-age=86400, immutable"
+# Archivists' images are named by sha256 and include withheld photos: never kept on disk, where a
+# seized or shared computer would give them away.
+ARCHIVIST_IMAGE = "private, no-store"
 
 
 def _read_clean(path) -> bytes:
     return strip_metadata(path.read_bytes())
 
 
+def _not_found() -> Response:
+    return Response.text("Not found", status=404, headers={"Cache-Control": "no-store"})
+
+
 async def serve_image(request, datasette) -> Response:
-    """A thumbnail or web size from the store, with nothing but its pixels."""
-    kind, sha = request.url_vars["kind"], request.url_vars["sha256"]
-    if not SHA.match(sha) or not await visible(datasette, request.actor, "sha256", sha):
-        return Response.text("Not found", status=404)
+    """A thumbnail or web size from the store, with nothing but its pixels.
+
+    /-/gallery/{thumbs,web}/<rendition>.jpg is the public URL: it resolves only while the public
+    copy holds that token. The route's `sha256` part may instead be a photo's sha256, the URL of
+    archivists' views of the catalogue (and of every image before migration 14): archivists get the
+    image, uncached; anyone else is redirected to the photo's current public URL, or gets a 404 when
+    the photo is not public, so the old URLs of a withdrawn photo are dead."""
+    kind, name = request.url_vars["kind"], request.url_vars["sha256"]
+    public = public_db(datasette)
+    if TOKEN.match(name):
+        row = (await public.execute("SELECT sha256 FROM photos WHERE rendition = ?", [name])).first() \
+            if public is not None else None
+        if row is None:
+            return _not_found()
+        sha, caching = row[0], PUBLIC_IMAGE
+    elif SHA.match(name) and permissions.is_archivist(request.actor) and await visible(datasette, request.actor, "sha256", name):
+        sha, caching = name, ARCHIVIST_IMAGE
+    elif SHA.match(name) and public is not None:
+        row = (await public.execute("SELECT rendition FROM photos WHERE sha256 = ?", [name])).first()
+        if row is None:
+            return _not_found()
+        return Response.redirect(image_url(datasette, kind, row[0]), status=302,
+                                 headers={"Cache-Control": "no-store"})
+    else:
+        return _not_found()
     path = store_for(datasette).derivative(kind, sha)
-    etag = f'"{sha}-{kind}-{_ETAG_VERSION}"'
+    etag = f'"{name}-{kind}-{_ETAG_VERSION}"'
     if request.headers.get("if-none-match") == etag:
-        return Response("", status=304, headers={"ETag": etag})
+        return Response("", status=304, headers={"ETag": etag, "Cache-Control": caching})
     try:
         body = await asyncio.to_thread(_read_clean, path)
     except (OSError, NotJpeg):
-        return Response.text("Not found", status=404)
-    return Response(body, content_type="image/jpeg", headers={
-        "Cache-Control": "public, max-age=31536000, immutable", "ETag": etag})
+        return _not_found()
+    return Response(body, content_type="image/jpeg", headers={"Cache-Control": caching, "ETag": etag})
 
 
 MAX_ZIP = 200

@@ -21,7 +21,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 from markupsafe import Markup
 
 from ingest.text import xml_safe
-from ingest.web.context import PLUGIN, archive_name, public_db
+from ingest.web.context import PLUGIN, archive_name, image_url, public_db
 from ingest.web.permissions import may_see_table
 
 PAGE_SIZE = 60
@@ -31,7 +31,7 @@ PAGE_SIZE = 60
 _KEY = "coalesce(p.taken_at, '')"
 
 _CARD_SQL = f"""
-SELECT p.id, p.sha256, p.title, p.caption, p.date, {_KEY} AS sort_key, p.width, p.height, p.creator,
+SELECT p.id, p.rendition, p.title, p.caption, p.date, {_KEY} AS sort_key, p.width, p.height, p.creator,
        p.licence_id, p.allows_commercial, c.name AS city, c.slug AS city_slug,
        d.name AS demonstration, d.label AS demonstration_label, d.slug AS demonstration_slug
 FROM photos p LEFT JOIN cities c ON c.id = p.city_id LEFT JOIN demonstrations d ON d.id = p.demonstration_id
@@ -133,7 +133,7 @@ def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bo
         date = r["date"]
         out.append({
             "href": datasette.urls.row(db.name, "photos", str(r["id"])),
-            "thumb": datasette.urls.path(f"/-/{PLUGIN}/thumbs/{r['sha256']}.jpg"),
+            "thumb": image_url(datasette, "thumbs", r["rendition"]),
             "alt": title or (f"Photo {r['id']}" + (f", {date_words(date)}" if date else "")),
             "width": r["width"], "height": r["height"],
             "title": title, "date": date,

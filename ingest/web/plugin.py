@@ -22,6 +22,7 @@ from ingest.web.context import (
     SHA,
     archive_name,
     catalogue_db,
+    image_column,
     on_catalogue,
     public_db,
     thumbnail_html,
@@ -74,11 +75,16 @@ def startup(datasette):
 
 
 @hookimpl
-def render_cell(value, column, table, database, datasette):
-    """The thumbnail in place of the hash, in the gallery's own photos tables only."""
+def render_cell(row, value, column, table, database, datasette):
+    """The thumbnail in place of the hash, in the gallery's own photos tables only (named by the
+    row's rendition token in the public copy, context.image_column)."""
     if (table == "photos" and column == "sha256" and isinstance(value, str) and SHA.match(value)
             and database in permissions.managed(datasette)):
-        return thumbnail_html(datasette, value)
+        try:
+            name = row[image_column(datasette, database)]
+        except (IndexError, KeyError):  # the column left out (?_col=): the hash as it is
+            return None
+        return thumbnail_html(datasette, name) if name else None
     return None
 
 
@@ -97,8 +103,9 @@ if hasattr(hookspecs, "permission_resources_sql"):  # Datasette 1.0
 
 
 @hookimpl
-def prepare_jinja2_environment(env):
+def prepare_jinja2_environment(env, datasette):
     env.filters["licence_short"] = short_name
+    env.globals["gallery_image_column"] = lambda database: image_column(datasette, database)
     env.finalize = pages.clean_finalize(env.finalize)
 
 

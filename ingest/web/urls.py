@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import weakref
 from urllib.parse import urlsplit
@@ -73,29 +74,39 @@ def absolute_url(datasette, request, path: str) -> tuple[str, bool]:
 
 def pin_host(app, datasette):
     """ASGI wrapper: with a public address, every request is answered as if sent to it; without
-    one, answers a shared cache could keep (Datasette's `max-age`) are made private."""
+    one, answers a shared cache could keep (Datasette's `max-age`) are made private. Either way no
+    answer but an immutable one (an image whose URL dies with the photo's publication) is kept longer
+    than default_cache_ttl: Datasette's `?_ttl=` may shorten that, never lengthen it, so that
+    nobody can make a cache keep a page that names a photo after its withdrawal."""
     async def wrapped(scope, receive, send):
         if scope.get("type") != "http":
             return await app(scope, receive, send)
         await datasette.invoke_startup()  # idempotent; until it has run, no catalogue is known
         base = public_base(datasette)
+        longest = int(datasette.setting("default_cache_ttl") or 0)
+
+        async def cached(message):
+            if message.get("type") == "http.response.start":
+                message = {**message, "headers": [_cache_control(k, v, longest, private=base is None)
+                                                  for k, v in message.get("headers", [])]}
+            await send(message)
+
         if base is not None:
             parts = urlsplit(base)
             headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"host"]
             scope = {**scope, "scheme": parts.scheme, "headers": [*headers, (b"host", parts.netloc.encode("ascii"))]}
-            return await app(scope, receive, send)
-
-        async def private(message):
-            if message.get("type") == "http.response.start":
-                message = {**message, "headers": [_private(k, v) for k, v in message.get("headers", [])]}
-            await send(message)
-
-        return await app(scope, receive, private)
+        return await app(scope, receive, cached)
 
     return wrapped
 
 
-def _private(key: bytes, value: bytes) -> tuple[bytes, bytes]:
-    if key.lower() == b"cache-control" and not any(w in value for w in (b"private", b"no-store", b"immutable")):
-        return key, b"private, " + value
+_MAX_AGE = re.compile(rb"max-age=(\d+)")
+
+
+def _cache_control(key: bytes, value: bytes, longest: int, private: bool) -> tuple[bytes, bytes]:
+    if key.lower() != b"cache-control" or b"immutable" in value:
+        return key, value
+    value = _MAX_AGE.sub(lambda m: b"max-age=%d" % min(int(m[1]), longest), value)
+    if private and not any(w in value for w in (b"private", b"no-store")):
+        value = b"private, " + value
     return key, value
