@@ -4,13 +4,15 @@ licence-carrying downloads, and Datasette's listings narrowed to what a visitor 
 from __future__ import annotations
 
 import asyncio
+import sys
+from typing import AsyncIterator, Callable
 
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 
 from ingest.errors import ArchiveError
-from ingest.outputs.export import SIZES, export, zip_bundle
-from ingest.web import compat, permissions
+from ingest.outputs.export import SIZES, PhotoInfo, ZipStream, load_public, public_file, source_path
+from ingest.web import compat, limits, permissions
 from ingest.web.context import SHA, archive_name, catalogue_db, on_catalogue, public_db, store_for, visible
 
 
@@ -31,11 +33,62 @@ async def serve_image(request, datasette) -> Response:
 
 
 MAX_ZIP = 200
+MAX_ZIPS = 2            # ZIPs being made at once, server-wide: each holds one photo's copy at a time
+ZIP_WAITING = 4         # more wait their turn, each at most ZIP_WAIT_SECONDS; beyond that, 429
+ZIP_WAIT_SECONDS = 5.0
+ZIP_RETRY_AFTER = 10
+ZIP_BUSY = "too many downloads at once; try again"
+
+
+class StreamedResponse(Response):
+    """A response sent while its body is made, chunk by chunk (Datasette's AsgiStream writes text
+    only). The body starts once a slot of `gate` is free, and holds it until the last byte; when
+    none comes free in time the answer is 429 instead. A Response, so Datasette can add cookies."""
+
+    def __init__(self, chunks: Callable[[], AsyncIterator[bytes]], gate: limits.Gate, *, content_type: str,
+                 headers: dict, busy: str, retry_after: int):
+        super().__init__(b"", headers=headers, content_type=content_type)
+        self.chunks, self.gate, self.busy, self.retry_after = chunks, gate, busy, retry_after
+
+    async def asgi_send(self, send) -> None:
+        async with self.gate.slot() as ok:
+            if not ok:
+                return await limits.too_busy(send, self.busy, self.retry_after)
+            headers = {**self.headers, "content-type": self.content_type}
+            raw = [[k.encode("utf-8"), v.encode("utf-8")] for k, v in headers.items()]
+            raw += [[b"set-cookie", c.encode("utf-8")] for c in self._set_cookie_headers]
+            await send({"type": "http.response.start", "status": self.status, "headers": raw})
+            async for chunk in self.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+
+def zip_chunks(photos: list[PhotoInfo], copy: Callable[[PhotoInfo], tuple], archive_name: str):
+    """The ZIP's bytes, photo by photo: each copy is made, written and sent before the next is
+    made (off the event loop, and off Datasette's SQL threads, which the pages need)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        stream = ZipStream(archive_name)
+        for photo in photos:
+            try:
+                parts = await asyncio.to_thread(lambda p=photo: stream.add(*copy(p)))
+            except (ArchiveError, OSError) as e:  # gone since the download began: say so in CREDITS.txt
+                print(f"gallery: ZIP without photo {photo.id}: {e}", file=sys.stderr)
+                stream.skip(photo.id, "it could not be read")
+                continue
+            for part in parts:
+                yield part
+            del parts
+        for part in stream.finish():
+            yield part
+
+    return chunks
 
 
 async def download(request, datasette) -> Response:
     """A licence-carrying copy of one photo (`?size=web|original`), or a ZIP of several
-    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt. Withheld photos do not exist here."""
+    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt, streamed one photo at a time and at
+    most MAX_ZIPS at once. Withheld photos do not exist here."""
 
     size = request.args.get("size", "original")
     if size not in SIZES:
@@ -56,18 +109,31 @@ async def download(request, datasette) -> Response:
     def page(photo_id: int) -> str:
         return datasette.absolute_url(request, datasette.urls.row(db.name, "photos", str(photo_id)))
 
+    def copy(photo: PhotoInfo) -> tuple:
+        return public_file(store, photo, size, name, page)
+
+    gate = limits.gate_for(datasette, "zip", MAX_ZIPS, ZIP_WAITING, ZIP_WAIT_SECONDS)
     try:
-        files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
+        photos = await on_catalogue(catalogue, lambda cat: load_public(cat, ids))
+        if not all(await asyncio.to_thread(lambda: [source_path(store, p, size).is_file() for p in photos])):
+            raise ArchiveError("a stored file is missing")
+        if "id" in request.url_vars:
+            if size == "web" or photos[0].format == "JPEG":  # a copy of the stored bytes: cheap
+                filename, data, _ = await asyncio.to_thread(copy, photos[0])
+            else:  # decoded in full (PNG, TIFF, HEIC ... originals): counts like a ZIP being made
+                async with gate.slot() as ok:
+                    if not ok:
+                        return Response.text(ZIP_BUSY, status=429, headers={"Retry-After": str(ZIP_RETRY_AFTER)})
+                    filename, data, _ = await asyncio.to_thread(copy, photos[0])
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
     if "id" in request.url_vars:
-        filename, data, _ = files[0]
         mime = "image/png" if filename.endswith(".png") else "image/jpeg"
         return Response(data, content_type=mime, headers={
             "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=300"})
-    data = await asyncio.to_thread(zip_bundle, files, name)
-    return Response(data, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"'})
+    return StreamedResponse(zip_chunks(photos, copy, name), gate, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="photos-{len(photos)}.zip"'},
+        busy=ZIP_BUSY, retry_after=ZIP_RETRY_AFTER)
 
 
 async def databases(request, datasette) -> Response:
