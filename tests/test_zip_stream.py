@@ -53,7 +53,7 @@ def build(base: Path, count: int, width: int, height: int) -> list[int]:
     db = connect(base / "gallery.db")
     summary = run_ingest(db, Store(base / "archive"), [str(folder)], Options(licence="CC-BY-4.0"), jobs=2)
     assert summary.imported == count + 1
-    ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY id")]
+    ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY format = 'PNG', id")]  # the PNG last
     db.conn.close()
     return ids
 
@@ -205,3 +205,11 @@ def test_server_memory_does_not_grow_with_the_number_of_photos(server):
     # as the ZIP used to be made, adds the copies, the originals read and the ZIP: 2-3 times it).
     assert many_peak - many_before < max(few_peak - few_before, 0) + many_size / 4 / 1024, peaks
     assert many_peak / few_peak < 1.25, peaks
+
+
+async def test_paced_pieces_reassemble_the_zip():
+    parts = [b"a" * (media.ZIP_PIECE * 2 + 5), b"", b"b" * 7]
+    sent = [0]
+    pieces = [p async for p in media.paced(parts, sent, 0.0, float("inf"))]
+    assert b"".join(pieces) == b"".join(parts) and sent == [len(b"".join(parts))]
+    assert [len(p) for p in pieces] == [media.ZIP_PIECE, media.ZIP_PIECE, 5, 7]
