@@ -180,8 +180,29 @@ async def test_the_gate_is_held_until_the_response_is_sent(gallery):
     for path, gated in [("/gallery.csv", 1), ("/other.csv", 0)]:
         await app({"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
                    "query_string": b"sql=x&_stream=1", "headers": []}, receive, send)
-        assert seen == [gated] * 3 and gate.active == 0
+        assert seen == [gated] * 3
+        await released(gate)
         seen.clear()
+
+
+async def released(gate: limits.Gate) -> None:
+    """Wait (boundedly) for the slot's rest after a query to end."""
+    for _ in range(1000):
+        if gate.active == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the gate was never released")
+
+
+async def test_the_slot_rests_after_a_query_then_frees_itself(gallery, installed):
+    """Back-to-back heavy queries: the next one starts only after the previous one's rest."""
+    ds = await make_ds(gallery)
+    gate = limits.gate_for(ds, "sql", limits.MAX_QUERIES, limits.MAX_WAITING, limits.WAIT_SECONDS)
+    response = await ds.client.get(sql("gallery", HEAVY))
+    assert response.status_code == 400  # interrupted at the short limit ...
+    assert gate.active == 1              # ... and its slot still rests
+    await released(gate)
+    assert (await ds.client.get(sql("gallery", "select 1"))).status_code == 200
 
 
 # ---------------------------------------------------------------- through Datasette
@@ -216,6 +237,7 @@ async def test_busy_answers_429_in_every_form(gallery, installed, fmt, args):
         response = await ds.client.get(sql("gallery", "select 1", fmt, **args))
     finally:
         gate.release()
+    assert gate.active == 0
     assert response.status_code == 429
     assert response.text == "too many queries at once; try again\n"
     assert int(response.headers["retry-after"]) > 0

@@ -9,7 +9,9 @@ visitors who are not archivists and only on the databases the plugin manages:
 
 - caps the query's time limit (`_timelimit`) at TIME_LIMIT_MS, and
 - lets at most MAX_QUERIES such requests run at once, server-wide; up to MAX_WAITING more wait
-  (first come, first served) at most WAIT_SECONDS, the rest get 429 with Retry-After.
+  (first come, first served) at most WAIT_SECONDS, the rest get 429 with Retry-After; and after
+  each, rests as long as it ran before the next starts (REST), so visitors' SQL takes at most
+  half of one core however many clients send it.
 
 Why the pages stay fast: with MAX_QUERIES (1) below num_sql_threads (3), visitors' SQL holds one
 SQL thread at most and the pages always find one of the others free; the time limit bounds how
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 import weakref
 from urllib.parse import unquote_plus
 from contextlib import asynccontextmanager
@@ -44,6 +47,11 @@ MAX_WAITING = 8          # more wait their turn; beyond that, 429 at once
 WAIT_SECONDS = 2.0       # the longest a query waits for its turn before 429
 RETRY_AFTER = 2          # seconds, in the 429's Retry-After
 BUSY = "too many queries at once; try again"
+# After each visitor's query the slot rests REST times as long as the query ran (at most
+# MAX_REST_SECONDS): back-to-back heavy queries then take half a core at most, not a whole one
+# (on two cores, a whole one doubled the pages' times). A query into an idle gate runs at once.
+REST = 1.0
+MAX_REST_SECONDS = 2.0
 _SEEN = "gallery_limits"  # in the ASGI scope: the middleware already ran (wrapped twice)
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -198,10 +206,14 @@ def wrap(app: ASGIApp, datasette) -> ASGIApp:
         if is_archivist(await actor_for(datasette, scope, receive)):
             return await app(scope, receive, send)
         gate = gate_for(datasette, "sql", MAX_QUERIES, MAX_WAITING, WAIT_SECONDS)
-        async with gate.slot() as ok:
-            if not ok:
-                return await too_busy(send)
+        if not await gate.acquire():
+            return await too_busy(send)
+        started = time.monotonic()
+        try:
             scope["query_string"] = time_limited(scope.get("query_string") or b"")
             await app(scope, receive, send)
+        finally:  # the answer is sent; the slot stays taken a while longer (REST), then the next query runs
+            rest = min(time.monotonic() - started, MAX_REST_SECONDS) * REST
+            asyncio.get_running_loop().call_later(rest, gate.release)
 
     return limited
