@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -107,6 +109,15 @@ async def test_which_requests_run_a_visitors_sql(gallery):
                         ("/gallery/photos_of_a_demonstration.json", "name=march&date="), ("/other.json", "sql=x"),
                         ("/other/notes", "_where=1"), ("/-/gallery/download.zip", "id=1"), ("/", "sql=x")]:
         assert limits.visitor_sql_database(ds, scope(path, query)) is None, (path, query)
+
+
+def test_importing_the_package_first_keeps_the_plugins_hooks():
+    """limits.py is imported with the plugin's package: had it imported datasette.plugins (which
+    loads every entry point), the gallery would be registered half-imported, without hooks."""
+    out = subprocess.run([sys.executable, "-c", "import ingest.web.limits; from datasette.plugins import pm; "
+                          "print(' '.join(h.name for h in pm.get_hookcallers(pm.get_plugin('gallery'))))"],
+                         capture_output=True, text=True, check=True)
+    assert {"startup", "register_routes"} <= set(out.stdout.split())
 
 
 # ---------------------------------------------------------------- the gate

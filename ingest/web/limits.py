@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 import time
 import weakref
 from urllib.parse import unquote_plus
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from datasette.plugins import pm
 from datasette.utils import await_me_maybe, tilde_decode
 from datasette.utils.asgi import Request
 
@@ -174,12 +174,19 @@ def time_limited(query_string: bytes, limit_ms: int = TIME_LIMIT_MS) -> bytes:
     return b"&".join(parts)
 
 
+def plugin_manager():
+    """Datasette's plugin manager, looked up, not imported: importing datasette.plugins loads every
+    plugin's entry point, and this module is imported while the gallery's own package is, which
+    would then be registered half-made, without its hooks. Datasette imported it before serving."""
+    return sys.modules["datasette.plugins"].pm
+
+
 async def actor_for(datasette, scope: dict, receive: Callable) -> dict | None:
     """Who is asking, as Datasette's router will decide it (every actor_from_request hook, the
     first actor wins), before the router runs."""
     request = Request(scope, receive)
     found = None
-    for result in pm.hook.actor_from_request(datasette=datasette, request=request):
+    for result in plugin_manager().hook.actor_from_request(datasette=datasette, request=request):
         result = await await_me_maybe(result)
         if result and found is None:
             found = result
