@@ -123,7 +123,8 @@ async def test_zips_past_the_limit_wait_then_get_429(small):
         assert busy.status_code == 429 and busy.text == media.ZIP_BUSY + "\n"
         assert busy.headers["retry-after"] == str(media.ZIP_RETRY_AFTER)
         png = ids[-1]  # decoded in full to be copied: counted like a ZIP
-        assert (await ds.client.get(f"/-/gallery/download/{png}")).status_code == 429
+        single = await ds.client.get(f"/-/gallery/download/{png}")
+        assert single.status_code == 429 and single.text == busy.text
         assert (await ds.client.get(f"/-/gallery/download/{ids[0]}")).status_code == 200  # a JPEG: bytes copied
         assert (await ds.client.get(f"/-/gallery/download/{png}?size=web")).status_code == 200
     finally:

@@ -144,7 +144,7 @@ async def download(request, datasette) -> Response:
             else:  # decoded in full (PNG, TIFF, HEIC ... originals): counts like a ZIP being made
                 async with gate.slot() as ok:
                     if not ok:
-                        return Response.text(ZIP_BUSY, status=429, headers={"Retry-After": str(ZIP_RETRY_AFTER)})
+                        return Response.text(ZIP_BUSY + "\n", status=429, headers={"Retry-After": str(ZIP_RETRY_AFTER)})
                     filename, data, _ = await asyncio.to_thread(copy, photos[0])
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
