@@ -24,9 +24,9 @@ from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 import pytest
-from datasette_versions import DATASETTE_1
 import yaml
 from datasette.app import Datasette
+from datasette_versions import DATASETTE_1
 from fixtures.synth import make_photo
 
 from ingest.catalogue import settings

@@ -24,6 +24,12 @@ except ImportError:  # pragma: no cover - the package is a dependency
     HEIF = False
 
 MAX_PIXELS = 250_000_000
+# Bytes of decoded pixels one photo may take in a worker (README, "Importing photos"). A file's size
+# says nothing of it: a 656 KB PNG can hold 225 MP, 900 MB decoded. Counted before decoding, from
+# the header: width x height (after the JPEG draft scale the derivatives use) x the bytes Pillow
+# stores per pixel, at least RGB's four since the derivatives are RGB. A 100 MP RGB scan (400 MB)
+# passes; the worker's peak is about twice the figure (the RGB conversion, rotation, decoder buffers).
+DECODE_BUDGET = 512 * 1024**2
 WEB_SIZE = 1600
 THUMB_SIZE = 400
 JPEG_QUALITY = 85
@@ -87,8 +93,9 @@ class Opened:
     orientation: int      # the EXIF orientation the pixels still need (1 when the decoder applied it)
 
 
-def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
-    """Open without decoding; refuse decompression bombs from the header, before any allocation."""
+def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budget: int = DECODE_BUDGET) -> Opened:
+    """Open without decoding; refuse decompression bombs from the header, before any allocation:
+    more than `max_pixels`, or decoded pixels that would take more than `decode_budget` bytes."""
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
     try:
@@ -106,6 +113,10 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Opened:
         raise FileProblem("corrupt", f"{fmt} image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit (possible decompression bomb)")
+    need = decode_bytes(w, h, im.mode, fmt)
+    if need > decode_budget:
+        raise FileProblem("too-large", f"refused: {w}x{h} {fmt} ({im.mode}) needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
     try:
         orientation = int(im.getexif().get(0x0112) or 1)
     except Exception:
@@ -126,6 +137,33 @@ def _draft_box(w: int, h: int, long_edge: int) -> tuple[int, int]:
     """The photo's own aspect at `long_edge` (a square box would get only half the draft scale)."""
     scale = long_edge / max(w, h)
     return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def jpeg_draft_size(w: int, h: int, long_edge: int = WEB_SIZE) -> tuple[int, int]:
+    """The size a JPEG decodes at in `derivatives` (Pillow's draft: 1/8, 1/4, 1/2 or 1 scale, the
+    smallest that still covers the web size's box), computed without touching the image."""
+    box = _draft_box(w, h, long_edge)
+    fits = min(w // box[0], h // box[1])
+    scale = next(s for s in (8, 4, 2, 1) if fits >= s or s == 1)
+    return (w + scale - 1) // scale, (h + scale - 1) // scale
+
+
+def pixel_bytes(mode: str) -> int:
+    """Bytes per pixel of a decoded image in Pillow's memory: 1, L and P take one; 16-bit grey
+    two; RGB, RGBA, CMYK, LA (2 to 4 bands of 8 bits share a 32-bit pixel), I and F take four."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16") or mode in ("BGR;15", "BGR;16"):
+        return 2
+    return 3 if mode == "BGR;24" else 4
+
+
+def decode_bytes(width: int, height: int, mode: str, fmt: str, long_edge: int = WEB_SIZE) -> int:
+    """What decoding this image for the archive takes: its pixels at the size the decoder will
+    produce (a JPEG's draft scale), at least as RGB (what the derivatives convert it to)."""
+    if fmt == "JPEG":
+        width, height = jpeg_draft_size(width, height, long_edge)
+    return width * height * max(pixel_bytes(mode), pixel_bytes("RGB"))
 
 
 _SRGB = None

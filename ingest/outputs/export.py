@@ -13,6 +13,7 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import sqlite_utils
@@ -157,28 +158,94 @@ def file_name(photo: PhotoInfo, ext: str) -> str:
     return f"{stem[:60]}-{photo.id}.{ext}"
 
 
-def export(db: sqlite_utils.Database, store: Store, photo_ids: Iterable[int], size: str, archive_name: str,
-           page_url: Any = None, *, allow_withheld: bool = False) -> list[tuple[str, bytes, Credit]]:
-    """(file name, bytes, credit) for each photo; `page_url(id)` gives the photo's public page."""
-    out = []
+def load_public(db: sqlite_utils.Database, photo_ids: Iterable[int], *, allow_withheld: bool = False) -> list[PhotoInfo]:
+    """The photos' rows (no pixels: cheap, one query each), refusing withheld ones."""
+    photos = []
     for photo_id in photo_ids:
         photo = load_photo(db, photo_id)
         if photo.withheld and not allow_withheld:
             raise ArchiveError(f"photo {photo_id} is withheld")
-        url = page_url(photo_id) if page_url else None
-        line = photo_credit(photo, archive_name, url)
-        data, ext = public_copy(store, photo, size, xmp_fields(photo, line, url))
-        out.append((file_name(photo, ext), data, line))
-    return out
+        photos.append(photo)
+    return photos
+
+
+def public_file(store: Store, photo: PhotoInfo, size: str, archive_name: str,
+                page_url: Any = None) -> tuple[str, bytes, Credit]:
+    """(file name, bytes, credit) of one photo's copy: the only photo in memory while it is made."""
+    url = page_url(photo.id) if page_url else None
+    line = photo_credit(photo, archive_name, url)
+    data, ext = public_copy(store, photo, size, xmp_fields(photo, line, url))
+    return file_name(photo, ext), data, line
+
+
+def source_path(store: Store, photo: PhotoInfo, size: str) -> Path:
+    """The stored file a copy is made from (to check that it is there before a download starts)."""
+    if size == "web":
+        return store.derivative("web", photo.sha256)
+    return store.original(photo.sha256, images.FORMATS[photo.format][1])
+
+
+def export(db: sqlite_utils.Database, store: Store, photo_ids: Iterable[int], size: str, archive_name: str,
+           page_url: Any = None, *, allow_withheld: bool = False) -> list[tuple[str, bytes, Credit]]:
+    """(file name, bytes, credit) for each photo; `page_url(id)` gives the photo's public page."""
+    photos = load_public(db, photo_ids, allow_withheld=allow_withheld)
+    return [public_file(store, photo, size, archive_name, page_url) for photo in photos]
+
+
+def credits_header(archive_name: str) -> list[str]:
+    return [f"Photos from {archive_name}. Credit each photo you use as shown below.", ""]
 
 
 def zip_bundle(files: list[tuple[str, bytes, Credit]], archive_name: str) -> bytes:
     """A ZIP of the copies with a CREDITS.txt giving every photo's credit line."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        credits = [f"Photos from {archive_name}. Credit each photo you use as shown below.", ""]
+        credits = credits_header(archive_name)
         for name, data, line in files:
             z.writestr(name, data)
             credits += [name, f"  {line.text}", ""]
         z.writestr("CREDITS.txt", "\n".join(credits))
     return buf.getvalue()
+
+
+class _Chunks:
+    """A write-only, unseekable file: zipfile then writes each member's sizes and CRC after its
+    data (a data descriptor), so nothing already written is ever revisited."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))  # bytes of bytes is the same object: no copy of a photo
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> list[bytes]:
+        parts, self.parts = self.parts, []
+        return parts
+
+
+class ZipStream:
+    """The same ZIP as zip_bundle, made one member at a time: `add()` and `finish()` return the
+    bytes to send next, so a download holds one photo's copy, whatever the number of photos.
+    CREDITS.txt comes last, with a line for any photo that could not be copied."""
+
+    def __init__(self, archive_name: str):
+        self._out = _Chunks()
+        self._zip = zipfile.ZipFile(self._out, "w", zipfile.ZIP_STORED)
+        self._credits = credits_header(archive_name)
+
+    def add(self, name: str, data: bytes, line: Credit) -> list[bytes]:
+        self._zip.writestr(name, data)
+        self._credits += [name, f"  {line.text}", ""]
+        return self._out.take()
+
+    def skip(self, photo_id: int, reason: str) -> None:
+        self._credits += [f"(photo {photo_id} is not included: {reason})", ""]
+
+    def finish(self) -> list[bytes]:
+        self._zip.writestr("CREDITS.txt", "\n".join(self._credits))
+        self._zip.close()
+        return self._out.take()

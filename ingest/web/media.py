@@ -4,14 +4,17 @@ licence-carrying downloads, and Datasette's listings narrowed to what a visitor 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
+from typing import AsyncIterator, Callable
 
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 
 from ingest.errors import ArchiveError
 from ingest.media.jpeg import NotJpeg, strip_metadata
-from ingest.outputs.export import SIZES, export, zip_bundle
-from ingest.web import compat, permissions
+from ingest.outputs.export import SIZES, PhotoInfo, ZipStream, load_public, public_file, source_path
+from ingest.web import compat, limits, permissions
 from ingest.web.context import (
     SHA,
     TOKEN,
@@ -83,11 +86,82 @@ async def serve_image(request, datasette) -> Response:
 
 
 MAX_ZIP = 200
+MAX_ZIPS = 2            # ZIPs being made at once, server-wide: each holds one photo's copy at a time
+ZIP_WAITING = 4         # more wait their turn, each at most ZIP_WAIT_SECONDS; beyond that, 429
+ZIP_WAIT_SECONDS = 5.0
+ZIP_RETRY_AFTER = 10
+ZIP_BUSY = "too many downloads at once; try again"
+# Each ZIP is sent at most this fast (64 Mbit/s, more than most visitors' lines take): making one is
+# cheap (reading files, a CRC), pushing its bytes is what costs the server, unpaced, a core's worth
+# next to the pages. An 800 MB ZIP of 200 originals takes 100 s.
+ZIP_BYTES_PER_SECOND = 8 * 2**20
+ZIP_PIECE = 256 * 1024    # sent in pieces of this size, so the pace is even
+
+
+class StreamedResponse(Response):
+    """A response sent while its body is made, chunk by chunk (Datasette's AsgiStream writes text
+    only). The body starts once a slot of `gate` is free, and holds it until the last byte; when
+    none comes free in time the answer is 429 instead. A Response, so Datasette can add cookies."""
+
+    def __init__(self, chunks: Callable[[], AsyncIterator[bytes]], gate: limits.Gate, *, content_type: str,
+                 headers: dict, busy: str, retry_after: int):
+        super().__init__(b"", headers=headers, content_type=content_type)
+        self.chunks, self.gate, self.busy, self.retry_after = chunks, gate, busy, retry_after
+
+    async def asgi_send(self, send) -> None:
+        async with self.gate.slot() as ok:
+            if not ok:
+                return await limits.too_busy(send, self.busy, self.retry_after)
+            headers = {**self.headers, "content-type": self.content_type}
+            raw = [[k.encode("utf-8"), v.encode("utf-8")] for k, v in headers.items()]
+            raw += [[b"set-cookie", c.encode("utf-8")] for c in self._set_cookie_headers]
+            await send({"type": "http.response.start", "status": self.status, "headers": raw})
+            async for chunk in self.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+
+async def paced(parts: list[bytes], sent: list[int], started: float, rate: float) -> AsyncIterator[bytes]:
+    """`parts` in ZIP_PIECE pieces, no faster than `rate` bytes a second since `started` (`sent`
+    counts the bytes sent so far, across calls)."""
+    for part in parts:
+        view = memoryview(part)
+        for at in range(0, len(view), ZIP_PIECE):
+            piece = bytes(view[at:at + ZIP_PIECE])
+            ahead = (sent[0] + len(piece)) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            sent[0] += len(piece)
+            yield piece
+
+
+def zip_chunks(photos: list[PhotoInfo], copy: Callable[[PhotoInfo], tuple], archive_name: str,
+               rate: float = ZIP_BYTES_PER_SECOND):
+    """The ZIP's bytes, photo by photo: each copy is made, written and sent before the next is
+    made (off the event loop, and off Datasette's SQL threads, which the pages need), at `rate`."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        stream, sent, started = ZipStream(archive_name), [0], time.monotonic()
+        for photo in photos:
+            try:
+                parts = await asyncio.to_thread(lambda p=photo: stream.add(*copy(p)))
+            except (ArchiveError, OSError) as e:  # gone since the download began: say so in CREDITS.txt
+                print(f"gallery: ZIP without photo {photo.id}: {e}", file=sys.stderr)
+                stream.skip(photo.id, "it could not be read")
+                continue
+            async for piece in paced(parts, sent, started, rate):
+                yield piece
+            del parts
+        async for piece in paced(stream.finish(), sent, started, rate):
+            yield piece
+
+    return chunks
 
 
 async def download(request, datasette) -> Response:
     """A licence-carrying copy of one photo (`?size=web|original`), or a ZIP of several
-    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt. Withheld photos do not exist here."""
+    (`/-/gallery/download.zip?id=1&id=2`) with CREDITS.txt, streamed one photo at a time and at
+    most MAX_ZIPS at once. Withheld photos do not exist here."""
 
     size = request.args.get("size", "original")
     if size not in SIZES:
@@ -104,28 +178,38 @@ async def download(request, datasette) -> Response:
             return Response.text("Not found", status=404)
     name = await archive_name(datasette)
     store = store_for(datasette)
-    cacheable = True
+    # Private either way (a download is built per request); no-store when its links come from the
+    # request (no public address configured), as they are decided before the first byte is sent.
+    caching = "private, max-age=300" if absolute_url(datasette, request, "/")[1] else PRIVATE
 
     def page(photo_id: int) -> str:
-        nonlocal cacheable
-        found, public = absolute_url(datasette, request, datasette.urls.row(db.name, "photos", str(photo_id)))
-        cacheable = cacheable and public
-        return found
+        return absolute_url(datasette, request, datasette.urls.row(db.name, "photos", str(photo_id)))[0]
 
+    def copy(photo: PhotoInfo) -> tuple:
+        return public_file(store, photo, size, name, page)
+
+    gate = limits.gate_for(datasette, "zip", MAX_ZIPS, ZIP_WAITING, ZIP_WAIT_SECONDS)
     try:
-        files = await on_catalogue(catalogue, lambda cat: export(cat, store, ids, size, name, page))
+        photos = await on_catalogue(catalogue, lambda cat: load_public(cat, ids))
+        if not all(await asyncio.to_thread(lambda: [source_path(store, p, size).is_file() for p in photos])):
+            raise ArchiveError("a stored file is missing")
+        if "id" in request.url_vars:
+            if size == "web" or photos[0].format == "JPEG":  # a copy of the stored bytes: cheap
+                filename, data, _ = await asyncio.to_thread(copy, photos[0])
+            else:  # decoded in full (PNG, TIFF, HEIC ... originals): counts like a ZIP being made
+                async with gate.slot() as ok:
+                    if not ok:
+                        return Response.text(ZIP_BUSY + "\n", status=429, headers={"Retry-After": str(ZIP_RETRY_AFTER)})
+                    filename, data, _ = await asyncio.to_thread(copy, photos[0])
     except (ArchiveError, OSError):
         return Response.text("Not found", status=404)
-    # Private either way (a download is built per request); no-store when its links came from the request.
-    caching = "private, max-age=300" if cacheable else PRIVATE
     if "id" in request.url_vars:
-        filename, data, _ = files[0]
         mime = "image/png" if filename.endswith(".png") else "image/jpeg"
         return Response(data, content_type=mime, headers={
             "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": caching})
-    data = await asyncio.to_thread(zip_bundle, files, name)
-    return Response(data, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="photos-{len(files)}.zip"', "Cache-Control": caching})
+    return StreamedResponse(zip_chunks(photos, copy, name), gate, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="photos-{len(photos)}.zip"', "Cache-Control": caching},
+        busy=ZIP_BUSY, retry_after=ZIP_RETRY_AFTER)
 
 
 async def databases(request, datasette) -> Response:

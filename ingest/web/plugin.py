@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, edit, feed, pages, permissions, serving
+from ingest.web import auth, edit, feed, limits, pages, permissions, serving
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -48,9 +48,10 @@ def register_routes():
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """Sessions checked against the accounts on every request, security headers (auth.py); absolute
-    URLs that never follow the request's Host header (urls.py)."""
-    return lambda app: auth.wrap(pin_host(app, datasette), datasette)
+    """Sessions checked against the accounts on every request, security headers (auth.py); visitors'
+    SQL time-limited and a few at a time (limits.py); absolute URLs that never follow the request's
+    Host header (urls.py). Outermost first: limits sees only sessions auth let through."""
+    return lambda app: auth.wrap(limits.wrap(pin_host(app, datasette), datasette), datasette)
 
 
 @hookimpl
