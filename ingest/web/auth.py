@@ -173,11 +173,10 @@ async def login(request, datasette) -> Response:
     guard, now = guard_for(datasette), time.monotonic()
     address = (request.scope.get("client") or ("?",))[0]
     wait = max(guard.names.wait(name.casefold(), now), guard.addresses.wait(address, now))
-    if wait:
+    if wait:  # answered as cheaply as possible: a guesser's loop must not cost the pages anything
         minutes = max(1, round(wait / 60))
-        return await _form(datasette, request, username=name, next_=next_, status=429,
-                           headers={"Retry-After": str(int(wait) + 1)},
-                           error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.")
+        return Response.text(f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.\n",
+                             status=429, headers={"Retry-After": str(int(wait) + 1)})
     account = find_account(datasette, name) if name else None
     usable = account is not None and not account.disabled
     matched = await guard.verify(password, account.password_hash if usable else decoy_hash())
