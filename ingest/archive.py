@@ -74,31 +74,28 @@ class Archive:
         finally:
             db.conn.close()
 
-    @property
-    def title(self) -> str | None:
-        """The archive's name as set (`ingest settings title`), or None."""
+    def setting(self, key: str) -> str | None:
+        """A setting's value as set, or None: through the open catalogue if this archive has one,
+        else a read-only look (the web plugin's archives never migrate or write)."""
         if self._db is not None:
-            return settings.value(self._db, "title")
+            return settings.value(self._db, key)
         if not self.exists():
             return None
         try:
             with self.connection(readonly=True) as db:
-                return settings.value(db, "title")
+                return settings.value(db, key)
         except sqlite3.Error:
             return None
 
     @property
+    def title(self) -> str | None:
+        """The archive's name as set (`ingest settings title`), or None."""
+        return self.setting("title")
+
+    @property
     def public_url(self) -> str | None:
         """The gallery's public address as set (`ingest settings public-url`), or None."""
-        if self._db is not None:
-            return settings.value(self._db, "public-url")
-        if not self.exists():
-            return None
-        try:
-            with self.connection(readonly=True) as db:
-                return settings.value(db, "public-url")
-        except sqlite3.Error:
-            return None
+        return self.setting("public-url")
 
     @property
     def name(self) -> str:

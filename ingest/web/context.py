@@ -7,6 +7,8 @@ import asyncio
 import os
 import re
 import time
+import weakref
+from typing import Any
 
 import sqlite_utils
 from markupsafe import Markup, escape
@@ -94,17 +96,26 @@ def catalogue_path(datasette) -> str | None:
     return db.path if db is not None else None
 
 
-_names: dict[int, tuple[float, str]] = {}
+_settings: "weakref.WeakKeyDictionary[Any, dict[str, tuple[float, str | None]]]" = weakref.WeakKeyDictionary()
+
+
+def archive_setting(datasette, key: str) -> str | None:
+    """A setting of the archive this server publishes, read from its catalogue at most every 2
+    seconds (hooks and every request ask). None, and nothing remembered, before a catalogue is served."""
+    now = time.monotonic()
+    cached = _settings.get(datasette, {}).get(key)
+    if cached and now - cached[0] < 2:
+        return cached[1]
+    archive = archive_for(datasette)
+    if archive is None:
+        return None
+    found = archive.setting(key)
+    _settings.setdefault(datasette, {})[key] = (now, found)
+    return found
 
 
 async def archive_name(datasette) -> str:
     """The archive's name, the source of every credit line: its `title` setting, else the title in
-    Datasette's metadata, else the default. Read from the catalogue at most every 2 seconds."""
-    cached = _names.get(id(datasette))
-    if cached and time.monotonic() - cached[0] < 2:
-        return cached[1]
-    archive = archive_for(datasette)
-    title = await asyncio.to_thread(lambda: archive.title) if archive else None
-    name = title or await instance_metadata(datasette, "title") or settings.DEFAULT_TITLE
-    _names[id(datasette)] = (time.monotonic(), name)
-    return name
+    Datasette's metadata, else the default."""
+    title = await asyncio.to_thread(archive_setting, datasette, "title")
+    return title or await instance_metadata(datasette, "title") or settings.DEFAULT_TITLE

@@ -15,16 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
-import weakref
 from urllib.parse import urlsplit
 
 from ingest.catalogue import settings
-from ingest.web.context import archive_for
+from ingest.web.context import archive_setting
 
 PRIVATE = "private, no-store"
 _log = logging.getLogger(__name__)
-_cached: "weakref.WeakKeyDictionary[object, tuple[float, str | None]]" = weakref.WeakKeyDictionary()
 
 
 def public_base(datasette) -> str | None:
@@ -37,19 +34,11 @@ def public_base(datasette) -> str | None:
         except ValueError as e:
             _log.warning("INGEST_PUBLIC_URL ignored: %s", e)
             return None
-    cached = _cached.get(datasette)
-    if cached and time.monotonic() - cached[0] < 2:
-        return cached[1]
-    archive = archive_for(datasette)
-    if archive is None:  # no catalogue served (or not yet: before startup): nothing to remember
-        return None
-    found = archive.public_url
+    found = archive_setting(datasette, "public-url")
     try:
-        found = settings.public_url(found) if found else None
+        return settings.public_url(found) if found else None
     except ValueError:
-        found = None
-    _cached[datasette] = (time.monotonic(), found)
-    return found
+        return None
 
 
 def public_url(datasette, path: str) -> str | None:
