@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Attack bench: do the gallery's pages stay fast while someone tries to stall the server?
 
-    .venv/bin/python bench/attack.py [--rows N] [--real N] [--mp MP] [--no-limits] [--keep DIR] [--quick]
+    .venv/bin/python bench/attack.py [--rows N] [--real N] [--mp MP] [--keep DIR] [--quick]
 
 1. A catalogue built like bench/gallery.py's (its builder: synthetic rows through the schema's
    triggers), plus --real real JPEGs imported by the pipeline (distinct files: one photo-like image
    per few, each copy with its own JPEG comment), so that a 200-photo ZIP has 200 originals to copy.
    One archivist account, so that wrong passwords cost what they cost in production.
-2. The server as `ingest serve` runs it (Datasette, our plugin, metadata.yml, INGEST_STORE), with
-   ingest.web.limits wired in through a one-file plugins dir (the asgi_wrapper hook), unless
-   --no-limits or the plugin already wires it (then the middleware passes requests through once).
+2. The server as `ingest serve` runs it (Datasette, our plugin with its limits, metadata.yml,
+   INGEST_STORE). The limits are the plugin's own (its asgi_wrapper hook): the README's "before"
+   figures were measured on the code from before them.
 3. The grid (`/gallery/photos`) and a photo page (cycling over public ids): p50/p95 of sequential
    requests over one keep-alive connection, first quiet, then while each attack runs:
    - sql: 4 clients looping a heavy recursive CTE on the public copy (`?sql=`, JSON);
@@ -65,15 +65,6 @@ ZIP_SIZE = 200
 ARCHIVIST, PASSWORD = "bench-archivist", "a long and correct password"
 HEAVY_SQL = ("with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000000000) "
              "select count(*) from c")
-HOOK = '''from datasette import hookimpl
-
-from ingest.web import limits
-
-
-@hookimpl
-def asgi_wrapper(datasette):
-    return lambda app: limits.wrap(app, datasette)
-'''
 
 
 def log(text: str) -> None:
@@ -113,15 +104,10 @@ def build(work: Path, rows: int, real: int, megapixels: float) -> tuple[Path, Pa
     return db_path, store_path, real_ids
 
 
-def start(work: Path, db_path: Path, store_path: Path, limits: bool) -> gallery.Server:
-    """What `ingest serve` runs, plus ingest.web.limits through a plugins dir (an asgi_wrapper hook)."""
+def start(work: Path, db_path: Path, store_path: Path) -> gallery.Server:
+    """What `ingest serve` runs."""
     cmd = [sys.executable, "-c", "from datasette.cli import cli; cli(prog_name='datasette')", "serve", str(db_path),
            *serve_arguments(str(gallery.METADATA)), "-h", HOST, "--port", str(gallery.free_port())]
-    if limits:
-        plugins = work / "plugins"
-        plugins.mkdir(exist_ok=True)
-        (plugins / "gallery_limits.py").write_text(HOOK)
-        cmd += ["--plugins-dir", str(plugins)]
     return gallery.Server("attacked", cmd, work, env={"INGEST_STORE": str(store_path.resolve())})
 
 
@@ -261,7 +247,6 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=None, help="timed requests per URL and phase [default: 60]")
     ap.add_argument("--attack-seconds", type=float, default=600, help="longest an attack runs [default: 600]")
     ap.add_argument("--only", choices=["sql", "zip", "login"], action="append", help="run only these attacks")
-    ap.add_argument("--no-limits", action="store_true", help="serve without ingest.web.limits (the attacks as reported)")
     ap.add_argument("--keep", metavar="DIR", help="build and keep everything in DIR (default: a temporary folder)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 1000 rows, 40 real 2 MP photos, 15 requests")
     args = ap.parse_args()
@@ -278,7 +263,7 @@ def main() -> None:
     try:
         log(f"attack bench: building {real} real photos ({megapixels:g} MP) and {rows} rows in {work}")
         db_path, store_path, real_ids = build(work, rows, real, megapixels)
-        server = start(work, db_path, store_path, limits=not args.no_limits)
+        server = start(work, db_path, store_path)
         server.wait("/gallery/photos")
         status, body = server.get("/gallery/photos.json?_shape=array&_col=id&_size=50")
         ids = [int(i) for i in re.findall(rb'"id": ?(\d+)', body)]
@@ -319,8 +304,7 @@ def main() -> None:
 
     print()
     print(f"ingest {ingest.__version__} attack bench - Python {platform.python_version()}, Datasette "
-          f"{datasette.__version__}, {os.cpu_count()} cores, {time.perf_counter() - t0:.0f} s; limits "
-          f"{'off (--no-limits)' if args.no_limits else 'on'}; load average {load_before[0]:.2f} before, "
+          f"{datasette.__version__}, {os.cpu_count()} cores, {time.perf_counter() - t0:.0f} s; load average {load_before[0]:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after")
     print(f"{rows} synthetic rows, {real} real {megapixels:g} MP photos; server RSS {rss_quiet} MB quiet")
     print()
