@@ -26,7 +26,7 @@ samples: $(SAMPLES)
 ## Ingest the bundled sample photos and serve the gallery on http://$(HOST):$(PORT)/
 demo: setup samples
 	$(BIN)/ingest demos import samples/registry.yml
-	$(BIN)/ingest $(SAMPLES) --licence CC-BY-SA-4.0
+	$(BIN)/ingest $(SAMPLES) --licence CC-BY-SA-4.0 --creator "Sample photographer" --publish
 	$(BIN)/ingest serve --host $(HOST) --port $(PORT)
 
 serve: setup

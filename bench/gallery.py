@@ -136,7 +136,7 @@ def real_photos(work: Path, db, store: Store) -> list[str]:
                    exif={"Make": "Canon", "Model": "Canon EOS R6", "DateTimeOriginal": when.strftime("%Y:%m:%d %H:%M:%S"),
                          "OffsetTimeOriginal": "+01:00", "Artist": "Zoë Müller"},
                    xmp={"dc:title": f"Real photo {i + 1} with a {SEARCH_WORD}", "dc:creator": ["Zoë Müller"]})
-    summary = run_ingest(db, store, [str(folder)], Options(licence="CC-BY-SA-4.0"), jobs=1)
+    summary = run_ingest(db, store, [str(folder)], Options(licence="CC-BY-SA-4.0"), jobs=1, publish=True)
     if summary.imported != REAL_PHOTOS:
         sys.exit(f"bench: the real photos did not import: {summary.lines}")
     return [r[0] for r in db.execute("SELECT sha256 FROM photos ORDER BY id")]
@@ -233,7 +233,7 @@ def build(work: Path, rows: int) -> tuple[Path, Path, list[str], dict]:
     started = time.perf_counter()
     info = synthetic_rows(db, rows)
     info.update(real_seconds=real_s, synthetic_seconds=time.perf_counter() - started)
-    info["public"] = db.execute("SELECT count(*) FROM photos WHERE withheld = 0").fetchone()[0]
+    info["public"] = db.execute("SELECT count(*) FROM photos WHERE state = 'public'").fetchone()[0]
     info["total"] = db.execute("SELECT count(*) FROM photos").fetchone()[0]
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.conn.close()

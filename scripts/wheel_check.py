@@ -67,7 +67,7 @@ def main() -> None:
         site.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "PYTHON", "VIRTUAL_ENV"))}
         run(ingest, "demos", "import", REGISTRY, cwd=site, env=env)
-        print(run(ingest, SAMPLES, "--licence", "CC-BY-SA-4.0", cwd=site, env=env).strip())
+        print(run(ingest, SAMPLES, "--licence", "CC-BY-SA-4.0", "--creator", "Sample photographer", "--publish", cwd=site, env=env).strip())
         run(ingest, "settings", "title", TITLE, cwd=site, env=env)
         run(ingest, "archivists", "list", cwd=site, env=env)
         exported = run(ingest, "export", "1", "--to", site / "out", cwd=site, env=env)

@@ -34,15 +34,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def sample_gallery(base: Path, *, size: tuple[int, int] = (640, 480), setup: list[list[str]] = ()) -> Iterator[str]:
+def sample_gallery(base: Path, *, size: tuple[int, int] = (640, 480), setup: list[list[str]] = (),
+                   publish: bool = True) -> Iterator[str]:
     """The sample photos and the flyer's registry, imported and served; yields the server's address.
-    `setup` holds more `ingest` commands to run before serving (without --db/--store)."""
+    `setup` holds more `ingest` commands to run before serving (without --db/--store); without
+    `publish` the photos wait for review."""
     ingest = str(Path(sys.executable).parent / "ingest")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
                     "--width", str(size[0]), "--height", str(size[1])], check=True, capture_output=True)
     archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
     for args in (["demos", "import", str(ROOT / "samples" / "registry.yml")],
-                 [str(base / "photos"), "--licence", "CC-BY-SA-4.0"], *setup):
+                 [str(base / "photos"), "--licence", "CC-BY-SA-4.0", "--creator", "Sample photographer",
+                  "--publish" if publish else "--hold"], *setup):
         subprocess.run([ingest, *args, *archive], check=True, capture_output=True)
     port = free_port()
     proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
@@ -81,3 +84,12 @@ def chromium():
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, server: str, name: str, password: str) -> None:
+    """Sign in through the gallery's own form, as a person would."""
+    page.goto(server + "/-/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()

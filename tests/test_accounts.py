@@ -31,7 +31,7 @@ CATALOGUE = "/catalogue/photo_sources.json?_shape=array"
 def make_site(base: Path, **plugins) -> tuple[Datasette, Path]:
     make_photo(base / "photos" / "a.jpg", width=120, height=90, seed=1)
     db = connect(base / "gallery.db")
-    run_ingest(db, Store(base / "archive"), [str(base / "photos")], Options(licence="CC-BY-4.0", creator="Ann"))
+    run_ingest(db, Store(base / "archive"), [str(base / "photos")], Options(licence="CC-BY-4.0", creator="Ann"), publish=True)
     add_archivist(db, "alice", PASSWORD)
     db.conn.close()
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())

@@ -9,7 +9,7 @@ import json
 import urllib.request
 
 import pytest
-from browser_support import MARKS, sample_gallery, shot
+from browser_support import MARKS, sample_gallery, shot, sign_in
 
 PASSWORD = "correct horse battery"
 
@@ -36,11 +36,7 @@ def _photo(server: str, filename: str) -> dict:
 def test_archivist_corrects_batch_edits_reads_history_and_undoes(server, browser):
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server + "/-/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, server, "alice", PASSWORD)
 
     # One photo: title and city.
     banner = _photo(server, "banner-01.jpg")

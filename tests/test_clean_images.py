@@ -199,7 +199,7 @@ def gallery(tmp_path_factory):
                exif={"Make": "Canon", "BodySerialNumber": SECRETS["serial"]})
     db = connect(base / "gallery.db")
     try:
-        summary = run_ingest(db, Store(base / "archive"), [str(card)], Options(licence="CC-BY-SA-4.0"))
+        summary = run_ingest(db, Store(base / "archive"), [str(card)], Options(licence="CC-BY-SA-4.0", creator="Photo desk"), publish=True)
         assert summary.imported == len(REAL) + 5, summary
         photos = {r[0]: (r[1], r[2]) for r in db.execute("SELECT original_filename, id, sha256 FROM photos")}
     finally:

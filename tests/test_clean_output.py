@@ -80,10 +80,10 @@ def gallery(tmp_path_factory):
     db = connect(base / "gallery.db")
     try:
         summary = run_ingest(db, Store(base / "archive"), [str(card / "dirty.jpg")],
-                             Options(licence="CC-BY-4.0", demo=f"Stop{BAD}war"))
+                             Options(licence="CC-BY-4.0", creator="Photo desk", demo=f"Stop{BAD}war"), publish=True)
         assert summary.imported == 1, summary
         assert run_ingest(db, Store(base / "archive"), [str(card / "plain.jpg")],
-                          Options(licence="CC-BY-4.0")).imported == 1
+                          Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True).imported == 1
         row = db.execute("SELECT p.id, p.title, p.caption, p.creator, p.keywords, c.name, d.name FROM photos p "
                          "LEFT JOIN cities c ON c.id = p.city_id LEFT JOIN demonstrations d ON "
                          "d.id = p.demonstration_id WHERE p.original_filename = 'dirty.jpg'").fetchone()

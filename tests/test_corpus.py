@@ -244,7 +244,7 @@ def test_ingest_the_whole_shared_corpus(shared_corpus, cli):
     assert sources == images - unsupported             # every other file is in the catalogue
     photos = db.execute("SELECT count(*) FROM photos").fetchone()[0]
     assert photos == db.execute("SELECT count(DISTINCT photo_id) FROM photo_sources").fetchone()[0]
-    first_counts = _counts(first.stdout.strip().splitlines()[-1])
+    first_counts = _counts(next(line for line in reversed(first.stdout.strip().splitlines()) if " imported, " in line))
     assert first_counts["imported"] + first_counts["duplicates"] == len(images - unsupported)
     assert first_counts["problems"] == len(unsupported)
     for path in unsupported:                           # one line on stderr per file not imported

@@ -166,7 +166,7 @@ class Gallery:
 
     def ingest(self, *paths: Path) -> str:
         assert self.own_files or paths, "a copied gallery shares its files: use fresh_gallery to re-import them"
-        return ok(self.cli("--jobs", "1", *[str(p) for p in (paths or (self.inbox,))]))
+        return ok(self.cli("--jobs", "1", "--publish", *[str(p) for p in (paths or (self.inbox,))]))
 
 
 def build_gallery(base: Path, cli) -> Gallery:
@@ -315,7 +315,7 @@ def test_fix_demonstration_by_id_slug_or_name(gallery, how):
     target = demo_id(cli, "2024-09-28-bratislava")
     ref = {"id": str(target), "slug": "2024-09-28-bratislava", "name": "bratislava DEMONSTRATION",
            "label": "Bratislava demonstration (Bratislava, 2024-09-28)"}[how]
-    ok(cli("fix", str(pid), "--demo", ref))
+    ok(cli("fix", str(pid), "--demo", ref, "--force"))  # another day: the archivist means it
     r = photo_row(cli, pid)
     assert (r["demonstration_id"], r["demonstration_source"]) == (target, "archivist")
     assert corrections(cli, pid) == {"demonstration_id": target}
@@ -467,17 +467,19 @@ def test_every_change_is_recorded_with_who_when_and_how(gallery):
         (pid, "title", None, "Odeonsplatz", "ann", "cli"),
         (pid, "city_id", before["city_id"], city_id(cli, "London"), "bob", "cli"),
         (pid, "licence_id", None, "CC-BY-4.0", "bob", "cli"),
+        (pid, "review_reason", "no licence", None, "bob", "cli"),            # the licence answers the flag
     ]
     for e in rows:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", e["at"]), e["at"]
-    assert rows[1]["batch"] == rows[2]["batch"] != rows[0]["batch"]          # one command, one batch
+    assert rows[1]["batch"] == rows[2]["batch"] == rows[3]["batch"] != rows[0]["batch"]  # one command, one batch
 
     out = ok(cli("history", str(pid)))
     lines = out.strip().splitlines()
-    assert len(lines) == 3
-    assert re.match(rf"\s*{rows[2]['id']}\s+\S+\s+bob via cli: licence \(empty\) -> 'CC-BY-4.0'$", lines[0]), lines
-    assert re.match(rf"\s*{rows[1]['id']}\s+\S+\s+bob via cli: city 'Munich' -> 'London'$", lines[1]), lines
-    assert re.match(rf"\s*{rows[0]['id']}\s+\S+\s+ann via cli: title \(empty\) -> 'Odeonsplatz'$", lines[2]), lines
+    assert len(lines) == 4
+    assert re.match(rf"\s*{rows[3]['id']}\s+\S+\s+bob via cli: review_reason 'no licence' -> \(empty\)$", lines[0]), lines
+    assert re.match(rf"\s*{rows[2]['id']}\s+\S+\s+bob via cli: licence \(empty\) -> 'CC-BY-4.0'$", lines[1]), lines
+    assert re.match(rf"\s*{rows[1]['id']}\s+\S+\s+bob via cli: city 'Munich' -> 'London'$", lines[2]), lines
+    assert re.match(rf"\s*{rows[0]['id']}\s+\S+\s+ann via cli: title \(empty\) -> 'Odeonsplatz'$", lines[3]), lines
     assert ok(cli("history", str(ids["white.jpg"]))) == ""             # another photo: its own history
 
 
@@ -683,7 +685,7 @@ def test_undo_when_the_old_demonstration_is_gone_is_a_clear_refusal(tmp_path, cl
     photo(card / "p1.jpg", exif=shot("2024-06-01 12:00:00", PARIS, "+02:00"))
     ok(cli("--jobs", "1", str(tmp_path / "in")))
     ok(cli("demos", "add", "--name", "Paris march", "--city", "Paris", "--date", "2024-06-02"))
-    ok(cli("fix", "1", "--demo", "Paris march"))
+    ok(cli("fix", "1", "--demo", "Paris march", "--force"))
     ok(cli("retag"))                                 # the provisional group of 1 June is empty now: removed
     before = dump(cli.db_path)
     refused(cli("undo", str(edits(cli)[-1]["id"])))
@@ -748,7 +750,7 @@ def test_corrections_and_ids_survive_reingest_retag_registry_and_sidecar_edits(f
     ok(cli("fix", str(side), "--title", "The archivist's title", "--city", "München", "--date", "2024-05-18",
            "--demo", "2024-05-18-munich", "--licence", "CC-BY-SA-4.0", "--who", "ann"))
     ok(cli("fix", str(odeon), "--date", "2024-05-18T13:05:00+02:00", "--creator", "Olena K.", "--who", "ann"))
-    ok(cli("fix", str(white), "--demo", "2024-09-28-bratislava", "--withhold", "--who", "ann"))
+    ok(cli("fix", str(white), "--demo", "2024-09-28-bratislava", "--withhold", "--force", "--who", "ann"))
     frozen = {
         side: ("title", "title_source", "city_id", "city_source", "date", "date_source", "demonstration_id",
                "demonstration_source", "licence_id", "licence_source"),
@@ -849,7 +851,8 @@ def test_demos_edit_rename_redate_and_move_survive_a_registry_reimport(gallery):
     munich = demo_id(cli, "2024-05-18-munich")
     count = scalar(cli, "SELECT count(*) FROM demonstrations")
     out = ok(cli("demos", "edit", "2024-05-18-munich", "--name", "Munich rally for Ukraine", "--date", "2024-05-19",
-                 "--city", "Bratislava", "--description", "Corrected from the photographer's notes", "--who", "ann"))
+                 "--city", "Bratislava", "--description", "Corrected from the photographer's notes", "--force",
+                 "--who", "ann"))
     assert "name 'Munich demonstration' -> 'Munich rally for Ukraine'" in out
     row = query(cli, "SELECT d.name, d.date, c.name, d.description, d.label, d.slug FROM demonstrations d "
                      "JOIN cities c ON c.id = d.city_id WHERE d.id = ?", munich)[0]
@@ -950,7 +953,7 @@ def test_demos_merge_moves_the_photos_as_corrections_and_removes_the_other(tmp_p
     moved = [pid for pid, in query(cli, "SELECT id FROM photos WHERE demonstration_id = ?", gone)]
     assert len(moved) == 2
 
-    out = ok(cli("demos", "merge", "Paris night march", "2024-06-02-paris-unnamed", "--who", "ann"))
+    out = ok(cli("demos", "merge", "Paris night march", "2024-06-02-paris-unnamed", "--force", "--who", "ann"))
     assert "2 photos moved" in out
     assert query(cli, "SELECT count(*) FROM demonstrations WHERE id = ?", gone) == [(0,)]
     assert query(cli, "SELECT DISTINCT demonstration_id FROM photos") == [(keep,)]
@@ -983,7 +986,7 @@ def test_demos_merge_refusals(gallery, keep, gone, fragments):
 
 def test_undoing_a_merge_is_a_clear_refusal(gallery):
     cli = gallery.cli
-    ok(cli("demos", "merge", "2024-05-18-london-march", "2024-05-18-munich"))
+    ok(cli("demos", "merge", "2024-05-18-london-march", "2024-05-18-munich", "--force"))
     before = dump(cli.db_path)
     refused(cli("undo", str(edits(cli, "via = 'merge'")[0]["id"])))
     assert dump(cli.db_path) == before

@@ -171,7 +171,7 @@ def test_summary_line_format(cli, tmp_path, card):
     result = cli(str(card))
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 1, result.stdout
+    assert len(lines) == 2 and lines[1].startswith("2 waiting for review: 2 without a licence"), result.stdout
     m = SUMMARY.match(lines[0])
     assert m, lines[0]
     assert m.group("imported", "duplicates", "unchanged", "skipped", "problems", "seen") == (

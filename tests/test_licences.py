@@ -369,7 +369,7 @@ def _ingest(archive, tmp_path: Path, files: dict[str, dict], licence: str | None
     folder = tmp_path / "in"
     for seed, (name, meta) in enumerate(files.items(), start=1):
         make_photo(folder / name, width=64, height=48, seed=seed, **meta)
-    summary = run_ingest(db, store, [str(folder)], Options(licence=licence))
+    summary = run_ingest(db, store, [str(folder)], Options(licence=licence, creator="Desk"), publish=True)
     assert summary.imported == len(files) and summary.problems == 0
     return _photos(db)
 

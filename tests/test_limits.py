@@ -40,7 +40,7 @@ def gallery(tmp_path_factory):
     base = tmp_path_factory.mktemp("limits")
     make_photo(base / "photos" / "march.jpg", width=640, height=480, seed=1)
     db = connect(base / "gallery.db")
-    assert run_ingest(db, Store(base / "archive"), [str(base / "photos")], Options(licence="CC-BY-4.0")).imported == 1
+    assert run_ingest(db, Store(base / "archive"), [str(base / "photos")], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True).imported == 1
     db.conn.close()
     other = sqlite3.connect(base / "other.db")
     other.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")

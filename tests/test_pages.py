@@ -82,7 +82,7 @@ def gallery(tmp_path_factory):
     (base / "registry.yml").write_text(REGISTRY, encoding="utf-8")
     db = connect(base / "gallery.db")
     import_registry(db, base / "registry.yml")
-    summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
     assert summary.imported == LONDON_PHOTOS + 5
     withheld = [dict(zip(("id", "sha256", "title"), r)) for r in db.conn.execute(
         "SELECT id, sha256, title FROM photos WHERE title IN ('Secret withheld photo', 'Withheld in Bratislava')")]

@@ -83,7 +83,7 @@ def archive(tmp_path_factory):
                xmp={"dc:title": "Ceasefire march"})
     db = connect(base / "gallery.db")
     try:
-        assert run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0")).imported == 1
+        assert run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True).imported == 1
         gallery_sha = db.execute("SELECT rendition FROM photos").fetchone()[0]  # its public images' name
     finally:
         db.conn.close()

@@ -56,7 +56,7 @@ def base_catalogue(tmp_path_factory) -> Path:
     db = connect(base / "gallery.db")
     try:
         upsert_demo(db, {"name": "Brussels demonstration", "city": "Brussels", "country_code": "BE", "date": "2025-05"})
-        summary = run_ingest(db, Store(base / "archive"), [str(base / "card")], Options(licence="CC-BY-4.0"))
+        summary = run_ingest(db, Store(base / "archive"), [str(base / "card")], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
         assert (summary.imported, summary.problems) == (4, 0)
     finally:
         db.conn.close()
@@ -160,7 +160,7 @@ def step_insert(a: Archive) -> None:
     """A new import: a photo in a city and on a day the archive did not have."""
     make_photo(a.folder / "new" / "munich.jpg", width=320, height=240, seed=40,
                exif=_exif("2025:03:15 13:00:00", MUNICH), xmp={"dc:title": "Munich march", "dc:subject": ["bavaria"]})
-    summary = run_ingest(a.db, Store(a.folder / "archive"), [str(a.folder / "new")], Options(licence="CC0-1.0"))
+    summary = run_ingest(a.db, Store(a.folder / "archive"), [str(a.folder / "new")], Options(licence="CC0-1.0"), publish=True)
     assert summary.imported == 1
 
 
@@ -198,7 +198,7 @@ def step_demonstrations(a: Archive) -> None:
     paris = a.one("SELECT demonstration_id FROM photos WHERE original_filename = 'paris.jpg'")[0]
     keep, _ = upsert_demo(a.db, {"name": "Paris rally for peace", "city": "Paris", "country_code": "FR",
                                  "date": "2024-06-03"})
-    merge_demonstrations(a.db, keep, paris, who="tester", via="cli")
+    merge_demonstrations(a.db, keep, paris, who="tester", via="cli", override=True)  # another day, on purpose
 
 
 def step_city_rename(a: Archive) -> None:

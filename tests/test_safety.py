@@ -106,6 +106,7 @@ class Gallery:
     public: dict[str, dict] = field(default_factory=dict)   # file name -> catalogue row
     withheld: dict = field(default_factory=dict)             # the withheld photo's catalogue row
     withheld_was: str = ""                                   # its rendition token while it was public
+    pending: dict = field(default_factory=dict)              # a photo waiting for review (never public)
     city_id: int = 0                                         # the withheld photo's city (Ljubljana)
     demo_id: int = 0                                         # its provisional demonstration
     slugs: dict[str, str] = field(default_factory=dict)      # withheld/public city/demo -> its slug
@@ -137,11 +138,20 @@ def gallery(tmp_path_factory) -> Gallery:
            {"dc:title": f"{MARK}title barricade", "dc:description": f"{MARK}caption kettled",
             "dc:creator": f"{MARK}creator Hidden", "dc:subject": [f"{MARK}keyword", "blockade"],
             "cc:license": "https://creativecommons.org/licenses/by/4.0/"})
+    waiting = base / "waiting"
+    _photo(waiting / "pending.jpg", 14,
+           {**common, "DateTimeOriginal": "2024:11:02 16:00:00", "Artist": f"{MARK}pending artist",
+            "GPSLatitude": PUBLIC_GPS["public-one.jpg"][0], "GPSLongitude": PUBLIC_GPS["public-one.jpg"][1],
+            "BodySerialNumber": f"{SERIALS[0]}0014"},
+           {"dc:title": f"{MARK}pending title barricade", "cc:license": "https://creativecommons.org/licenses/by/4.0/"})
     db_path, store = base / "gallery.db", base / "archive"
     db = connect(db_path)
     try:
-        summary = run_ingest(db, Store(store), [str(card)], Options(licence="CC-BY-4.0"))
+        summary = run_ingest(db, Store(store), [str(card)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
         assert (summary.imported, summary.problems) == (3, 0), summary
+        # A photo imported for review: licensed, credited, in a public photo's city and day, and waiting.
+        held = run_ingest(db, Store(store), [str(waiting)], Options(), publish=False)
+        assert (held.imported, held.waiting.total) == (1, 1), held
         # An archivist withholds the photo: plain SQL on the catalogue. Its URLs while public die with it.
         was = db.conn.execute("SELECT rendition FROM photos WHERE original_filename = ?", [f"{MARK}file.jpg"]).fetchone()[0]
         db.conn.execute("UPDATE photos SET withheld = 1 WHERE original_filename = ?", [f"{MARK}file.jpg"])
@@ -153,8 +163,11 @@ def gallery(tmp_path_factory) -> Gallery:
     for row in rows:
         if row["withheld"]:
             g.withheld = row
+        elif row["state"] == "pending":
+            g.pending = row
         else:
             g.public[row["original_filename"]] = row
+    assert g.pending["original_filename"] == "pending.jpg"
     assert set(g.public) == set(PUBLIC_GPS) and g.withheld
     assert g.withheld["rendition"] != was and len(was) == 32  # withholding gave it a new, unpublished token
     g.city_id, g.demo_id = g.withheld["city_id"], g.withheld["demonstration_id"]
@@ -213,6 +226,8 @@ def needles(g: Gallery) -> dict[str, str]:
         "withheld sha256": g.withheld["sha256"],
         "withheld rendition": g.withheld["rendition"],
         "withheld photo's rendition while public": g.withheld_was,
+        "pending sha256": g.pending["sha256"],
+        "pending rendition": g.pending["rendition"],
         "withheld latitude": _fmt(WITHHELD_GPS[0]),
         "withheld longitude": _fmt(WITHHELD_GPS[1]),
         "withheld city": WITHHELD_CITY,
@@ -491,11 +506,12 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
         # while public) and by sha256 (archivists' URL, and every image's before migration 14)
         "^/-/gallery/(?P<kind>thumbs|web)/(?P<sha256>[^/]+)\\.jpg$": [
             f"/-/gallery/{kind}/{name}.jpg" for kind in ("thumbs", "web")
-            for name in (w_sha, p_sha, g.withheld["rendition"], g.withheld_was, p_token)]
+            for name in (w_sha, p_sha, g.withheld["rendition"], g.withheld_was, p_token, g.pending["sha256"],
+                         g.pending["rendition"])]
         + [f"/-/gallery/thumbs/{w_sha.upper()}.jpg", f"/-/gallery/thumbs/{g.withheld_was.upper()}.jpg",
            f"/-/gallery/thumbs/..%2f..%2f{SOURCE_FOLDER}.jpg"],
         "^/-/gallery/download/(?P<id>\\d+)$": [
-            f"/-/gallery/download/{i}?size={s}" for i in (w_id, p_id) for s in ("original", "web")]
+            f"/-/gallery/download/{i}?size={s}" for i in (w_id, p_id, g.pending["id"]) for s in ("original", "web")]
         + [f"/-/gallery/download/{w_id}"],
         "^/-/gallery/download\\.zip$": [
             f"/-/gallery/download.zip?id={w_id}", f"/-/gallery/download.zip?id={p_id}&id={w_id}&size=web",
@@ -505,6 +521,9 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
         "^/-/gallery/batch$": ["/-/gallery/batch", "/-/gallery/batch?_db=catalogue",
                                "/-/gallery/batch?_db=catalogue&withheld=1", "/-/gallery/batch?_search=barricade"],
         "^/-/gallery/manage/demonstrations$": ["/-/gallery/manage/demonstrations"],
+        "^/-/gallery/review$": ["/-/gallery/review", "/-/gallery/review?show=waiting",
+                                "/-/gallery/review?show=flagged&after=0"],
+        "^/-/gallery/review/(?P<id>\\d+)$": [f"/-/gallery/review/{g.pending['id']}", f"/-/gallery/review/{w_id}"],
         # the gallery's own pages and feed (ingest/web/pages.py, ingest/web/feed.py)
         "^/-/gallery/demonstrations$": ["/-/gallery/demonstrations", "/-/gallery/demonstrations?next=2099-01-01,999"],
         "^/-/gallery/cities$": ["/-/gallery/cities"],
@@ -536,6 +555,8 @@ def post_urls(g: Gallery) -> list[tuple[str, dict | str]]:
         ("/-/gallery/batch", {"query": f"_db=catalogue&id={w_id}", "withheld": "no", "count": "1"}),
         ("/-/gallery/undo/1", {}),
         ("/-/gallery/manage/demonstrations", {"demonstration": str(g.demo_id), "name": "Named now"}),
+        ("/-/gallery/review", {"decision": "approve", "photo": str(w_id)}),
+        ("/-/gallery/review", f"decision=approve&photo={g.pending['id']}&photo={w_id}"),
         ("/-/login", {"username": "root", "password": "root"}),
         ("/-/logout", {}),
         ("/-/messages", {"message": "x", "message_type": "INFO"}),
@@ -814,7 +835,9 @@ async def test_an_archivist_does_see_the_withheld_photo(gallery, tmp_path):
     assert row["title"] == f"{MARK}title barricade" and row["withheld"] == 1
     assert (row["latitude"], row["longitude"]) == WITHHELD_GPS
     found = (await ds.client.get("/catalogue/photos.json?_search=barricade&_shape=array", cookies=cookies)).json()
-    assert [r["id"] for r in found] == [w["id"]]
+    assert sorted(r["id"] for r in found) == sorted([w["id"], gallery.pending["id"]])  # both hidden, both found
+    queue = await ds.client.get("/-/gallery/review", cookies=cookies)  # the pending photo waits in the queue
+    assert queue.status_code == 200 and f"{MARK}pending title" in queue.text
     paths = (await ds.client.get("/catalogue/photo_sources.json?_shape=array", cookies=cookies)).json()
     assert any(SOURCE_FOLDER in r["path"] for r in paths)
     city = (await ds.client.get(f"/catalogue/cities/{gallery.city_id}.json?_shape=array", cookies=cookies)).json()

@@ -113,7 +113,7 @@ def photos(tmp_path_factory):
     db = connect(db_path)
     try:
         import_registry(db, ROOT / "samples" / "registry.yml")
-        summary = run_ingest(db, Store(store_path), [str(folder / "card1")], Options(licence="CC-BY-4.0"))
+        summary = run_ingest(db, Store(store_path), [str(folder / "card1")], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
         assert (summary.imported, summary.problems) == (FIRST_IMPORT, 0), summary.lines
         known_sha = db.execute("SELECT rendition FROM photos WHERE id = 1").fetchone()[0]  # its images' name
     finally:
@@ -317,7 +317,7 @@ def hammered(photos, server) -> Run:
         ingest_started = time.monotonic()
         proc = subprocess.Popen(
             [str(INGEST), str(folder), "--db", str(db_path), "--store", str(store_path), "--jobs", "2",
-             "--licence", "CC-BY-SA-4.0"],
+             "--licence", "CC-BY-SA-4.0", "--creator", "Photo desk", "--publish"],
             cwd=base, stdin=subprocess.DEVNULL, stdout=ingest_log[0], stderr=ingest_log[1], start_new_session=True)
         futures = [pool.submit(worker) for _ in range(THREADS)]
         try:

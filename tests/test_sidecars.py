@@ -66,7 +66,7 @@ def gallery(cli, tmp_path):
     make_photo(card / "summer.jpg", width=300, height=200, seed=3,   # no offset: London's zone gives it
                exif={"DateTimeOriginal": "2024:07:06 15:00:00", "GPSLatitude": 51.5045, "GPSLongitude": -0.1263})
     register(cli)
-    assert cli(str(card), "--licence", "CC-BY-SA-4.0", "--jobs", "1").exit_code == 0
+    assert cli(str(card), "--licence", "CC-BY-SA-4.0", "--jobs", "1", "--creator", "Photo desk", "--publish").exit_code == 0
     out = tmp_path / "out"
     assert cli("export", "1", "--to", str(out)).exit_code == 0
     (stale,) = out.glob("*-1.jpg")
@@ -248,7 +248,7 @@ def test_withheld_photos_need_include_withheld(cli, gallery):
         db.conn.close()
     result = cli("sidecars", "1", "2", "--to", str(out))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "photo 2 is withheld" in result.stderr and "--include-withheld" in result.stderr
+    assert "photo 2 is withheld, not public" in result.stderr and "--include-withheld" in result.stderr
     assert not list(out.glob("*.xmp"))                        # nothing written, not even photo 1's
     result = cli("sidecars", "--all", "--to", str(out))
     assert result.exit_code == 0

@@ -31,7 +31,7 @@ def gallery(tmp_path_factory):
                xmp={"dc:title": "Ceasefire march", "cc:license": "https://creativecommons.org/licenses/by-sa/4.0/"})
     make_photo(photos / "IMG_20240518_120000.jpg", width=800, height=600, seed=2)
     db = connect(base / "gallery.db")
-    summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    summary = run_ingest(db, Store(base / "archive"), [str(photos)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
     assert summary.imported == 2
     # The names in the photos' public image URLs (their rendition tokens), the 1200 px one first.
     shas = [r[0] for r in db.execute("SELECT rendition FROM photos ORDER BY width DESC")]
@@ -217,7 +217,7 @@ async def test_withheld_photo_cannot_be_downloaded(tmp_path):
     photos = tmp_path / "photos"
     make_photo(photos / "a.jpg", width=300, height=200, seed=9)
     db = connect(tmp_path / "gallery.db")
-    run_ingest(db, Store(tmp_path / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    run_ingest(db, Store(tmp_path / "archive"), [str(photos)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
     db.conn.execute("UPDATE photos SET withheld = 1")
     db.conn.close()
     ds = make_ds(tmp_path)

@@ -36,7 +36,7 @@ def site(tmp_path):
     registry.write_text(yaml.safe_dump([{"name": "London march", "city": "London", "date": "2024-05-18"}]))
     db = connect(tmp_path / "gallery.db")
     import_registry(db, registry)
-    run_ingest(db, Store(tmp_path / "archive"), [str(photos)], Options(licence="CC-BY-4.0"))
+    run_ingest(db, Store(tmp_path / "archive"), [str(photos)], Options(licence="CC-BY-4.0", creator="Photo desk"), publish=True)
     add_archivist(db, "alice", PASSWORD)
     ids = {r[0]: r[1] for r in db.execute("SELECT original_filename, id FROM photos")}
     db.conn.close()
@@ -160,7 +160,7 @@ async def test_batch_edit_shows_the_count_and_refuses_a_changed_set(site):
         "csrftoken": s["token"], "query": query, "count": "2", "creator": "Olena Kovalenko", "withheld": "unchanged"})
     assert response.status_code == 302 and response.headers["location"] == f"/gallery/photos?city_id={london}"
     assert catalogue(path, "SELECT creator, count(*) FROM photos GROUP BY creator ORDER BY creator") == \
-        [(None, 1), ("Olena Kovalenko", 2)]
+        [("Olena Kovalenko", 2), ("Photo desk", 1)]
     assert len({r[0] for r in catalogue(path, "SELECT batch FROM edits")}) == 1
 
 
@@ -224,6 +224,9 @@ async def test_manage_demonstrations_rename_and_merge(site):
     assert "Munich solidarity rally" in {d["name"] for d in public}
     await ds.client.post("/-/gallery/manage/demonstrations", cookies=s["cookies"], data={
         "csrftoken": s["token"], "demonstration": str(munich), "merge_into": str(march)})
+    assert catalogue(path, "SELECT count(*) FROM demonstrations WHERE id = ?", [munich]) == [(1,)]  # Munich is not London
+    await ds.client.post("/-/gallery/manage/demonstrations", cookies=s["cookies"], data={
+        "csrftoken": s["token"], "demonstration": str(munich), "merge_into": str(march), "force": "1"})
     assert catalogue(path, "SELECT count(*) FROM demonstrations WHERE id = ?", [munich]) == [(0,)]
     assert catalogue(path, "SELECT count(*) FROM photos WHERE demonstration_id = ?", [march]) == [(3,)]
 

@@ -51,7 +51,7 @@ def build(base: Path, count: int, width: int, height: int) -> list[int]:
         (folder / f"IMG_{i:04d}.jpg").write_bytes(with_comment(bases[i % 3], f"copy {i}"))
     make_photo(folder / "flyer.png", width=300, height=200, seed=7, fmt="PNG")
     db = connect(base / "gallery.db")
-    summary = run_ingest(db, Store(base / "archive"), [str(folder)], Options(licence="CC-BY-4.0"), jobs=2)
+    summary = run_ingest(db, Store(base / "archive"), [str(folder)], Options(licence="CC-BY-4.0", creator="Photo desk"), jobs=2, publish=True)
     assert summary.imported == count + 1
     ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY format = 'PNG', id")]  # the PNG last
     db.conn.close()

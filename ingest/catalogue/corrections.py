@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
+from ingest.catalogue import review
 from ingest.catalogue.lookup import unique_slug
 from ingest.catalogue.registry import check_date, city_for, load_registry
 from ingest.catalogue.schema import transaction
@@ -29,6 +30,9 @@ from ingest.text import key, slugify
 from ingest.times import local_date, now, utc
 
 VIA = ("web", "cli", "csv", "undo", "merge")
+# Fields that record a decision, not a value to protect from the machine: setting one to what it
+# already is changes nothing (approving a photo that waits for nobody is no edit).
+_STATES = {"pending", "needs_review", "review_reason"}
 
 
 class Invalid(ArchiveError):
@@ -37,6 +41,33 @@ class Invalid(ArchiveError):
 
 class Conflict(ArchiveError):
     """Someone else changed the same field since the archivist loaded it."""
+
+
+class Contradiction(Invalid):
+    """The edit would put a photo in a demonstration of another day or city; allowed only on purpose."""
+
+
+def _check_demonstration(db, photo_id: int, changes: dict[str, Any]) -> None:
+    """Refuse a demonstration an archivist chose (now or before) that the photo's date or city
+    contradicts. One the machine chose is left to retag, which follows the corrected date and city."""
+    if not {"demonstration_id", "date", "taken_at", "city_id"} & set(changes):
+        return
+    if "demonstration_id" not in changes and not db.execute(
+            "SELECT 1 FROM corrections WHERE photo_id = ? AND field = 'demonstration_id'", [photo_id]).fetchone():
+        return
+    row = db.execute("SELECT p.date, p.city_id, d.date, d.city_id, d.label, pc.name, dc.name FROM photos p "
+                     "JOIN demonstrations d ON d.id = p.demonstration_id LEFT JOIN cities pc ON pc.id = p.city_id "
+                     "LEFT JOIN cities dc ON dc.id = d.city_id WHERE p.id = ?", [photo_id]).fetchone()
+    if row is None:
+        return
+    date, city_id, demo_date, demo_city, label, city, demo_city_name = row
+    if date and demo_date and not (date == demo_date or (len(demo_date) == 7 and date.startswith(demo_date))
+                                   or (len(date) == 7 and demo_date.startswith(date))):
+        raise Contradiction(f"photo {photo_id} is of {date} but {label!r} was on {demo_date}; "
+                            "correct the date, or confirm that you mean it (--force, or 'save anyway')")
+    if city_id is not None and demo_city is not None and city_id != demo_city:
+        raise Contradiction(f"photo {photo_id} is in {city} but {label!r} was in {demo_city_name}; "
+                            "correct the city, or confirm that you mean it (--force, or 'save anyway')")
 
 
 @dataclass(frozen=True)
@@ -160,6 +191,9 @@ FIELDS = {f.name: f for f in (
     Field("date", "date", _date, "Date"),
     Field("licence", "licence_id", _licence, "Licence"),
     Field("withheld", "withheld", _flag, "Withheld"),
+    Field("pending", "pending", _flag, "Waiting for approval"),
+    Field("needs_review", "needs_review", _flag, "Flagged for review"),
+    Field("review_reason", "review_reason", _text, "Review reasons"),
 )}
 BY_COLUMN = {f.column: f for f in FIELDS.values()}
 
@@ -187,8 +221,12 @@ def _columns_for(column: str, value: Any) -> dict[str, Any]:
         return {"taken_at": value, "date": local_date(value), "taken_at_utc": utc(value), "date_source": "archivist"}
     if column == "date":
         return {"date": value, "date_source": "archivist"}
-    if column == "withheld":
-        return {"withheld": value}
+    if column in ("withheld", "pending"):
+        return {column: value}
+    if column == "needs_review":  # "looks right" (0) answers every reason; 1 is an archivist's own flag
+        return {"needs_review": value, "review_reason": "flagged by an archivist" if value else None}
+    if column == "review_reason":  # what is left when a correction answered some reasons
+        return review.flag(review.split(value))
     if column == "keywords":
         return {"keywords": value}
     if column.endswith("_id"):
@@ -221,10 +259,12 @@ def last_edit(db: sqlite_utils.Database, photo_ids: Iterable[int] | None = None)
 
 
 def apply_changes(db: sqlite_utils.Database, photo_ids: Iterable[int], changes: dict[str, Any], *,
-                  who: str, via: str, seen: int | None = None, batch: str | None = None) -> list[Edit]:
+                  who: str, via: str, seen: int | None = None, batch: str | None = None,
+                  override: bool = False) -> list[Edit]:
     """Set parsed `changes` (column -> value) on every photo, all or nothing. Returns the edits made
     (fields already at the value are skipped). With `seen`, refuses if any of these fields of these
-    photos was edited after edit `seen`."""
+    photos was edited after edit `seen`. A photo left in a demonstration whose date or city
+    contradicts its own is refused (Contradiction) unless `override` says the archivist means it."""
     if via not in VIA:
         raise ValueError(via)
     ids = list(dict.fromkeys(photo_ids))
@@ -246,7 +286,25 @@ def apply_changes(db: sqlite_utils.Database, photo_ids: Iterable[int], changes: 
         for photo_id in ids:
             for column, value in changes.items():
                 made.extend(_set(db, photo_id, column, value, who, via, batch, stamp))
+            made.extend(_answer_flags(db, photo_id, [e.field for e in made if e.photo_id == photo_id],
+                                      who, via, batch, stamp))
+            if not override:
+                _check_demonstration(db, photo_id, changes)
     return made
+
+
+def _answer_flags(db, photo_id: int, fields: list[str], who: str, via: str, batch: str, stamp: str) -> list[Edit]:
+    """Correcting a flagged field answers the flag's reasons about it: an audited edit of its own,
+    in the same batch, so undoing the correction raises them again."""
+    if not fields or "needs_review" in fields or "review_reason" in fields:
+        return []
+    text = db.execute("SELECT review_reason FROM photos WHERE id = ? AND needs_review = 1", [photo_id]).fetchone()
+    if not text:
+        return []
+    left = review.open_reasons(review.split(text[0]), fields)
+    if left == review.split(text[0]):
+        return []
+    return _set(db, photo_id, "review_reason", "; ".join(left) or None, who, via, batch, stamp, corrected=False)
 
 
 def _set(db, photo_id: int, column: str, value: Any, who: str, via: str, batch: str, stamp: str,
@@ -255,7 +313,7 @@ def _set(db, photo_id: int, column: str, value: Any, who: str, via: str, batch: 
     before = dict(zip(columns, db.execute(f"SELECT {', '.join(columns)} FROM photos WHERE id = ?",
                                           [photo_id]).fetchone()))
     was = db.execute("SELECT value FROM corrections WHERE photo_id = ? AND field = ?", [photo_id, column]).fetchone()
-    if before[column] == value and (was is not None) == corrected and undoes is None:
+    if before == columns and undoes is None and ((was is not None) == corrected or column in _STATES):
         return []
     db.conn.execute(f"UPDATE photos SET {', '.join(f'{c} = ?' for c in columns)}, updated_at = ? WHERE id = ?",
                     [*columns.values(), stamp, photo_id])
@@ -414,8 +472,9 @@ def _demo_edit(db, demo_id: int, column: str, old: Any, new: Any, who: str, via:
 
 
 def edit_demonstration(db: sqlite_utils.Database, demo_id: int, raw: dict[str, str], *, who: str,
-                       via: str) -> list[Edit]:
-    """Rename, re-date or re-place a demonstration; naming a provisional group makes it a registry entry."""
+                       via: str, override: bool = False) -> list[Edit]:
+    """Rename, re-date or re-place a demonstration; naming a provisional group makes it a registry entry.
+    A date or city its photos contradict is refused unless `override`."""
     made, batch, stamp = [], uuid.uuid4().hex[:12], now()
     with transaction(db):  # a city the value adds is kept only if the whole edit is
         errors, values = [], {}
@@ -444,10 +503,14 @@ def edit_demonstration(db: sqlite_utils.Database, demo_id: int, raw: dict[str, s
             db.conn.execute("UPDATE demonstrations SET provisional = 0, slug = ? WHERE id = ?",
                             [unique_slug(db, "demonstrations", slugify(f"{date} {values['name']}")), demo_id])
             made.append(_demo_edit(db, demo_id, "provisional", 1, 0, who, via, batch, stamp))
+        if not override and {"date", "city_id"} & {e.field for e in made}:
+            for (photo_id,) in db.execute("SELECT id FROM photos WHERE demonstration_id = ? ORDER BY id", [demo_id]):
+                _check_demonstration(db, photo_id, {"demonstration_id": demo_id})
     return made
 
 
-def merge_demonstrations(db: sqlite_utils.Database, keep: int, gone: int, *, who: str, via: str) -> list[Edit]:
+def merge_demonstrations(db: sqlite_utils.Database, keep: int, gone: int, *, who: str, via: str,
+                         override: bool = False) -> list[Edit]:
     """Move every photo of `gone` to `keep` (as corrections: retag will not split them again) and
     remove `gone` from the registry."""
     if keep == gone:
@@ -458,8 +521,25 @@ def merge_demonstrations(db: sqlite_utils.Database, keep: int, gone: int, *, who
             if not db.execute("SELECT 1 FROM demonstrations WHERE id = ?", [demo]).fetchone():
                 raise Invalid(f"no demonstration {demo}")
         ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE demonstration_id = ?", [gone])]
-        made = apply_changes(db, ids, {"demonstration_id": keep}, who=who, via="merge", batch=batch)
+        made = apply_changes(db, ids, {"demonstration_id": keep}, who=who, via="merge", batch=batch, override=override)
         label = db.execute("SELECT label FROM demonstrations WHERE id = ?", [gone]).fetchone()[0]
         db.conn.execute("DELETE FROM demonstrations WHERE id = ?", [gone])
         made.append(_demo_edit(db, gone, "merged_into", label, keep, who, via, batch, now()))
     return made
+
+
+# ---------------------------------------------------------------- review decisions
+
+DECISIONS = {
+    # An approval publishes and answers the flags: the archivist looked at the photo as it is.
+    "approve": {"withheld": 0, "pending": 0, "needs_review": 0},
+    "withhold": {"withheld": 1, "needs_review": 0},
+    "looks-right": {"needs_review": 0},
+}
+
+
+def decide(db: sqlite_utils.Database, photo_ids: Iterable[int], decision: str, *, who: str, via: str) -> list[Edit]:
+    """An archivist's verdict on photos in the review queue: audited edits, made together (one undo)."""
+    if decision not in DECISIONS:
+        raise Invalid(f"{decision!r} is not a decision ({', '.join(DECISIONS)})")
+    return apply_changes(db, photo_ids, DECISIONS[decision], who=who, via=via)

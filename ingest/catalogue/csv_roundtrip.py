@@ -112,8 +112,10 @@ class _DryRun(Exception):
     pass
 
 
-def import_csv(db: sqlite_utils.Database, text: str, name: str, *, who: str, apply: bool) -> Plan:
-    """Compare the file with the catalogue; with `apply`, make its changes (all or none)."""
+def import_csv(db: sqlite_utils.Database, text: str, name: str, *, who: str, apply: bool,
+               override: bool = False) -> Plan:
+    """Compare the file with the catalogue; with `apply`, make its changes (all or none). A row that
+    puts a photo in a demonstration of another date or city is refused unless `override`."""
     plan = Plan()
     if "\x00" in text:
         raise ArchiveError(f"{name}: not a CSV file (it holds NUL bytes)")
@@ -129,7 +131,7 @@ def import_csv(db: sqlite_utils.Database, text: str, name: str, *, who: str, app
         raise ArchiveError(f"{name}: unknown column(s) {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
     try:
         with transaction(db):  # parsing may add a city: one transaction, rolled back unless applied
-            _plan(db, reader, name, plan, who, f"csv-{uuid.uuid4().hex[:8]}")
+            _plan(db, reader, name, plan, who, f"csv-{uuid.uuid4().hex[:8]}", override)
             if plan.errors or not apply:
                 raise _DryRun
     except _DryRun:
@@ -139,7 +141,7 @@ def import_csv(db: sqlite_utils.Database, text: str, name: str, *, who: str, app
     return plan
 
 
-def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: str) -> None:
+def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: str, override: bool) -> None:
     seen_ids: set[int] = set()
     for row in reader:
         line = reader.line_num
@@ -197,7 +199,7 @@ def _plan(db, reader: csv.DictReader, name: str, plan: Plan, who: str, batch: st
             continue
         try:
             edits = apply_changes(db, [photo_id], values, who=who, via="csv", batch=batch,
-                                  seen=int(seen) if seen and exported is None else None)
+                                  seen=int(seen) if seen and exported is None else None, override=override)
         except (Conflict, Invalid) as e:
             plan.errors.append(f"{name}:{line}: {e}")
             continue

@@ -75,7 +75,7 @@ def _photo_select(location: str) -> str:
             picked.append(f"p.{column}")
     picked.append(POPUP)
     return (f"SELECT {', '.join(picked)} FROM src.photos p LEFT JOIN src.cities c ON c.id = p.city_id "
-            "WHERE p.withheld = 0 AND p.rendition IS NOT NULL")
+            "WHERE p.state = 'public' AND p.rendition IS NOT NULL")
 
 
 # The public copy's rows change by delete and insert only, so it needs no update trigger.

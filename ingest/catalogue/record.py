@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ingest.catalogue import review
 from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
 from ingest.media import similar
@@ -68,8 +69,8 @@ def _link(db: sqlite_utils.Database, registry: Registry, tags: Tags, photo_id: i
         row = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()
         if row and row[0] is not None:
             reasons.insert(0, held_reason(row[0]))
-    values["needs_review"] = 1 if reasons else 0
-    values["review_reason"] = "; ".join(reasons) or None
+        reasons = review.open_reasons(reasons, corrected_fields(db, photo_id))
+    values.update(review.flag(reasons))
     return values
 
 
@@ -113,9 +114,11 @@ def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
     return facts
 
 
-def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags) -> tuple[int, str]:
+def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags, *,
+                hold: bool = False) -> tuple[int, str]:
     """Insert the photo (or find it by hash) and remember its source path. Returns (id, status):
-    imported, held (imported withheld: it looks like a withheld photo), duplicate, updated, unchanged."""
+    imported, held (imported withheld: it looks like a withheld photo), duplicate, updated, unchanged.
+    With `hold`, a new photo waits for an archivist's approval (publication.py)."""
     stamp = now()
     with transaction(db):
         row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
@@ -131,6 +134,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
                 format=result.format, mime_type=FORMATS[result.format][2], file_size=result.size,
                 width=result.width, height=result.height, imported_at=stamp, updated_at=stamp,
                 phash=None if result.phash is None else similar.to_column(result.phash),
+                pending=int(hold),
             )
             status = "imported"
             if (like := lookalike(db, result.phash)) is not None:

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import sqlite_utils
 
+from ingest.catalogue.publication import state_sql
 from ingest.errors import ArchiveError
 from ingest.reference.licences import Licence, catalogue
 from ingest.text import key
@@ -23,7 +24,7 @@ TAGGED = ("date", "city_id", "demonstration_id", "licence_id", "creator", "title
 # Fields an archivist can correct; ingest and retag never write over a corrected one.
 CORRECTABLE = (
     "title", "caption", "creator", "taken_at", "date", "city_id", "demonstration_id",
-    "licence_id", "keywords", "latitude", "longitude", "withheld",
+    "licence_id", "keywords", "latitude", "longitude", "withheld", "pending", "needs_review",
 )
 # Machine-written columns that a correction of another field also freezes (column -> fields).
 GOVERNED_BY = {
@@ -40,6 +41,7 @@ GOVERNED_BY = {
     "longitude": ("latitude", "longitude"),
     "latitude": ("latitude", "longitude"),
     "location_source": ("latitude", "longitude"),
+    "review_reason": ("needs_review",),     # "looks right" answers every reason
 }
 
 
@@ -402,8 +404,38 @@ BEGIN
 END;
 """
 
+_V15 = f"""
+-- Publication states (catalogue/publication.py): every photo is pending, public or withheld, and
+-- only public photos reach the public copy. `pending` is the archivist's approval still to come
+-- (set at import unless publish-on-import is `immediate`); `state` is derived from it, `withheld`,
+-- the licence and the creator by these triggers, whoever writes. A rendition token now dies with
+-- any change of state (a photo withdrawn, or waiting again because its licence was cleared).
+-- An archive that already has photos keeps publishing on import, as it did.
+ALTER TABLE photos ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE photos ADD COLUMN state TEXT NOT NULL DEFAULT 'public';
+UPDATE photos SET state = {state_sql("photos")};
+CREATE INDEX idx_photos_state ON photos(state, id);
+CREATE TRIGGER photos_state_ai AFTER INSERT ON photos BEGIN
+  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id;
+END;
+CREATE TRIGGER photos_state_au AFTER UPDATE OF withheld, pending, licence_id, creator ON photos BEGIN
+  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id AND state IS NOT {state_sql("new")};
+END;
+CREATE TRIGGER licences_state_au AFTER UPDATE OF attribution_required ON licences BEGIN
+  UPDATE photos SET state = {state_sql("photos")} WHERE licence_id = new.id AND state IS NOT {state_sql("photos")};
+END;
+DROP TRIGGER photos_rendition_au;
+CREATE TRIGGER photos_rendition_au AFTER UPDATE OF state, orientation, sha256 ON photos
+WHEN old.state IS NOT new.state OR old.orientation IS NOT new.orientation OR old.sha256 IS NOT new.sha256
+BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.id;
+END;
+INSERT INTO settings (key, value) SELECT 'publish-on-import', 'immediate' WHERE EXISTS (SELECT 1 FROM photos)
+  ON CONFLICT(key) DO NOTHING;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingest.catalogue.publication import PUBLISH_ON_IMPORT
 from ingest.reference.licences import exact_licence
 
 DEFAULT_TITLE = "Demonstration photo archive"
@@ -19,6 +20,8 @@ DEFAULT_LOCATION = "city"
 SETTINGS = {
     "default-licence": "licence (SPDX id) for photos whose file and import state none",
     "public-location": "where the public gallery places photos: exact, city (default) or none",
+    "publish-on-import": ("what an import does with new photos: review (they wait for an archivist; the default "
+                          "for new archives) or immediate (public at once if licensed and credited)"),
     "public-url": "the gallery's public address (https://...): every absolute link, feed and credit line starts with it",
     "title": f"the archive's name: the source of every credit line [default: {DEFAULT_TITLE}]",
 }
@@ -81,6 +84,8 @@ def check(key: str, raw: str) -> str:
         raise ValueError(f"{raw!r}: public-location is one of {', '.join(PUBLIC_LOCATIONS)}")
     if key == "public-url":
         return public_url(raw)
+    if key == "publish-on-import" and raw not in PUBLISH_ON_IMPORT:
+        raise ValueError(f"{raw!r}: publish-on-import is one of {', '.join(PUBLISH_ON_IMPORT)}")
     if key == "title":
         text = " ".join(raw.split())
         if not text or len(text) > 200:

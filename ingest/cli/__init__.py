@@ -18,7 +18,7 @@ from ingest.cli.common import Group
 COMMANDS = {
     "import": "importing:import_", "retag": "importing:retag", "verify": "importing:verify",
     "demos": "registry:demos",
-    "fix": "correcting:fix", "history": "correcting:history", "undo": "correcting:undo",
+    "fix": "correcting:fix", "review": "correcting:review_", "history": "correcting:history", "undo": "correcting:undo",
     "export-csv": "correcting:export_csv_", "import-csv": "correcting:import_csv_",
     "export": "sharing:export_", "sidecars": "sharing:sidecars_",
     "serve": "serving:serve",

@@ -28,6 +28,9 @@ from ingest.media.verify import verify as check
 @click.option("--demo", metavar="NAME", help="Tag every file with this registered demonstration.")
 @click.option("--new-demo", is_flag=True, help="--demo names a demonstration to create (it is not in the registry).")
 @click.option("--city", metavar="NAME", help="Tag every file with this city.")
+@click.option("--publish/--hold", "publish", default=None,
+              help="Publish the new photos at once (if licensed and credited), or hold them for review "
+                   "[default: the archive's publish-on-import setting: review, unless set to immediate].")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes for decoding and hashing [default: number of cores].")
 @click.option("--dry-run", "-n", is_flag=True, help="Read and report; write nothing.")
@@ -36,14 +39,17 @@ from ingest.media.verify import verify as check
 @click.option("--timeout", type=click.IntRange(1, 3600), default=120, show_default=True,
               help="Seconds allowed per file.")
 @click.pass_context
-def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, city, jobs, dry_run, max_megapixels,
-            timeout):
+def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, city, publish, jobs, dry_run,
+            max_megapixels, timeout):
     """Import photos from PATHS (files and folders, recursively).
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
     from their EXIF, XMP (embedded and sidecar) and IPTC metadata. Unchanged files are skipped, and
     so is the archive's own store. A photo that looks like a withheld one (the same picture edited
     in another program) is imported withheld, for review.
+    New photos wait for an archivist's approval (`ingest review`) unless --publish or the
+    publish-on-import setting says otherwise; a photo without a licence, or without the creator its
+    licence requires, waits whatever they say.
     Each file that cannot be imported gets one line on stderr; the rest go on. Exit status is 1
     when any file was not imported.
     """
@@ -78,7 +84,7 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
                            item_show_func=rate) if show_bar else NoBar() as bar:
         summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
                              dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
-                             report=report, advance=lambda n: bar.update(n, bar.pos + n),
+                             publish=publish, report=report, advance=lambda n: bar.update(n, bar.pos + n),
                              notice=lambda line: click.echo(line, err=True))
     click.echo(summary.text())
     if summary.problems:

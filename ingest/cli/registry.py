@@ -10,7 +10,7 @@ from ingest.catalogue.corrections import edit_demonstration, merge_demonstration
 from ingest.catalogue.registry import check_date, import_registry, list_demos, upsert_demo
 from ingest.catalogue.schema import transaction
 from ingest.cli.common import archive_options, get_archive
-from ingest.cli.correcting import _change, _who, who_option
+from ingest.cli.correcting import _change, _who, force_option, who_option
 
 
 @click.group()
@@ -68,10 +68,11 @@ def demos_add(ctx, name, city, date_, db_path, store_path):
 @click.option("--city")
 @click.option("--description")
 @click.option("--url")
+@force_option
 @who_option
 @archive_options
 @click.pass_context
-def demos_edit(ctx, demo, name, date_, city, description, url, who, db_path, store_path):
+def demos_edit(ctx, demo, name, date_, city, description, url, force, who, db_path, store_path):
     """Rename, re-date or re-place DEMO (id, slug or name); naming a provisional group registers it.
     Re-importing the registry keeps what you set."""
     raw = {k: v for k, v in {"name": name, "date": date_, "city": city, "description": description,
@@ -80,21 +81,22 @@ def demos_edit(ctx, demo, name, date_, city, description, url, who, db_path, sto
         raise click.UsageError("say what to change (--name, --date, --city, --description, --url)")
     db = get_archive(ctx, db_path, store_path).db
     demo_id = parse_changes(db, {"demonstration": demo})["demonstration_id"]
-    for e in edit_demonstration(db, demo_id, raw, who=_who(who), via="cli"):
+    for e in edit_demonstration(db, demo_id, raw, who=_who(who), via="cli", override=force):
         click.echo(f"demonstration {demo_id}: {_change(db, e)}")
 
 
 @demos.command(name="merge")
 @click.argument("keep")
 @click.argument("gone")
+@force_option
 @who_option
 @archive_options
 @click.pass_context
-def demos_merge(ctx, keep, gone, who, db_path, store_path):
+def demos_merge(ctx, keep, gone, force, who, db_path, store_path):
     """Move every photo of GONE to KEEP and remove GONE (both: id, slug or name)."""
     db = get_archive(ctx, db_path, store_path).db
     keep_id = parse_changes(db, {"demonstration": keep})["demonstration_id"]
     gone_id = parse_changes(db, {"demonstration": gone})["demonstration_id"]
-    edits = merge_demonstrations(db, keep_id, gone_id, who=_who(who), via="cli")
+    edits = merge_demonstrations(db, keep_id, gone_id, who=_who(who), via="cli", override=force)
     click.echo(f"{sum(1 for e in edits if e.photo_id)} photos moved to demonstration {keep_id}; "
                f"demonstration {gone_id} removed")

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from ingest.catalogue.lock import import_lock
+from ingest.catalogue.publication import Waiting, hold_on_import, waiting
 from ingest.catalogue.record import (
     finish_run,
     held_reason,
@@ -50,6 +51,8 @@ class Summary:
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
     held: list[tuple[int, int]] = field(default_factory=list)  # (new photo, the withheld photo it looks like)
+    added: list[int] = field(default_factory=list)             # photos this run added
+    waiting: Waiting = field(default_factory=Waiting)          # of those, the ones not public, and why
     elapsed: float = 0.0
     dry_run: bool = False
     lines: list[tuple[str, str, str]] = field(default_factory=list)  # (path, kind, message)
@@ -75,6 +78,8 @@ class Summary:
             verb = "looks like withheld photo" if len(self.held) == 1 else (
                 "look like withheld photo" if len(likes) == 1 else "look like withheld photos")
             line += f"\n{len(self.held)} held: {verb} {', '.join(map(str, likes))}"
+        if self.waiting.total:
+            line += f"\n{self.waiting.text()} (see `ingest review`)"
         return line
 
 
@@ -113,6 +118,7 @@ def run_ingest(
     dry_run: bool = False,
     max_pixels: int = images.MAX_PIXELS,
     timeout: int = 120,
+    publish: bool | None = None,
     report: Report | None = None,
     advance: Advance | None = None,
     notice: Notice | None = None,
@@ -121,10 +127,12 @@ def run_ingest(
 
     One import at a time per catalogue: a second one waits for the first (and `notice` says so), then
     reads the registry the first one left, so a city and day is never split into two groups. A dry
-    run writes nothing and does not wait."""
+    run writes nothing and does not wait. New photos wait for an archivist's approval unless
+    `publish` (or, when it is None, the archive's `publish-on-import` setting) says otherwise."""
     with nullcontext() if dry_run else import_lock(db, notice):
         return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
-                    timeout=timeout, report=report, advance=advance, notice=notice)
+                    timeout=timeout, hold=hold_on_import(db, publish), report=report, advance=advance,
+                    notice=notice)
 
 
 def _shown_folder(path: str) -> str:
@@ -134,8 +142,8 @@ def _shown_folder(path: str) -> str:
 
 
 def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
-         dry_run: bool, max_pixels: int, timeout: int, report: Report | None, advance: Advance | None,
-         notice: Notice | None) -> Summary:
+         dry_run: bool, max_pixels: int, timeout: int, hold: bool, report: Report | None,
+         advance: Advance | None, notice: Notice | None) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
@@ -204,7 +212,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 summary.imported += 1
                 continue
             batch.begin()
-            photo_id, outcome = record_file(db, registry, result, tags)
+            photo_id, outcome = record_file(db, registry, result, tags, hold=hold)
             batch.tick()
             if outcome == "held":
                 like = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
@@ -213,6 +221,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                     report(shown(result.path), "held", f"imported withheld (photo {photo_id}): {held_reason(like)}")
             if outcome in ("imported", "held"):
                 summary.imported += 1
+                summary.added.append(photo_id)
             elif outcome == "duplicate":
                 summary.duplicates += 1
             elif outcome == "updated":
@@ -222,6 +231,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
         status = "finished"
     finally:
         batch.commit()
+        summary.waiting = waiting(db, summary.added)
         summary.elapsed = time.monotonic() - started
         if run_id is not None:
             finish_run(db, run_id, summary.counts(), status)

@@ -246,7 +246,7 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
         if named:
             v["demonstration_id"] = named.id
         elif same_name:
-            tags.reasons.append(f"{len(same_name)} demonstrations are called {options.demo!r}; none chosen")
+            tags.reasons.append(f"{len(same_name)} demonstrations are called {options.demo!r}, none chosen")
         else:
             tags.demo_name = options.demo
         return
@@ -261,12 +261,12 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
     if len(here) == 1:
         v["demonstration_id"], v["demonstration_source"] = here[0].id, "registry"
     elif len(here) > 1:
-        tags.reasons.append(f"{len(here)} demonstrations fit {date} in this city; none chosen")
+        tags.reasons.append(f"{len(here)} demonstrations fit {date} in this city, none chosen")
     elif city_id is None and tags.city is None and len(fits) == 1:
         v["demonstration_id"], v["demonstration_source"] = fits[0].id, "registry"
         tags.reasons.append("demonstration matched by date only (city unknown)")
     elif city_id is None and tags.city is None and len(fits) > 1:
-        tags.reasons.append(f"{len(fits)} demonstrations fit {date} ({', '.join(registry.place_of(d) for d in fits)}); none chosen")
+        tags.reasons.append(f"{len(fits)} demonstrations fit {date} ({', '.join(registry.place_of(d) for d in fits)}), none chosen")
     elif len(date) == 10 and tags.city is not None:
         tags.provisional = True
 

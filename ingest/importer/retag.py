@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 import sqlite_utils
 
@@ -17,18 +17,32 @@ from ingest.media.store import Store
 
 def retag_all(db: sqlite_utils.Database) -> tuple[int, int]:
     """(photos changed, photos seen). Corrected fields are skipped by the record stage."""
-    registry = load_registry(db)
     ids = [r[0] for r in db.execute("SELECT id FROM photos ORDER BY id")]
-    changed = 0
-    for photo_id in ids:
-        facts = load_facts(db, photo_id)
-        facts["archivist"] = corrections(db, photo_id)
-        if retag_photo(db, registry, photo_id, resolve(facts, registry)):
-            changed += 1
+    changed = retag_photos(db, ids)
     with transaction(db):  # provisional groups the registry has since named are left empty
         db.conn.execute("DELETE FROM demonstrations WHERE provisional = 1 AND id NOT IN "
                         "(SELECT demonstration_id FROM photos WHERE demonstration_id IS NOT NULL)")
     return changed, len(ids)
+
+
+def retag_photos(db: sqlite_utils.Database, photo_ids: list[int]) -> int:
+    """Re-derive these photos' machine tags (after an archivist corrected their date or city, the
+    demonstration follows); returns how many changed."""
+    registry = load_registry(db)
+    changed = 0
+    for photo_id in photo_ids:
+        facts = load_facts(db, photo_id)
+        facts["archivist"] = corrections(db, photo_id)
+        if retag_photo(db, registry, photo_id, resolve(facts, registry)):
+            changed += 1
+    return changed
+
+
+def follow_corrections(db: sqlite_utils.Database, edits: Iterable[Any]) -> int:
+    """Retag the photos whose date or city these edits corrected: a demonstration the machine chose
+    follows (corrections.py refuses only the ones archivists chose)."""
+    ids = sorted({e.photo_id for e in edits if e.photo_id is not None and e.field in ("date", "taken_at", "city_id")})
+    return retag_photos(db, ids) if ids else 0
 
 
 def corrections(db: sqlite_utils.Database, photo_id: int) -> dict[str, Any]:

@@ -51,14 +51,15 @@ class PhotoInfo:
     keywords: list[str]
     city: str | None
     demonstration: str | None
-    withheld: bool
+    withheld: bool              # not public: withheld, or waiting for review (publication.py)
     exif: dict[str, Any]
+    state: str = "public"
 
 
 def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
     row = db.execute(
         """SELECT p.id, p.sha256, p.format, p.title, p.caption, p.creator, p.taken_at, p.licence_id,
-                  l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.withheld
+                  l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.state
            FROM photos p LEFT JOIN licences l ON l.id = p.licence_id LEFT JOIN cities c ON c.id = p.city_id
            LEFT JOIN demonstrations d ON d.id = p.demonstration_id WHERE p.id = ?""", [photo_id]).fetchone()
     if row is None:
@@ -67,7 +68,8 @@ def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
     for key, value in db.execute("SELECT key, value FROM metadata WHERE photo_id = ? AND source = 'exif'", [photo_id]):
         if key in _EXIF_KEPT:
             exif[key] = json.loads(value)
-    return PhotoInfo(*row[:11], json.loads(row[11]) if row[11] else [], row[12], row[13], bool(row[14]), exif)
+    return PhotoInfo(*row[:11], json.loads(row[11]) if row[11] else [], row[12], row[13], row[14] != "public", exif,
+                     row[14])
 
 
 def photo_credit(photo: PhotoInfo, archive_name: str, page_url: str | None) -> Credit:
@@ -159,12 +161,12 @@ def file_name(photo: PhotoInfo, ext: str) -> str:
 
 
 def load_public(db: sqlite_utils.Database, photo_ids: Iterable[int], *, allow_withheld: bool = False) -> list[PhotoInfo]:
-    """The photos' rows (no pixels: cheap, one query each), refusing withheld ones."""
+    """The photos' rows (no pixels: cheap, one query each), refusing those that are not public."""
     photos = []
     for photo_id in photo_ids:
         photo = load_photo(db, photo_id)
         if photo.withheld and not allow_withheld:
-            raise ArchiveError(f"photo {photo_id} is withheld")
+            raise ArchiveError(f"photo {photo_id} is {photo.state}, not public")
         photos.append(photo)
     return photos
 

@@ -153,7 +153,8 @@ class Sidecar:
 @dataclass
 class Plan:
     sidecars: list[Sidecar] = field(default_factory=list)
-    withheld: list[int] = field(default_factory=list)        # skipped: withheld, asked for in bulk
+    withheld: list[int] = field(default_factory=list)        # skipped: not public, asked for in bulk
+    pending: list[int] = field(default_factory=list)         # of those, the ones waiting for review
 
     def blocked(self) -> list[Sidecar]:
         return [s for s in self.sidecars if s.status == "foreign"]
@@ -165,6 +166,8 @@ class Plan:
         if self.withheld:
             line += (f"; {len(self.withheld)} withheld photo{'s' if len(self.withheld) > 1 else ''} skipped "
                      f"({', '.join(map(str, self.withheld))}): --include-withheld writes them")
+            if self.pending:
+                line += f" (of them, waiting for review: {', '.join(map(str, self.pending))})"
         return line
 
 
@@ -187,9 +190,11 @@ def plan(db: sqlite_utils.Database, photo_ids: Iterable[int], target: Path, arch
         photo = load_photo(db, photo_id)
         if photo.withheld and not include_withheld:
             if photo_id in named:
-                raise ArchiveError(f"photo {photo_id} is withheld: no sidecar written "
+                raise ArchiveError(f"photo {photo_id} is {photo.state}, not public: no sidecar written "
                                    "(--include-withheld writes it, for a private backup)")
             out.withheld.append(photo_id)
+            if photo.state == "pending":
+                out.pending.append(photo_id)
             continue
         url = page_url(photo_id) if page_url else None
         data = sidecar_bytes(db, photo, archive_name, url, with_gps=with_gps)

@@ -208,7 +208,7 @@ def city_from_gps(lat: float, lon: float) -> CityChoice | None:
     place = gazetteer().locate(lat, lon)
     if place is None:
         return None
-    review = None if place.certain else f"no city within reach of the GPS position; nearest is {place.city.name}, {place.distance_km:.0f} km"
+    review = None if place.certain else f"no city within reach of the GPS position (nearest is {place.city.name}, {place.distance_km:.0f} km)"
     return CityChoice(place.city.name, place.city.country_code, "gps", place.city, review)
 
 

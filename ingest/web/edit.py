@@ -34,6 +34,7 @@ from ingest.catalogue.csv_roundtrip import changed_cells, current_cells
 from ingest.catalogue.registry import upsert_demo
 from ingest.catalogue.schema import transaction
 from ingest.errors import ArchiveError
+from ingest.importer.retag import follow_corrections
 from ingest.web import serving
 from ingest.web.context import catalogue_db, catalogue_path, is_archivist, on_catalogue, public_db
 
@@ -96,7 +97,10 @@ async def edit_photo(request, datasette) -> Response:
                 raw["demonstration"] = str(_new_demonstration(db, photo_id, form["new_demonstration"], who))
             if not raw:
                 return []
-            return apply_changes(db, [photo_id], parse_changes(db, raw), who=who, via="web", seen=seen)
+            made = apply_changes(db, [photo_id], parse_changes(db, _approving(raw)), who=who, via="web", seen=seen,
+                                 override=form.get("force") == "1")
+            follow_corrections(db, made)
+            return made
 
     try:
         edits = await on_catalogue_write(datasette, change)
@@ -106,6 +110,13 @@ async def edit_photo(request, datasette) -> Response:
     datasette.add_message(request, f"Saved {len(edits)} change{'s' if len(edits) != 1 else ''}."
                           if edits else "Nothing to save: no field was changed.")
     return Response.redirect(back)
+
+
+def _approving(raw: dict[str, str]) -> dict[str, str]:
+    """Publishing a photo is also approving it: it stops waiting for review."""
+    if raw.get("withheld") in ("no", "0", "public", "publish"):
+        return {**raw, "pending": "no"}
+    return raw
 
 
 def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
@@ -129,8 +140,13 @@ async def undo_edit(request, datasette) -> Response:
     edit_id = int(request.url_vars["edit"])
     try:
         whole = form.get("whole_batch") == "1"
-        edits = await on_catalogue_write(
-            datasette, lambda db: undo(db, edit_id, who=request.actor["id"], via="undo", whole_batch=whole))
+        def change(db):
+            with transaction(db):
+                made = undo(db, edit_id, who=request.actor["id"], via="undo", whole_batch=whole)
+                follow_corrections(db, made)
+                return made
+
+        edits = await on_catalogue_write(datasette, change)
     except ArchiveError as e:
         datasette.add_message(request, f"Not undone: {e}", datasette.ERROR)
         return Response.redirect(back)
@@ -197,7 +213,10 @@ async def batch_edit(request, datasette) -> Response:
 
         def change(db):
             with transaction(db):
-                return apply_changes(db, ids, parse_changes(db, raw), who=request.actor["id"], via="web", seen=seen)
+                made = apply_changes(db, ids, parse_changes(db, _approving(raw)), who=request.actor["id"], via="web",
+                                     seen=seen, override=form.get("force") == "1")
+                follow_corrections(db, made)
+                return made
 
         try:
             edits = await on_catalogue_write(datasette, change)
@@ -283,9 +302,9 @@ async def manage_demonstrations(request, datasette) -> Response:
             demo_id = parse_changes(db, {"demonstration": demo})["demonstration_id"]
             if form.get("merge_into"):
                 keep = parse_changes(db, {"demonstration": form["merge_into"]})["demonstration_id"]
-                return merge_demonstrations(db, keep, demo_id, who=who, via="web")
+                return merge_demonstrations(db, keep, demo_id, who=who, via="web", override=form.get("force") == "1")
             raw = {k: form.get(k, "") for k in ("name", "date", "city", "description", "url") if k in form}
-            return edit_demonstration(db, demo_id, raw, who=who, via="web")
+            return edit_demonstration(db, demo_id, raw, who=who, via="web", override=form.get("force") == "1")
 
         try:
             edits = await on_catalogue_write(datasette, change)

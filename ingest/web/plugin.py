@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, edit, feed, limits, pages, permissions, serving
+from ingest.web import auth, edit, feed, limits, pages, permissions, review, serving
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -43,7 +43,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + pages.ROUTES + feed.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + pages.ROUTES + feed.ROUTES
 
 
 @hookimpl
@@ -56,8 +56,12 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def menu_links(datasette, actor):
-    """A way to sign in, where a catalogue is served and nobody is signed in."""
-    if actor or not serving.served(datasette):
+    """A way to sign in, where a catalogue is served and nobody is signed in; the review queue for archivists."""
+    if not serving.served(datasette):
+        return []
+    if is_archivist(actor):
+        return [{"href": datasette.urls.path(review.ROUTE), "label": "Review queue"}]
+    if actor:
         return []
     return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]
 
