@@ -169,7 +169,8 @@ def obscure(im: Image.Image, boxes: list[Box], margin: float = MARGIN, seed: int
     in part. `seed` is for tests only; by default the noise is new every time."""
     if not boxes:
         return im
-    out = im.convert("RGB") if im.mode != "RGB" else im.copy()
+    out = im.copy() if im.mode in ("RGB", "RGBA") else im.convert("RGB")
+    bands = len(out.mode)
     rng = np.random.default_rng(seed)
     for box in boxes:
         left, top, right, bottom = region(box, out.size, margin)
@@ -177,7 +178,29 @@ def obscure(im: Image.Image, boxes: list[Box], margin: float = MARGIN, seed: int
         cell = max(1, -(-max(w, h) // BLOCKS))
         bw, bh = max(1, -(-w // cell)), max(1, -(-h // cell))
         patch = out.crop((left, top, right, bottom)).resize((bw, bh), Image.Resampling.BOX)
-        pixels = np.asarray(patch, dtype=np.int16) + rng.integers(-NOISE, NOISE + 1, size=(bh, bw, 3))
-        noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+        pixels = np.asarray(patch, dtype=np.int16).copy()
+        pixels[..., :3] += rng.integers(-NOISE, NOISE + 1, size=(bh, bw, 3), dtype=np.int16)
+        if bands == 4:
+            pixels[..., 3] = 255  # opaque: a transparent region would still hold its colours
+        noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), out.mode)
         out.paste(noisy.resize((w, h), Image.Resampling.NEAREST), (left, top))
     return out
+
+
+def seed_for(*parts: str) -> int:
+    """The noise's seed for one rendition: the same bytes each time it is served (stable ETags),
+    so that averaging many fetches gives nothing back; a new rendition token gives new noise."""
+    return int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:8], "big")
+
+
+def obscure_jpeg(data: bytes, boxes: list[Box], seed: int | None = None) -> bytes:
+    """A stored derivative (upright JPEG) with its faces obscured, re-encoded without metadata."""
+    from ingest.media import images  # the same room; imported here, as images needs none of this
+
+    if not boxes:
+        return data
+    import io
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return images.encode_jpeg(obscure(im, boxes, seed=seed))

@@ -199,6 +199,9 @@ def _encode(im: Image.Image) -> bytes:
     return strip_metadata(out.getvalue())
 
 
+encode_jpeg = _encode
+
+
 def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) -> tuple[bytes, bytes]:
     """Web size and thumbnail as JPEG bytes: one decode, upright, sRGB, no metadata at all."""
     return encode_derivatives(web_image(opened, web), thumb)
