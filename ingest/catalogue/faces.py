@@ -124,6 +124,10 @@ def parse_box(text: str) -> Box:
                            "such as 0.4,0.1,0.1,0.15") from None
 
 
+def _shown(box: Iterable[float]) -> str:
+    return ",".join(f"{v:.4f}" for v in box)
+
+
 def _audit(db: sqlite_utils.Database, photo_id: int, old, new, who: str, via: str, batch: str, stamp: str) -> int:
     cur = db.conn.execute("INSERT INTO edits (photo_id, field, old, new, who, at, via, batch) "
                           "VALUES (?, 'face_box', ?, ?, ?, ?, ?, ?)",
@@ -142,7 +146,7 @@ def add_box(db: sqlite_utils.Database, photo_id: int, box: Iterable[float], *, w
         box_id = db.conn.execute(
             "INSERT INTO photo_faces (photo_id, x, y, w, h, source, who, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [photo_id, *checked, ARCHIVIST, who, stamp]).lastrowid
-        _audit(db, photo_id, None, {"id": box_id, "box": list(checked), "action": "added"}, who, via,
+        _audit(db, photo_id, None, f"box {box_id} at {_shown(checked)} added", who, via,
                batch or uuid.uuid4().hex[:12], stamp)
     return box_id
 
@@ -159,8 +163,8 @@ def remove_box(db: sqlite_utils.Database, photo_id: int, box_id: int, *, who: st
         if row[5]:
             return
         db.conn.execute("UPDATE photo_faces SET removed = 1, who = ?, at = ? WHERE id = ?", [who, stamp, box_id])
-        _audit(db, photo_id, {"id": box_id, "box": list(row[:4]), "source": row[4]},
-               {"id": box_id, "action": "removed"}, who, via, batch or uuid.uuid4().hex[:12], stamp)
+        _audit(db, photo_id, f"box {box_id} at {_shown(row[:4])} ({row[4]})", f"box {box_id} removed: no face",
+               who, via, batch or uuid.uuid4().hex[:12], stamp)
 
 
 def photos_to_detect(db: sqlite_utils.Database, *, again: bool = False) -> list[tuple[int, str]]:
