@@ -184,8 +184,9 @@ def obscure(im: Image.Image, boxes: list[Box], margin: float = MARGIN, seed: int
         pixels[..., :3] += rng.integers(-NOISE, NOISE + 1, size=(bh, bw, 3), dtype=np.int16)
         if bands == 4:
             pixels[..., 3] = 255  # opaque: a transparent region would still hold its colours
-        noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), out.mode)
-        out.paste(noisy.resize((w, h), Image.Resampling.NEAREST), (left, top))
+        # Square blocks of `cell` pixels from the region's corner (the last row and column cut).
+        blocks = np.repeat(np.repeat(np.clip(pixels, 0, 255).astype(np.uint8), cell, axis=0), cell, axis=1)[:h, :w]
+        out.paste(Image.fromarray(np.ascontiguousarray(blocks), out.mode), (left, top))
     return out
 
 
