@@ -387,3 +387,45 @@ def test_cli_faces_set_list_and_settings(cli, tmp_path):
     r = cli("settings", "public-faces", "blurry")
     assert r.exit_code == 2 and "public-faces is one of blur, show" in r.output
     assert cli("settings", "public-faces", "show").output.strip() == "public-faces = show"
+
+
+# ---------------------------------------------------------------- the photo page
+
+async def test_archivists_correct_faces_on_the_photo_page(one):
+    from test_web_edit import sign_in
+
+    from ingest.catalogue.accounts import add_archivist
+
+    base, db, photo_id = one
+    add_archivist(db, "alice", "correct horse battery")
+    ds = make_ds(base)
+    await ds.invoke_startup()
+    anonymous = await ds.client.get(f"/gallery/photos/{photo_id}")
+    assert anonymous.status_code == 200 and "Faces may be shown" not in anonymous.text
+    refused = await ds.client.post(f"/-/gallery/faces/{photo_id}", data={"action": "consent", "shown": "1"})
+    assert refused.status_code == 403
+    s = await sign_in(ds, "alice", "correct horse battery")
+    page = await ds.client.get(f"/gallery/photos/{photo_id}", cookies=s["cookies"])
+    sha = db.execute("SELECT sha256 FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
+    assert f'/-/gallery/web/{sha}.jpg' in page.text and 'class="gallery-face-box"' in page.text
+    assert '<label for="face-x">Left</label>' in page.text and "Public copies obscure the boxes below" in page.text
+    old, _ = await _web(ds, photo_id)
+
+    async def post(**data):
+        r = await ds.client.post(f"/-/gallery/faces/{photo_id}", cookies=s["cookies"],
+                                 data={"csrftoken": s["token"], "next": f"/gallery/photos/{photo_id}", **data})
+        assert r.status_code == 302
+        return r
+
+    await post(action="add", x="5", y="55", w="20", h="20")
+    await post(action="remove:1")
+    await post(action="add", x="90", y="90", w="50", h="50")  # outside the picture: refused, nothing saved
+    await post(action="consent", shown="1")
+    edits = db.execute("SELECT field, who, via FROM edits WHERE photo_id = ? ORDER BY id", [photo_id]).fetchall()
+    assert edits == [("face_box", "alice", "web"), ("face_box", "alice", "web"), ("faces_shown", "alice", "web")]
+    boxes = catalogue_faces.boxes(db, photo_id)
+    assert [(b.source, b.removed) for b in boxes] == [("centerface", True), ("archivist", False)]
+    assert boxes[1].box == pytest.approx((0.05, 0.55, 0.2, 0.2))
+    new, shown = await _web(ds, photo_id)
+    assert new != old and shown == _stored_web(base, db, photo_id)
+    assert (await ds.client.get(f"/-/gallery/web/{old}.jpg")).status_code == 404
