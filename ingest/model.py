@@ -32,6 +32,17 @@ class FileResult:
 
 
 
+Box = tuple[float, float, float, float]
+"""A face's box: x, y, width, height as fractions of the upright image, so one box serves every size."""
+FACE_DETECTOR = "centerface"   # photo_faces.source of the detector's boxes (media/faces.py)
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    score: float
+
+
 MAX_REACH_KM = 30.0
 
 

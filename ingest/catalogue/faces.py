@@ -20,7 +20,7 @@ import sqlite_utils
 from ingest.catalogue import settings
 from ingest.catalogue.schema import transaction
 from ingest.errors import ArchiveError
-from ingest.media.faces import DETECTOR, Box, Face
+from ingest.model import FACE_DETECTOR, Box, Face
 from ingest.times import now
 
 ARCHIVIST = "archivist"
@@ -96,7 +96,7 @@ def record_detection(db: sqlite_utils.Database, photo_id: int, found: list[Face]
         if any(_iou(face.box, old) >= SAME_BOX for old in removed):
             continue  # the archivist said this is no face
         db.conn.execute("INSERT INTO photo_faces (photo_id, x, y, w, h, score, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [photo_id, *face.box, round(face.score, 4), DETECTOR])
+                        [photo_id, *face.box, round(face.score, 4), FACE_DETECTOR])
     db.conn.execute("UPDATE photos SET faces_status = ? WHERE id = ?", [status, photo_id])
     return status
 

@@ -17,7 +17,7 @@ from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
 from ingest.media import similar
 from ingest.media.images import FORMATS
-from ingest.model import Facts, FileResult, Tags
+from ingest.model import Face, Facts, FileResult, Tags
 from ingest.text import shown
 from ingest.times import now
 
@@ -162,7 +162,7 @@ def _record_faces(db: sqlite_utils.Database, photo_id: int, result: FileResult) 
     if result.faces_status is None:
         return
     found = None if result.faces_status == "failed" else [
-        faces.Face(tuple(f[:4]), f[4]) for f in result.faces]
+        Face(tuple(f[:4]), f[4]) for f in result.faces]
     faces.record_detection(db, photo_id, found)
 
 

