@@ -25,7 +25,7 @@ def faces_() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes [default: number of cores].")
 @click.option("--edge", type=click.IntRange(256, 1600), default=None,
-              help="Pixels on the long edge the detector sees: more finds smaller faces, slower [default: 640].")
+              help="Pixels on the long edge the detector sees: more finds smaller faces, slower [default: 512].")
 @archive_options
 @click.pass_context
 def detect(ctx, again, jobs, edge, db_path, store_path):
