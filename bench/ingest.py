@@ -22,6 +22,9 @@
    without interpreter startup and imports). Target >= 5,000 files/s.
 5. Peak memory (max RSS of the ingest process or any of its workers) importing N1 vs N2 small
    1 MP files with --jobs 2, each in a fresh process. Target: flat in N (N2 within 20% of N1).
+6. Face detection's cost: full ingest of the N 12 MP photos with --jobs 2, with detection (the
+   default) and without (`--no-faces`), alternated, best of --repeat each. Detection runs on the
+   web size's draft-decoded pixels, in the workers. Target: at most +25% (ratio <= 1.25x).
 
 Test data are generated once and cached under /tmp/ingest-bench-cache (keyed by parameters), so
 re-runs start measuring at once: N 12 MP photos from tests/fixtures/synth.py (~4 MB each), and 1 MP files made
@@ -87,6 +90,7 @@ BARE_RATIO = 0.8
 EXIFTOOL_RATIO = 5.0
 RESCAN_RATE = 5000.0
 MEMORY_GROWTH = 1.2
+FACES_COST = 1.25
 
 CITIES = [("London", 51.5033, -0.1276), ("Munich", 48.1422, 11.5776), ("Barcelona", 41.3870, 2.1700),
           ("Brussels", 50.8467, 4.3525), ("Bratislava", 48.1447, 17.1128)]
@@ -220,8 +224,9 @@ def ingest_command() -> str:
 
 
 class Run:
-    def __init__(self, rc: int, wall: float, maxrss_kb: int, out: str, err: str):
+    def __init__(self, rc: int, wall: float, maxrss_kb: int, out: str, err: str, cpu: float = float("nan")):
         self.rc, self.wall, self.maxrss_kb, self.out, self.err = rc, wall, maxrss_kb, out, err
+        self.cpu = cpu  # user + system seconds of the command and its children (workers)
 
     def counts(self) -> dict[str, float]:
         """What the summary line says: imported, duplicates, unchanged, problems, files, seconds."""
@@ -239,8 +244,9 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 rc = subprocess.call(sys.argv[2:])
 wall = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as f:
-    f.write(f"{rc} {wall} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+    f.write(f"{rc} {wall} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 """
 
 
@@ -270,20 +276,20 @@ def run(cmd: list[str], cwd: Path, *, in_process: bool = False) -> Run:
             tempfile.NamedTemporaryFile("r", suffix=".rusage") as usage:
         subprocess.run([sys.executable, "-c", *script, usage.name, *cmd], cwd=cwd, stdout=out, stderr=err,
                        stdin=subprocess.DEVNULL, check=False)
-        rc, wall, maxrss = usage.read().split()
+        rc, wall, maxrss, *cpu = usage.read().split()
         out.seek(0)
         err.seek(0)
-        return Run(int(rc), float(wall), int(maxrss), out.read(), err.read())
+        return Run(int(rc), float(wall), int(maxrss), out.read(), err.read(), float(cpu[0]) if cpu else float("nan"))
 
 
 def ingest_run(work: Path, name: str, folder: Path, jobs: int, *, fresh: bool = True, expect: str = "imported",
-               n: int | None = None, in_process: bool = False) -> Run:
+               n: int | None = None, in_process: bool = False, extra: tuple[str, ...] = ()) -> Run:
     db, store = work / f"{name}.db", work / f"{name}-store"
     if fresh:
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             p.unlink(missing_ok=True)
         shutil.rmtree(store, ignore_errors=True)
-    args = ["import", str(folder), "--db", str(db), "--store", str(store), "--jobs", str(jobs)]
+    args = ["import", str(folder), "--db", str(db), "--store", str(store), "--jobs", str(jobs), *extra]
     r = run(args if in_process else [ingest_command(), *args], work, in_process=in_process)
     c = r.counts()
     if r.rc != 0 or (n is not None and c.get(expect) != n):
@@ -431,6 +437,30 @@ def bench_full(rep: Report, work: Path, big: Path, paths: list[str], repeat: int
     discard(work / "full-store")
 
 
+def bench_faces(rep: Report, work: Path, big: Path, n: int, repeat: int) -> None:
+    """6: the whole command with and without face detection, --jobs 2, alternated."""
+    with_faces, without = [], []
+    for i in range(max(2, repeat)):
+        log(f"faces: ingest with and without detection ({i + 1})")
+        without.append(ingest_run(work, "faces", big, 2, n=n, extra=("--no-faces",)))
+        with_faces.append(ingest_run(work, "faces", big, 2, n=n))
+    wall_with, wall_without = min(r.wall for r in with_faces), min(r.wall for r in without)
+    ratio = wall_with / wall_without
+    rep.row(f"face detection's cost, {n} x 12 MP, --jobs 2", f"{n / wall_with:.2f} photos/s",
+            f"--no-faces {n / wall_without:.2f} photos/s", f"{ratio:.2f}x", f"<= {FACES_COST}x", ratio <= FACES_COST)
+    # CPU seconds (the command and its workers) barely move with the machine's other work, where
+    # wall time on 2 busy cores does: the same cost, measured the steadier way.
+    cpu_with, cpu_without = min(r.cpu for r in with_faces), min(r.cpu for r in without)
+    cpu_ratio = cpu_with / cpu_without
+    rep.row("  the same in CPU seconds (command + workers)", f"{cpu_with:.1f} s", f"--no-faces {cpu_without:.1f} s",
+            f"{cpu_ratio:.2f}x", f"<= {FACES_COST}x", cpu_ratio <= FACES_COST)
+    rep.info.append(f"faces: with detection {', '.join(f'{r.wall:.2f}' for r in with_faces)} s wall "
+                    f"({', '.join(f'{r.cpu:.1f}' for r in with_faces)} s CPU), without "
+                    f"{', '.join(f'{r.wall:.2f}' for r in without)} s ({', '.join(f'{r.cpu:.1f}' for r in without)} "
+                    "s CPU); the best of each compared")
+    discard(work / "faces-store")
+
+
 def bench_metadata(rep: Report, work: Path, small1: Path, n1: int) -> None:
     """3: readers + resolve + catalogue rows in-process, against exiftool over the same folder."""
     log("metadata only")
@@ -497,7 +527,7 @@ def bench_memory_rescan(rep: Report, work: Path, sets: list[tuple[int, Path]], r
     discard(work / f"mem{n2}-store")
 
 
-SECTIONS = ("full", "metadata", "memory")
+SECTIONS = ("full", "metadata", "memory", "faces")
 
 
 def main() -> None:
@@ -536,7 +566,7 @@ def main() -> None:
 
     log("data")
     data_lines = []
-    if "full" in only:
+    if only & {"full", "faces"}:
         big = big_set(n_big)
         big_paths = files_in(big)
         size = warm(big_paths) / len(big_paths)
@@ -563,6 +593,8 @@ def main() -> None:
             bench_metadata(rep, work, small1, n1)
         if "memory" in only:
             bench_memory_rescan(rep, work, [(n1, small1), (n2, small2)], repeat)
+        if "faces" in only:
+            bench_faces(rep, work, big, len(big_paths), repeat)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -22,10 +22,25 @@ class FileResult:
     height: int | None = None
     orientation: int | None = None
     phash: int | None = None          # perceptual hash of the thumbnail (media/similar.py)
+    # Face detection (media/faces.py): "found", "none" or "failed"; None when it did not run.
+    # faces: (x, y, w, h, score), x..h as fractions of the upright image.
+    faces_status: str | None = None
+    faces: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     facts: Facts = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)   # (kind, message): imported anyway
     problem: tuple[str, str] | None = None                          # (kind, message): not imported
 
+
+
+Box = tuple[float, float, float, float]
+"""A face's box: x, y, width, height as fractions of the upright image, so one box serves every size."""
+FACE_DETECTOR = "centerface"   # photo_faces.source of the detector's boxes (media/faces.py)
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    score: float
 
 
 MAX_REACH_KM = 30.0

@@ -180,6 +180,16 @@ def _flag(db, raw: str) -> int:
     raise Invalid(f"{raw!r} is not yes or no")
 
 
+def _consent(db, raw: str) -> int:
+    """Whether the photo's faces may be shown in public (consent, public figures)."""
+    value = raw.strip().lower()
+    if value in ("1", "yes", "true", "show", "shown"):
+        return 1
+    if value in ("0", "no", "false", "blur", "obscure", "hide", ""):
+        return 0
+    raise Invalid(f"{raw!r} is not yes (faces may be shown) or no (obscured)")
+
+
 FIELDS = {f.name: f for f in (
     Field("title", "title", _text, "Title"),
     Field("caption", "caption", _text, "Caption"),
@@ -194,6 +204,7 @@ FIELDS = {f.name: f for f in (
     Field("pending", "pending", _flag, "Waiting for approval"),
     Field("needs_review", "needs_review", _flag, "Flagged for review"),
     Field("review_reason", "review_reason", _text, "Review reasons"),
+    Field("faces_shown", "faces_shown", _consent, "Faces may be shown"),
 )}
 BY_COLUMN = {f.column: f for f in FIELDS.values()}
 
@@ -221,7 +232,7 @@ def _columns_for(column: str, value: Any) -> dict[str, Any]:
         return {"taken_at": value, "date": local_date(value), "taken_at_utc": utc(value), "date_source": "archivist"}
     if column == "date":
         return {"date": value, "date_source": "archivist"}
-    if column in ("withheld", "pending"):
+    if column in ("withheld", "pending", "faces_shown"):
         return {column: value}
     if column == "needs_review":  # "looks right" (0) answers every reason; 1 is an archivist's own flag
         return {"needs_review": value, "review_reason": "flagged by an archivist" if value else None}
@@ -347,6 +358,8 @@ def undo(db: sqlite_utils.Database, edit_id: int, *, who: str, via: str = "undo"
         for target_id, photo_id, column, new, restore, was_corrected, demo_id in targets:
             if photo_id is None:
                 raise Invalid(f"edit {target_id} changed the registry; change the demonstration back instead")
+            if column not in BY_COLUMN:  # a face box (catalogue/faces.py): add or remove a box instead
+                raise Invalid(f"edit {target_id} changed a face box; add or remove the box instead")
             if db.execute("SELECT 1 FROM edits WHERE undoes = ?", [target_id]).fetchone():
                 if target_id != edit_id:
                     continue  # undone on its own before: the rest of its batch still can be
@@ -427,7 +440,7 @@ def describe(db: sqlite_utils.Database, column: str, value: Any) -> Any:
         row = db.execute("SELECT name FROM cities WHERE id = ?", [value]).fetchone()
     elif column in ("demonstration_id", "merged_into"):
         row = db.execute("SELECT label FROM demonstrations WHERE id = ?", [value]).fetchone()
-    elif column == "withheld":
+    elif column in ("withheld", "faces_shown"):
         return "yes" if value else "no"
     elif column == "keywords" and isinstance(value, str) and value.startswith("["):
         return ", ".join(json.loads(value))

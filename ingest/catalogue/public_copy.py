@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ingest.catalogue import settings
+from ingest.catalogue import faces, settings
 from ingest.catalogue.schema import connect, photos_fts_sql
 
 # Public columns of photos, in the order a journalist reads them (the table view and CSV follow it).
@@ -63,7 +63,7 @@ def _location(column: str, setting: str) -> str:
     return "NULL"
 
 
-def _photo_select(location: str) -> str:
+def _photo_select(location: str, blur: bool = False) -> str:
     picked = []
     for column in PHOTO_COLUMNS:
         if column in ("latitude", "longitude"):
@@ -75,7 +75,10 @@ def _photo_select(location: str) -> str:
             picked.append(f"p.{column}")
     picked.append(POPUP)
     return (f"SELECT {', '.join(picked)} FROM src.photos p LEFT JOIN src.cities c ON c.id = p.city_id "
-            "WHERE p.state = 'public' AND p.rendition IS NOT NULL")
+            "WHERE p.state = 'public' AND p.rendition IS NOT NULL"
+            # The state says it already (publication.py); kept here too, so that the copy never holds a
+            # photo it could not obscure, whatever a catalogue's triggers say.
+            + (f" AND {faces.settled('p')}" if blur else ""))
 
 
 # The public copy's rows change by delete and insert only, so it needs no update trigger.
@@ -192,14 +195,16 @@ class PublicCopy:
             top = conn.execute("SELECT coalesce(max(seq), 0) FROM src.sqlite_sequence "
                                "WHERE name = 'publish_log'").fetchone()[0]
         location = location_setting(conn)
-        if last >= 0 and top == last and _state(conn, "location") == location:
+        blur = settings.public_faces(conn, schema="src")
+        if last >= 0 and top == last and _state(conn, "location") == location and _state(conn, "faces") == blur:
             return 0
         first = conn.execute("SELECT min(seq) FROM src.publish_log WHERE seq > ?", [last]).fetchone()[0]
         items = {r[0] for r in conn.execute("SELECT item FROM src.publish_log WHERE seq > ?", [last])}
         rebuild = (last < 0 or (first or top + 1) > last + 1 or _state(conn, "location") != location
+                   or _state(conn, "faces") != blur
                    or "settings" in items or "licences" in items
                    or ("cities" in items and location == "city"))  # photos carry their city's centre
-        select = _photo_select(location)
+        select = _photo_select(location, blur == "blur")
         if rebuild:
             conn.execute("DELETE FROM main.photos")
             removed = True
@@ -218,7 +223,7 @@ class PublicCopy:
             conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
         _copy_small_tables(conn)
         conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
-                         [("seq", str(top)), ("location", location)])
+                         [("seq", str(top)), ("location", location), ("faces", blur)])
         return changed
 
 

@@ -21,6 +21,9 @@ STATES = ("pending", "public", "withheld")
 PUBLISH_ON_IMPORT = ("review", "immediate")
 DEFAULT_PUBLISH_ON_IMPORT = "review"
 
+# A photo's faces are settled when detection ran (found some, or none) or an archivist cleared them.
+FACES_SETTLED = "({p}.faces_shown = 1 OR {p}.faces_status IN ('found', 'none'))"
+
 # Why a photo waits, in the order archivists should fix them: (key, SQL condition on row alias {p},
 # plain words for one photo, words for a count).
 _NEEDS_CREATOR = ("{p}.licence_id IS NOT NULL AND {p}.creator IS NULL AND coalesce((SELECT attribution_required "
@@ -30,12 +33,18 @@ WAITING = (
     ("creator", _NEEDS_CREATOR, "its licence requires a creator to credit, and none is known",
      "without the creator their licence requires"),
     ("approval", "{p}.pending", "waiting for an archivist's approval", "not yet approved"),
+    # While public images obscure faces (public-faces: blur, the default), a photo whose detection has
+    # not run or failed cannot be made safe to show (faces.py; columns of migration 16).
+    ("faces", "coalesce((SELECT value FROM settings WHERE key = 'public-faces'), 'blur') = 'blur' AND NOT "
+              + FACES_SETTLED,
+     "its faces have not been checked (detection has not run, or failed)", "whose faces are not checked yet"),
 )
 
 
-def state_sql(p: str) -> str:
-    """The state of row `p` (a table alias, or `new` in a trigger) as an SQL expression."""
-    blocked = " OR ".join(f"({cond.format(p=p)})" for _, cond, _, _ in WAITING)
+def state_sql(p: str, *, faces: bool = True) -> str:
+    """The state of row `p` (a table alias, or `new` in a trigger) as an SQL expression (`faces`:
+    False only for migration 15, which ran before photos had face columns)."""
+    blocked = " OR ".join(f"({cond.format(p=p)})" for key, cond, _, _ in WAITING if faces or key != "faces")
     return f"(CASE WHEN {p}.withheld THEN 'withheld' WHEN {blocked} THEN 'pending' ELSE 'public' END)"
 
 

@@ -13,11 +13,12 @@ from typing import Any
 import sqlite_utils
 
 from ingest.catalogue import review
+from ingest.catalogue import faces
 from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
 from ingest.media import similar
 from ingest.media.images import FORMATS
-from ingest.model import Facts, FileResult, Tags
+from ingest.model import Face, Facts, FileResult, Tags
 from ingest.text import shown
 from ingest.times import now
 
@@ -149,6 +150,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             photo_id = cur.lastrowid
             db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
                                 _metadata_rows(photo_id, result.facts))
+        _record_faces(db, photo_id, result)
         db.conn.execute(
             """INSERT INTO photo_sources (photo_id, path, size, mtime_ns, first_seen, last_seen)
                VALUES (?, ?, ?, ?, ?, ?)
@@ -157,6 +159,15 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             [photo_id, stored_path(result.path), result.size, result.mtime_ns, stamp, stamp],
         )
     return photo_id, status
+
+
+def _record_faces(db: sqlite_utils.Database, photo_id: int, result: FileResult) -> None:
+    """The worker's detection, for a photo that has none yet (a duplicate's earlier one stands)."""
+    if result.faces_status is None:
+        return
+    found = None if result.faces_status == "failed" else [
+        Face(tuple(f[:4]), f[4]) for f in result.faces]
+    faces.record_detection(db, photo_id, found)
 
 
 def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: int, result: FileResult,

@@ -24,7 +24,7 @@ TAGGED = ("date", "city_id", "demonstration_id", "licence_id", "creator", "title
 # Fields an archivist can correct; ingest and retag never write over a corrected one.
 CORRECTABLE = (
     "title", "caption", "creator", "taken_at", "date", "city_id", "demonstration_id",
-    "licence_id", "keywords", "latitude", "longitude", "withheld", "pending", "needs_review",
+    "licence_id", "keywords", "latitude", "longitude", "withheld", "pending", "needs_review", "faces_shown",
 )
 # Machine-written columns that a correction of another field also freezes (column -> fields).
 GOVERNED_BY = {
@@ -413,16 +413,16 @@ _V15 = f"""
 -- An archive that already has photos keeps publishing on import, as it did.
 ALTER TABLE photos ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE photos ADD COLUMN state TEXT NOT NULL DEFAULT 'public';
-UPDATE photos SET state = {state_sql("photos")};
+UPDATE photos SET state = {state_sql("photos", faces=False)};
 CREATE INDEX idx_photos_state ON photos(state, id);
 CREATE TRIGGER photos_state_ai AFTER INSERT ON photos BEGIN
-  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id;
+  UPDATE photos SET state = {state_sql("new", faces=False)} WHERE id = new.id;
 END;
 CREATE TRIGGER photos_state_au AFTER UPDATE OF withheld, pending, licence_id, creator ON photos BEGIN
-  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id AND state IS NOT {state_sql("new")};
+  UPDATE photos SET state = {state_sql("new", faces=False)} WHERE id = new.id AND state IS NOT {state_sql("new", faces=False)};
 END;
 CREATE TRIGGER licences_state_au AFTER UPDATE OF attribution_required ON licences BEGIN
-  UPDATE photos SET state = {state_sql("photos")} WHERE licence_id = new.id AND state IS NOT {state_sql("photos")};
+  UPDATE photos SET state = {state_sql("photos", faces=False)} WHERE licence_id = new.id AND state IS NOT {state_sql("photos", faces=False)};
 END;
 DROP TRIGGER photos_rendition_au;
 CREATE TRIGGER photos_rendition_au AFTER UPDATE OF state, orientation, sha256 ON photos
@@ -434,8 +434,82 @@ INSERT INTO settings (key, value) SELECT 'publish-on-import', 'immediate' WHERE 
   ON CONFLICT(key) DO NOTHING;
 """
 
+_V16 = f"""
+-- Faces (catalogue/faces.py, media/faces.py): every public rendition has them obscured unless an
+-- archivist cleared the photo. faces_status: NULL (not run yet), found, none, failed; a photo
+-- whose detection has not settled is not public while the archive's public-faces is blur.
+-- photo_faces holds the detector's boxes and archivists' own (fractions of the upright image);
+-- an archivist's removal marks a box removed rather than deleting it, so re-detection keeps it out.
+ALTER TABLE photos ADD COLUMN faces_status TEXT;
+ALTER TABLE photos ADD COLUMN faces_shown INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE photo_faces (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+    score REAL,                     -- the detector's confidence; NULL for an archivist's box
+    source TEXT NOT NULL,           -- the detector's name (centerface), or archivist
+    removed INTEGER NOT NULL DEFAULT 0,
+    who TEXT,                       -- the archivist who added or removed it
+    at TEXT
+);
+CREATE INDEX idx_photo_faces_photo ON photo_faces(photo_id);
+-- Archives that already have photos keep showing what they showed; new archives obscure faces.
+INSERT INTO settings (key, value) SELECT 'public-faces', 'show' WHERE EXISTS (SELECT 1 FROM photos)
+    ON CONFLICT(key) DO NOTHING;
+-- A public rendition's pixels change with its boxes, its consent or the setting: new URLs, old ones dead.
+CREATE TRIGGER photos_rendition_faces AFTER UPDATE OF faces_status, faces_shown ON photos
+WHEN old.faces_status IS NOT new.faces_status OR old.faces_shown IS NOT new.faces_shown
+BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.id;
+END;
+CREATE TRIGGER photo_faces_rendition_i AFTER INSERT ON photo_faces BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.photo_id;
+END;
+CREATE TRIGGER photo_faces_rendition_u AFTER UPDATE ON photo_faces BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id IN (old.photo_id, new.photo_id);
+END;
+CREATE TRIGGER photo_faces_rendition_d AFTER DELETE ON photo_faces BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = old.photo_id;
+END;
+CREATE TRIGGER settings_faces_rendition_i AFTER INSERT ON settings WHEN new.key = 'public-faces' BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION};
+END;
+CREATE TRIGGER settings_faces_rendition_u AFTER UPDATE ON settings
+WHEN new.key = 'public-faces' AND old.value IS NOT new.value BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION};
+END;
+CREATE TRIGGER settings_faces_rendition_d AFTER DELETE ON settings WHEN old.key = 'public-faces' BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION};
+END;
+-- A photo whose faces are not settled waits (publication.py) while public-faces is blur: the state
+-- triggers now watch the detection, the consent and the setting too.
+DROP TRIGGER photos_state_ai;
+DROP TRIGGER photos_state_au;
+DROP TRIGGER licences_state_au;
+CREATE TRIGGER photos_state_ai AFTER INSERT ON photos BEGIN
+  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id;
+END;
+CREATE TRIGGER photos_state_au AFTER UPDATE OF withheld, pending, licence_id, creator, faces_status, faces_shown
+ON photos BEGIN
+  UPDATE photos SET state = {state_sql("new")} WHERE id = new.id AND state IS NOT {state_sql("new")};
+END;
+CREATE TRIGGER licences_state_au AFTER UPDATE OF attribution_required ON licences BEGIN
+  UPDATE photos SET state = {state_sql("photos")} WHERE licence_id = new.id AND state IS NOT {state_sql("photos")};
+END;
+CREATE TRIGGER settings_state_i AFTER INSERT ON settings WHEN new.key = 'public-faces' BEGIN
+  UPDATE photos SET state = {state_sql("photos")} WHERE state IS NOT {state_sql("photos")};
+END;
+CREATE TRIGGER settings_state_u AFTER UPDATE ON settings WHEN new.key = 'public-faces' BEGIN
+  UPDATE photos SET state = {state_sql("photos")} WHERE state IS NOT {state_sql("photos")};
+END;
+CREATE TRIGGER settings_state_d AFTER DELETE ON settings WHEN old.key = 'public-faces' BEGIN
+  UPDATE photos SET state = {state_sql("photos")} WHERE state IS NOT {state_sql("photos")};
+END;
+UPDATE photos SET state = {state_sql("photos")} WHERE state IS NOT {state_sql("photos")};
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

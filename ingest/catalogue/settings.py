@@ -16,12 +16,15 @@ from ingest.reference.licences import exact_licence
 DEFAULT_TITLE = "Demonstration photo archive"
 PUBLIC_LOCATIONS = ("exact", "city", "none")
 DEFAULT_LOCATION = "city"
+PUBLIC_FACES = ("blur", "show")
+DEFAULT_FACES = "blur"      # new archives; migration 16 sets `show` in archives that had photos
 
 SETTINGS = {
     "default-licence": "licence (SPDX id) for photos whose file and import state none",
     "public-location": "where the public gallery places photos: exact, city (default) or none",
     "publish-on-import": ("what an import does with new photos: review (they wait for an archivist; the default "
                           "for new archives) or immediate (public at once if licensed and credited)"),
+    "public-faces": "faces in public images, downloads and feeds: blur (obscured, the default) or show",
     "public-url": "the gallery's public address (https://...): every absolute link, feed and credit line starts with it",
     "title": f"the archive's name: the source of every credit line [default: {DEFAULT_TITLE}]",
 }
@@ -49,6 +52,11 @@ def title(db: Any) -> str:
 def public_location(db: Any, schema: str = "main") -> str:
     found = value(db, "public-location", schema)
     return found if found in PUBLIC_LOCATIONS else DEFAULT_LOCATION
+
+
+def public_faces(db: Any, schema: str = "main") -> str:
+    found = value(db, "public-faces", schema)
+    return found if found in PUBLIC_FACES else DEFAULT_FACES
 
 
 def public_url(raw: str) -> str:
@@ -82,6 +90,8 @@ def check(key: str, raw: str) -> str:
         return found
     if key == "public-location" and raw not in PUBLIC_LOCATIONS:
         raise ValueError(f"{raw!r}: public-location is one of {', '.join(PUBLIC_LOCATIONS)}")
+    if key == "public-faces" and raw not in PUBLIC_FACES:
+        raise ValueError(f"{raw!r}: public-faces is one of {', '.join(PUBLIC_FACES)}")
     if key == "public-url":
         return public_url(raw)
     if key == "publish-on-import" and raw not in PUBLISH_ON_IMPORT:

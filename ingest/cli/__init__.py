@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "sharing:export_", "sidecars": "sharing:sidecars_",
     "serve": "serving:serve",
     "settings": "admin:settings_", "archivists": "admin:archivists",
+    "faces": "faces:faces_",
 }
 
 

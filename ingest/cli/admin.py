@@ -6,6 +6,7 @@ import click
 
 from ingest.catalogue import settings
 from ingest.catalogue.accounts import add_archivist, disable_archivist, list_archivists, remove_archivist
+from ingest.catalogue.faces import settled
 from ingest.catalogue.schema import transaction
 from ingest.cli.common import archive_options, get_archive
 
@@ -22,6 +23,7 @@ def settings_(ctx, key, value, db_path, store_path, unset):
     \b
     default-licence  licence (SPDX id) for photos whose file and import state none
     public-location  exact, city (default) or none: where the public gallery places photos
+    public-faces     blur (default for new archives) or show: faces in public images
     title            the archive's name, the source in every credit line
     """
     db = get_archive(ctx, db_path, store_path).db
@@ -43,6 +45,11 @@ def settings_(ctx, key, value, db_path, store_path, unset):
     click.echo(f"{key} = {value or ''}")
     if key == "default-licence" and db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
         click.echo("Run `ingest retag` to apply it to the photos already in the archive.", err=True)
+    if key == "public-faces" and value == "blur":
+        waiting = db.execute(f"SELECT count(*) FROM photos p WHERE NOT {settled('p')}").fetchone()[0]
+        if waiting:
+            are = "photos have" if waiting != 1 else "photo has"
+            click.echo(f"{waiting} {are} no face detection yet, so not public: run `ingest faces detect`.", err=True)
 
 
 @click.group()

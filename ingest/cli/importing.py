@@ -38,9 +38,11 @@ from ingest.media.verify import verify as check
               help="Refuse images larger than this (decompression bombs).")
 @click.option("--timeout", type=click.IntRange(1, 3600), default=120, show_default=True,
               help="Seconds allowed per file.")
+@click.option("--no-faces", is_flag=True,
+              help="Skip face detection (while faces are obscured, such photos are not public until `ingest faces detect`).")
 @click.pass_context
 def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, city, publish, jobs, dry_run,
-            max_megapixels, timeout):
+            max_megapixels, timeout, no_faces):
     """Import photos from PATHS (files and folders, recursively).
 
     Files are recognised by their content, stored once by their SHA-256 in the store, and tagged
@@ -85,7 +87,7 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
         summary = run_ingest(archive.db, archive.store, list(paths), options, jobs=jobs or default_jobs(),
                              dry_run=dry_run, max_pixels=max_megapixels * 1_000_000, timeout=timeout,
                              publish=publish, report=report, advance=lambda n: bar.update(n, bar.pos + n),
-                             notice=lambda line: click.echo(line, err=True))
+                             notice=lambda line: click.echo(line, err=True), detect_faces=not no_faces)
     click.echo(summary.text())
     if summary.problems:
         ctx.exit(1)

@@ -122,6 +122,7 @@ def run_ingest(
     report: Report | None = None,
     advance: Advance | None = None,
     notice: Notice | None = None,
+    detect_faces: bool = True,
 ) -> Summary:
     """Import files and folders into the catalogue and the store; returns what happened.
 
@@ -132,7 +133,7 @@ def run_ingest(
     with nullcontext() if dry_run else import_lock(db, notice):
         return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
                     timeout=timeout, hold=hold_on_import(db, publish), report=report, advance=advance,
-                    notice=notice)
+                    notice=notice, detect_faces=detect_faces)
 
 
 def _shown_folder(path: str) -> str:
@@ -143,7 +144,7 @@ def _shown_folder(path: str) -> str:
 
 def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Options, *, jobs: int,
          dry_run: bool, max_pixels: int, timeout: int, hold: bool, report: Report | None,
-         advance: Advance | None, notice: Notice | None) -> Summary:
+         advance: Advance | None, notice: Notice | None, detect_faces: bool = True) -> Summary:
     started = time.monotonic()
     summary = Summary(dry_run=dry_run)
     registry = load_registry(db)
@@ -188,7 +189,8 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 continue
             if item.named:
                 named.add(item.path)
-            yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout, item.sidecars)
+            yield Job(item.path, item.size, item.mtime_ns, str(store.root), dry_run, max_pixels, timeout, item.sidecars,
+                      detect_faces)
 
     status = "interrupted"
     batch = Batch(db)

@@ -22,7 +22,7 @@ from ingest.importer.read.exif import read_exif, read_exif_pillow
 from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.names import read_names
 from ingest.importer.read.xmp import read_sidecar, read_xmp
-from ingest.media import images, similar
+from ingest.media import faces, images, similar
 from ingest.media.store import Store, put_original, write_atomic
 from ingest.model import FileResult
 
@@ -39,6 +39,7 @@ class Job:
     max_pixels: int = images.MAX_PIXELS
     timeout: int = 120
     sidecars: tuple[str, ...] | None = None   # as the scan found them; None: look beside the file
+    detect_faces: bool = True
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -154,12 +155,34 @@ def extract(job: Job, result: FileResult) -> None:
         return
     store = Store(job.store)
     put_original(store, result.sha256, images.FORMATS[fmt][1], data)
+    im = None
     if not store.has_derivatives(result.sha256):
-        web, thumb = images.derivatives(opened)
+        im = images.web_image(opened)
+        web, thumb = images.encode_derivatives(im)
         write_atomic(store.derivative("web", result.sha256), web)
         write_atomic(store.derivative("thumbs", result.sha256), thumb)
     else:
         thumb = store.derivative("thumbs", result.sha256).read_bytes()
+    if job.detect_faces:
+        detect_faces(result, im if im is not None else store.derivative("web", result.sha256))
     # From the thumbnail (upright, sRGB, small): about 1/30 of the derivatives' cost, and the same
     # hash `ingest retag` computes for photos imported before there were hashes.
     result.phash = similar.phash_jpeg(thumb)
+
+
+def detect_faces(result: FileResult, image: Any, edge: int = faces.DETECT_EDGE) -> None:
+    """Faces on the web size's pixels (an Image, or the stored web size's path): the image the
+    derivatives were made from, so no second decode. A failure is a warning, and leaves the photo
+    unpublished while faces are obscured (faces_status `failed`)."""
+    try:
+        if isinstance(image, images.Image.Image):
+            found = faces.detect(image, edge=edge)
+        else:
+            with images.Image.open(image) as im:
+                found = faces.detect(im, edge=edge)
+    except Exception as e:  # the detector's or the model's failure costs this photo's publication only
+        result.faces_status = "failed"
+        result.warnings.append(("faces", f"face detection failed ({type(e).__name__}): not public until it runs"))
+        return
+    result.faces_status = "found" if found else "none"
+    result.faces = [(*f.box, f.score) for f in found]

@@ -199,8 +199,27 @@ def _encode(im: Image.Image) -> bytes:
     return strip_metadata(out.getvalue())
 
 
+encode_jpeg = _encode
+
+
 def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) -> tuple[bytes, bytes]:
     """Web size and thumbnail as JPEG bytes: one decode, upright, sRGB, no metadata at all."""
+    return encode_derivatives(web_image(opened, web), thumb)
+
+
+def encode_derivatives(im: Image.Image, thumb: int = THUMB_SIZE) -> tuple[bytes, bytes]:
+    """The web size `im` and a thumbnail made from it, as JPEG bytes with no metadata at all."""
+    try:
+        small = im.copy()
+        small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return _encode(im), _encode(small)
+    except Exception as e:
+        raise FileProblem("corrupt", f"cannot encode image: {_reason(e)}") from None
+
+
+def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
+    """The web size's pixels: one decode (a JPEG at its draft scale), upright, sRGB. The face
+    detector reads these too, so a photo is still decoded once."""
     im = opened.image
     try:
         if im.format == "JPEG":
@@ -209,9 +228,7 @@ def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) ->
         im = rotate(im, opened.orientation)
         im = to_srgb_rgb(im)
         im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        small = im.copy()
-        small.thumbnail((thumb, thumb), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        return _encode(im), _encode(small)
+        return im
     except FileProblem:
         raise
     except (Image.DecompressionBombError, MemoryError):

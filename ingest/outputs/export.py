@@ -19,7 +19,9 @@ from typing import Any, Iterable
 import sqlite_utils
 from PIL.PngImagePlugin import PngInfo
 
+from ingest.catalogue import faces
 from ingest.errors import ArchiveError
+from ingest.media import faces as face_pixels
 from ingest.media import icc, images
 from ingest.media.store import Store
 from ingest.media.write.exif import build_exif
@@ -54,12 +56,16 @@ class PhotoInfo:
     withheld: bool              # not public: withheld, or waiting for review (publication.py)
     exif: dict[str, Any]
     state: str = "public"
+    # The face boxes every copy obscures ([] when faces may be shown); None while the photo's faces
+    # are not settled (no copy can be made then).
+    obscure: list | None = None
+    rendition: str | None = None
 
 
 def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
     row = db.execute(
         """SELECT p.id, p.sha256, p.format, p.title, p.caption, p.creator, p.taken_at, p.licence_id,
-                  l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.state
+                  l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.state, p.rendition
            FROM photos p LEFT JOIN licences l ON l.id = p.licence_id LEFT JOIN cities c ON c.id = p.city_id
            LEFT JOIN demonstrations d ON d.id = p.demonstration_id WHERE p.id = ?""", [photo_id]).fetchone()
     if row is None:
@@ -68,8 +74,12 @@ def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
     for key, value in db.execute("SELECT key, value FROM metadata WHERE photo_id = ? AND source = 'exif'", [photo_id]):
         if key in _EXIF_KEPT:
             exif[key] = json.loads(value)
+    try:
+        obscure = faces.to_obscure(db, photo_id)
+    except ArchiveError:
+        obscure = None
     return PhotoInfo(*row[:11], json.loads(row[11]) if row[11] else [], row[12], row[13], row[14] != "public", exif,
-                     row[14])
+                     row[14], obscure, row[15])
 
 
 def photo_credit(photo: PhotoInfo, archive_name: str, page_url: str | None) -> Credit:
@@ -129,14 +139,19 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
     """(bytes, file extension) of a licence-carrying, privacy-safe copy."""
     if size not in SIZES:
         raise ArchiveError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
+    if photo.obscure is None:
+        raise ArchiveError(f"photo {photo.id}: faces not detected yet (run `ingest faces detect`)")
     xmp = xmp_packet(fields)
+    seed = face_pixels.seed_for(photo.sha256, photo.rendition or "", size)
     if size == "web":
         data = store.derivative("web", photo.sha256).read_bytes()
+        data = face_pixels.obscure_jpeg(data, photo.obscure, seed)
         return replace_jpeg_metadata(data, exif=_exif_block(photo, None), xmp=xmp), "jpg"
     data = store.original(photo.sha256, images.FORMATS[photo.format][1]).read_bytes()
-    if photo.format == "JPEG" and keeps_colours(data):
+    if photo.format == "JPEG" and keeps_colours(data) and not photo.obscure:
         orientation = images.open_image(data, "JPEG").orientation
         return replace_jpeg_metadata(data, exif=_exif_block(photo, orientation), xmp=xmp), "jpg"
+    # Decoded in full: a format to convert, or faces to obscure (the stored original never changes).
     opened = images.open_image(data, photo.format)
     im = images.rotate(opened.image, opened.orientation)
     out = io.BytesIO()
@@ -144,12 +159,14 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
         info = PngInfo()
         info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
         profile = im.info.get("icc_profile")
+        if photo.obscure:
+            im = face_pixels.obscure(im.convert("RGBA" if "A" in im.mode else "RGB"), photo.obscure, seed=seed)
         im.save(out, "PNG", pnginfo=info, exif=_exif_block(photo, None),
                 icc_profile=icc.sanitise(profile) if profile else None)
         return out.getvalue(), "png"
-    # TIFF, WebP, HEIC, AVIF, and JPEGs whose colour profile cannot be reduced (media/icc.py): a
-    # full-size sRGB JPEG, which every reuser can open and which carries XMP.
-    im = images.to_srgb_rgb(im)
+    # TIFF, WebP, HEIC, AVIF, JPEGs whose colour profile cannot be reduced (media/icc.py), and JPEGs
+    # with faces to obscure: a full-size sRGB JPEG, which every reuser can open and which carries XMP.
+    im = face_pixels.obscure(images.to_srgb_rgb(im), photo.obscure or [], seed=seed)
     im.save(out, "JPEG", quality=92)
     return replace_jpeg_metadata(out.getvalue(), exif=_exif_block(photo, None), xmp=xmp), "jpg"
 

@@ -16,6 +16,7 @@ from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 
 from ingest.archive import Archive
+from ingest.catalogue import faces
 from ingest.catalogue.corrections import (
     BY_COLUMN,
     Invalid,
@@ -266,7 +267,8 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
         sizes = batch_sizes(db, (e.batch for e in found), skip=undone)
         edits = [{"id": e.id, "at": e.at, "who": e.who, "via": e.via, "undone": e.id in undone,
                   "batch_size": sizes.get(e.batch, 1),
-                  "undoes": e.undoes, "field": BY_COLUMN[e.field].label if e.field in BY_COLUMN else e.field,
+                  "undoes": e.undoes, "undoable": e.field in BY_COLUMN,  # a face box: remove or add one instead
+                  "field": BY_COLUMN[e.field].label if e.field in BY_COLUMN else e.field.replace("_", " ").capitalize(),
                   "old": describe(db, e.field, e.old), "new": describe(db, e.field, e.new)}
                  for e in found]
         return {
@@ -274,12 +276,56 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
             **dict(zip(("demonstrations", "licences"), _choices(db))),
             "cities": [r[0] for r in db.execute("SELECT name FROM cities ORDER BY name")],
             "withheld": current["withheld"] == "yes",
+            "faces": _faces_context(db, photo_id),
         }
 
     return await on_catalogue(catalogue_db(datasette), load)
 
 
+def _faces_context(db, photo_id: int) -> dict[str, Any]:
+    status, shown = db.execute("SELECT faces_status, faces_shown FROM photos WHERE id = ?", [photo_id]).fetchone()
+    return {"status": status, "shown": bool(shown), "blurring": faces.blurring(db),
+            "boxes": [{"id": b.id, "x": b.box[0] * 100, "y": b.box[1] * 100, "w": b.box[2] * 100, "h": b.box[3] * 100,
+                       "source": b.source, "score": b.score, "removed": b.removed, "who": b.who}
+                      for b in faces.boxes(db, photo_id)]}
+
+
+async def edit_faces(request, datasette) -> Response:
+    """POST the photo page's faces form: consent, a box added (x, y, w, h in percent of the
+    picture), or a box removed. Audited like every edit; the photo gets new public URLs."""
+    if (refused := _refused(datasette, request)) is not None:
+        return refused
+    if request.method != "POST":
+        return Response.text("POST the faces form", status=405)
+    photo_id = int(request.url_vars["id"])
+    form = await request.post_vars()
+    back = _back(datasette, form, f"/{public_db(datasette).name}/photos/{photo_id}")
+    who, action = request.actor["id"], form.get("action", "")
+
+    def change(db):
+        if action == "consent":
+            made = apply_changes(db, [photo_id], {"faces_shown": 1 if form.get("shown") == "1" else 0},
+                                 who=who, via="web")
+            return "Faces may be shown." if made and made[0].new else "Faces obscured." if made else "Nothing changed."
+        if action == "add":
+            box = faces.parse_box(",".join(f"{form.get(k, '').strip()}%" for k in ("x", "y", "w", "h")))
+            return f"Box {faces.add_box(db, photo_id, box, who=who, via='web')} added."
+        if action.startswith("remove:") and action[7:].isdigit():
+            faces.remove_box(db, photo_id, int(action[7:]), who=who, via="web")
+            return f"Box {action[7:]} removed."
+        raise ArchiveError("unknown faces action")
+
+    try:
+        said = await on_catalogue_write(datasette, change)
+    except ArchiveError as e:
+        datasette.add_message(request, f"Nothing was saved: {e}", datasette.ERROR)
+        return Response.redirect(back)
+    datasette.add_message(request, said)
+    return Response.redirect(back)
+
+
 ROUTES = [
+    (r"^/-/gallery/faces/(?P<id>\d+)$", edit_faces),
     (r"^/-/gallery/edit/(?P<id>\d+)$", edit_photo),
     (r"^/-/gallery/undo/(?P<edit>\d+)$", undo_edit),
     (r"^/-/gallery/batch$", batch_edit),

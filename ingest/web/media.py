@@ -11,7 +11,9 @@ from typing import AsyncIterator, Callable
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 
+from ingest.catalogue import faces
 from ingest.errors import ArchiveError
+from ingest.media import faces as face_pixels
 from ingest.media.jpeg import NotJpeg, strip_metadata
 from ingest.outputs.export import SIZES, PhotoInfo, ZipStream, load_public, public_file, source_path
 from ingest.web import compat, limits, permissions
@@ -44,6 +46,12 @@ def _read_clean(path) -> bytes:
     return strip_metadata(path.read_bytes())
 
 
+def _read_public(path, boxes: list, seed: int) -> bytes:
+    """A public rendition: the stored derivative with its faces obscured (made per request, from
+    the derivative: nothing new is kept on disk, and a withdrawn photo leaves no copy behind)."""
+    return face_pixels.obscure_jpeg(_read_clean(path), boxes, seed)
+
+
 def _not_found() -> Response:
     return Response.text("Not found", status=404, headers={"Cache-Control": "no-store"})
 
@@ -58,12 +66,18 @@ async def serve_image(request, datasette) -> Response:
     the photo is not public, so the old URLs of a withdrawn photo are dead."""
     kind, name = request.url_vars["kind"], request.url_vars["sha256"]
     public = public_db(datasette)
+    boxes: list = []
     if TOKEN.match(name):
-        row = (await public.execute("SELECT sha256 FROM photos WHERE rendition = ?", [name])).first() \
+        row = (await public.execute("SELECT sha256, id FROM photos WHERE rendition = ?", [name])).first() \
             if public is not None else None
-        if row is None:
+        catalogue = catalogue_db(datasette)
+        if row is None or catalogue is None:
             return _not_found()
         sha, caching = row[0], PUBLIC_IMAGE
+        try:  # the catalogue's boxes now; the token changes with them, so they are this URL's
+            boxes = await on_catalogue(catalogue, lambda db: faces.to_obscure(db, row[1]))
+        except ArchiveError:
+            return _not_found()
     elif SHA.match(name) and permissions.is_archivist(request.actor) and await visible(datasette, request.actor, "sha256", name):
         sha, caching = name, ARCHIVIST_IMAGE
     elif SHA.match(name) and public is not None:
@@ -79,7 +93,7 @@ async def serve_image(request, datasette) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response("", status=304, headers={"ETag": etag, "Cache-Control": caching})
     try:
-        body = await asyncio.to_thread(_read_clean, path)
+        body = await asyncio.to_thread(_read_public, path, boxes, face_pixels.seed_for(sha, name, kind))
     except (OSError, NotJpeg):
         return _not_found()
     return Response(body, content_type="image/jpeg", headers={"Cache-Control": caching, "ETag": etag})
@@ -194,7 +208,7 @@ async def download(request, datasette) -> Response:
         if not all(await asyncio.to_thread(lambda: [source_path(store, p, size).is_file() for p in photos])):
             raise ArchiveError("a stored file is missing")
         if "id" in request.url_vars:
-            if size == "web" or photos[0].format == "JPEG":  # a copy of the stored bytes: cheap
+            if size == "web" or (photos[0].format == "JPEG" and not photos[0].obscure):  # a copy of the stored bytes: cheap
                 filename, data, _ = await asyncio.to_thread(copy, photos[0])
             else:  # decoded in full (PNG, TIFF, HEIC ... originals): counts like a ZIP being made
                 async with gate.slot() as ok:
