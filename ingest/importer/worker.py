@@ -21,6 +21,7 @@ from ingest.errors import FileProblem, MetadataProblem
 from ingest.importer.read.exif import read_exif, read_exif_pillow
 from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.names import read_names
+from ingest.importer.read.png import read_png_text
 from ingest.importer.read.xmp import read_sidecar, read_xmp
 from ingest.media import images, similar
 from ingest.media.store import Store, put_original, write_atomic
@@ -138,7 +139,9 @@ def extract(job: Job, result: FileResult) -> None:
     result.orientation = opened.orientation
 
     _facts(result, "exif", _exif, data, opened.image)
-    _facts(result, "xmp", read_xmp, data)
+    _facts(result, "xmp", read_xmp, data, opened.image.info)
+    if fmt == "PNG":
+        _facts(result, "png", read_png_text, opened.image.info)
     _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)
     tiff_iptc = None
     if fmt == "TIFF":

@@ -7,6 +7,7 @@ scale the web size needs, and the thumbnail is made from the web size.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -128,8 +129,25 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
     return Opened(im, w, h, orientation)
 
 
+# Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):
+# an address means nothing to a person, and the file is named beside the message anyway.
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-f]+>|\s*'<[\w.]+ object at 0x[0-9a-f]+>'")
+
+
+def header_info(data: bytes) -> dict:
+    """What the decoder's header parse finds beside the pixels (`Image.info`: XMP, text chunks),
+    without decoding; empty for what it cannot open."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(Image.open(io.BytesIO(data)).info)
+    except Exception:
+        return {}
+
+
 def _reason(e: Exception) -> str:
-    text = str(e).split("\n")[0][:120]
+    """A library's exception as one plain line: no object reprs, no second line."""
+    text = _OBJECT_REPR.sub("", str(e).split("\n")[0])[:120].strip()
     return text or type(e).__name__
 
 
