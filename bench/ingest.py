@@ -69,7 +69,7 @@ from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import connect
 from ingest.importer.resolve import resolve
 from ingest.importer.scan import Candidate, scan
-from ingest.importer.worker import Job, process
+from ingest.importer.worker import Job, process, read_only
 from ingest.media import images
 from ingest.media.write.xmp import xmp_packet
 
@@ -346,8 +346,8 @@ def bare_loop(paths: list[str], jobs: int) -> float:
 
 def metadata_loop(root: Path, db_path: Path) -> tuple[float, float, int, int]:
     """The pipeline minus decoding and the store, in this process: scan, the unchanged check, then per
-    file `extract.process` in dry-run mode (read once, hash, header, EXIF + XMP + sidecar + IPTC
-    readers, names; it returns before the store and the decoder), `resolve` and `record_file` into a
+    file `worker.process` with its metadata stage only (`read_only`: read once, hash, header, EXIF +
+    XMP + sidecar + IPTC readers, names; no decoder, no store), `resolve` and `record_file` into a
     real catalogue, one transaction per file as the pipeline does. Returns (seconds, seconds for the
     first file, one-time loads included, files, metadata rows)."""
     db = connect(db_path)
@@ -357,7 +357,8 @@ def metadata_loop(root: Path, db_path: Path) -> tuple[float, float, int, int]:
     for item in scan([str(root)]):
         if not isinstance(item, Candidate) or known_unchanged(db, item.path, item.size, item.mtime_ns):
             continue
-        result = process(Job(item.path, item.size, item.mtime_ns, str(db_path.parent / "unused-store"), dry_run=True))
+        result = process(Job(item.path, item.size, item.mtime_ns, str(db_path.parent / "unused-store"), dry_run=True),
+                         read_only)
         if result.problem:
             sys.exit(f"bench: {item.path}: {result.problem}")
         record_file(db, registry, result, resolve(result.facts, registry))

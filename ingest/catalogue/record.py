@@ -155,6 +155,23 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
     return photo_id, status
 
 
+def predict_outcome(db: sqlite_utils.Database, result: FileResult, hashes: set[str]) -> str:
+    """What `record_file` would answer for this file, writing nothing (a dry run's prediction):
+    imported, duplicate (of a photo in the catalogue or earlier in this run), updated, unchanged.
+    `hashes` holds the files this run would import before it; the file's hash is added to it."""
+    if result.sha256 in hashes:
+        return "duplicate"
+    row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
+    if row is None:
+        hashes.add(result.sha256)
+        return "imported"
+    known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [stored_path(result.path)]).fetchone()
+    if not known or known[0] != row[0]:
+        return "duplicate"
+    same = result.facts.get("xmp-sidecar", {}) == load_facts(db, row[0]).get("xmp-sidecar", {})
+    return "unchanged" if same else "updated"
+
+
 def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: int, result: FileResult,
                      tags: Tags) -> bool:
     """Same bytes, edited sidecar (captions fixed in Lightroom): take the new XMP, re-tag. Corrected

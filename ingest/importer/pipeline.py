@@ -21,6 +21,7 @@ from ingest.catalogue.record import (
     finish_run,
     held_reason,
     known_unchanged,
+    predict_outcome,
     record_file,
     record_problem,
     start_run,
@@ -29,7 +30,7 @@ from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.retag import fill_phashes
-from ingest.importer.scan import Missing, Skipped, scan
+from ingest.importer.scan import Ignored, Missing, Skipped, scan
 from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
@@ -159,13 +160,24 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
         if report:
             report(shown(path), kind, message)
 
+    def skipped(path: str, reason: str) -> None:
+        """Not a photo, found in a folder: counted apart from problems, but named, never silent."""
+        summary.skipped += 1
+        summary.lines.append((shown(path), "skipped", f"skipped: {reason}"))
+        if report:
+            report(shown(path), "skipped", f"skipped: {reason}")
+
     named: set[str] = set()
+    hashes: set[str] = set()   # a dry run's: what it would have imported so far
 
     def candidates() -> Iterator[Job]:
         for item in scan(paths, store.root):
             if isinstance(item, Skipped):
                 if notice:
                     notice(f"{_shown_folder(item.path)}: {item.reason}")
+                continue
+            if isinstance(item, Ignored):
+                skipped(item.path, item.reason)
                 continue
             summary.seen += 1
             if isinstance(item, Missing):
@@ -191,7 +203,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
             if result.problem:
                 kind, message = result.problem
                 if kind == "not-image" and result.path not in named and Path(result.path).suffix.lower() not in IMAGE_SUFFIXES:
-                    summary.skipped += 1
+                    skipped(result.path, message)
                     continue
                 problem(result.path, kind, message)
                 continue
@@ -201,11 +213,11 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 result.facts["flag"] = dict(flags)
             tags = resolve(result.facts, registry)
             if dry_run:
-                summary.imported += 1
-                continue
-            batch.begin()
-            photo_id, outcome = record_file(db, registry, result, tags)
-            batch.tick()
+                photo_id, outcome = None, predict_outcome(db, result, hashes)
+            else:
+                batch.begin()
+                photo_id, outcome = record_file(db, registry, result, tags)
+                batch.tick()
             if outcome == "held":
                 like = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
                 summary.held.append((photo_id, like))

@@ -11,9 +11,14 @@ import hashlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +78,48 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
-def process(job: Job) -> FileResult:
-    """Run `extract` under a time limit; turn every failure into a problem on the result."""
+_MAX_LIBRARY_WARNINGS = 3
+
+
+@contextmanager
+def library_warnings(result: FileResult) -> Iterator[None]:
+    """What the libraries say about one file (Python warnings from Pillow, lines libtiff or libheif
+    print on the process's stderr) becomes that file's warnings, not noise on the user's terminal."""
+    sys.stderr.flush()
+    sink = _stderr_sink(os.getpid())
+    sink.seek(0)
+    sink.truncate()
+    saved = os.dup(2)
+    os.dup2(sink.fileno(), 2)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    sink.seek(0)
+    printed = sink.read(4096).decode("utf-8", "replace").splitlines()
+    said = [str(w.message) for w in caught] + printed
+    for line in list(dict.fromkeys(" ".join(line.split()) for line in said if line.strip()))[:_MAX_LIBRARY_WARNINGS]:
+        result.warnings.append(("decoder", line[:200]))
+
+
+@lru_cache(maxsize=1)
+def _stderr_sink(pid: int) -> Any:
+    """One scratch file per process for what C libraries print (reused, emptied per file); by pid,
+    as a forked worker must not share its parent's file offset."""
+    return tempfile.TemporaryFile()
+
+
+def process(job: Job, work: Callable[[Job, FileResult], None] | None = None) -> FileResult:
+    """Run `work` (`extract` unless told) under a time limit; turn every failure into a problem."""
     result = FileResult(job.path, job.size, job.mtime_ns)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(job.timeout)
     try:
-        extract(job, result)
+        with library_warnings(result):
+            (work or extract)(job, result)
     except FileProblem as e:
         result.problem = (e.kind, e.message)
     except _Timeout:
@@ -123,7 +163,8 @@ def _exif(data: bytes, image: Any) -> dict[str, Any]:
     return facts
 
 
-def extract(job: Job, result: FileResult) -> None:
+def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
+    """The metadata stage: read the file once; its hash, header and facts onto `result`."""
     path = Path(job.path)
     if job.size > MAX_FILE_BYTES:
         raise FileProblem("too-large", f"refused: {job.size / 1024**3:.1f} GiB is above the {MAX_FILE_BYTES // 1024**3} GiB file limit")
@@ -152,13 +193,28 @@ def extract(job: Job, result: FileResult) -> None:
     result.facts.update(read_names(path))
     # What the pixels still need after decoding (pillow-heif applies it itself), beside what EXIF said.
     result.facts["image"] = {"Orientation": opened.orientation, "Format": fmt}
+    return data, opened
 
-    if job.dry_run:
+
+def read_only(job: Job, result: FileResult) -> None:
+    """`read_file` alone, for `process`: what the metadata benchmark measures (no decode, no store)."""
+    read_file(job, result)
+
+
+def extract(job: Job, result: FileResult) -> None:
+    """Read, then decode: into the store, or (dry run) only to know that a real run would succeed."""
+    data, opened = read_file(job, result)
+    fmt = result.format
+
+    if job.dry_run:  # the same decode as a real run, so that a dry run's counts are the real run's
+        images.derivatives(opened)
+        result.warnings += [("decode", w) for w in opened.warnings]
         return
     store = Store(job.store)
     put_original(store, result.sha256, images.FORMATS[fmt][1], data)
     if not store.has_derivatives(result.sha256):
         web, thumb = images.derivatives(opened)
+        result.warnings += [("decode", w) for w in opened.warnings]
         write_atomic(store.derivative("web", result.sha256), web)
         write_atomic(store.derivative("thumbs", result.sha256), thumb)
     else:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
 from ingest.media.jpeg import strip_metadata
@@ -63,7 +63,7 @@ def sniff(head: bytes, suffix: str = "") -> str:
         return "JPEG"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "PNG"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic TIFF and BigTIFF
         if suffix.lower() in _RAW_EXTENSIONS:
             raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a JPEG or TIFF export")
         return "TIFF"
@@ -92,6 +92,8 @@ class Opened:
     width: int            # as displayed, after orientation
     height: int
     orientation: int      # the EXIF orientation the pixels still need (1 when the decoder applied it)
+    data: bytes = b""     # the file's bytes, to open again (a truncated JPEG is decoded a second time)
+    warnings: list[str] = field(default_factory=list)   # imported anyway, but the user should know
 
 
 def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budget: int = DECODE_BUDGET) -> Opened:
@@ -126,7 +128,7 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         orientation = 1
     if orientation >= 5:
         w, h = h, w
-    return Opened(im, w, h, orientation)
+    return Opened(im, w, h, orientation, data)
 
 
 # Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):
@@ -223,7 +225,12 @@ def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) ->
     try:
         if im.format == "JPEG":
             im.draft("RGB", _draft_box(*im.size, web))
-        im.load()
+        try:
+            im.load()
+        except OSError as e:
+            if "truncated" not in str(e) or not opened.data:
+                raise
+            im = _load_truncated(opened, web)
         im = rotate(im, opened.orientation)
         im = to_srgb_rgb(im)
         im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -236,6 +243,44 @@ def derivatives(opened: Opened, web: int = WEB_SIZE, thumb: int = THUMB_SIZE) ->
         raise FileProblem("too-large", "refused: image too large to decode") from None
     except Exception as e:
         raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
+
+
+def _load_truncated(opened: Opened, web: int) -> Image.Image:
+    """A file cut short (a card pulled out too soon, a download stopped): decode what is there, as
+    exiftool and every viewer do, and say so. Pillow's switch for it is process-wide: restored."""
+    im = Image.open(io.BytesIO(opened.data), formats=[opened.image.format])
+    if im.format == "JPEG":
+        im.draft("RGB", _draft_box(*im.size, web))
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        im.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = saved
+    missing = _filled_rows(im) / im.height
+    if missing > MAX_MISSING:
+        raise FileProblem("corrupt", f"truncated: the file is cut short and {missing:.0%} of the picture is missing")
+    opened.warnings.append("the file is cut short (its last bytes are missing): imported as it decodes")
+    return im
+
+
+# A cut file is imported while what is missing does not show: a few bytes lose a few rows of a
+# baseline JPEG at most (exiftool and every viewer read it); half a file is half a grey picture.
+MAX_MISSING = 0.01
+
+
+def _filled_rows(im: Image.Image) -> int:
+    """How many rows at the bottom the decoder filled with one flat colour (what it does past the
+    end of a truncated file), counted in strips of about 1% of the height."""
+    step = max(1, im.height // 100)
+    bottom = im.height
+    while bottom > 0:
+        strip = im.crop((0, max(0, bottom - step), im.width, bottom)).getextrema()
+        bands = strip if isinstance(strip[0], tuple) else (strip,)
+        if any(lo != hi for lo, hi in bands):
+            break
+        bottom -= step
+    return im.height - max(bottom, 0)
 
 
 _TRANSPOSE = {
