@@ -126,6 +126,12 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         orientation = 1
     if orientation not in range(1, 9) or fmt in _DECODER_ORIENTS:
         orientation = 1
+    if fmt == "HEIF" and not heif_transformed(data):
+        # Samsung phones write a portrait's rotation only in EXIF, with no irot/imir box, and show
+        # it upright; pillow-heif applies only the boxes (and reports EXIF's value as
+        # `original_orientation`). With a box, the box is the rotation: never both.
+        exif_orientation = im.info.get("original_orientation")
+        orientation = exif_orientation if exif_orientation in range(2, 9) else 1
     if orientation >= 5:
         w, h = h, w
     return Opened(im, w, h, orientation, data)
@@ -145,6 +151,27 @@ def header_info(data: bytes) -> dict:
             return dict(Image.open(io.BytesIO(data)).info)
     except Exception:
         return {}
+
+
+_TRANSFORM_BOXES = (b"\x00\x00\x00\x09irot", b"\x00\x00\x00\x09imir")   # both are always 9 bytes
+
+
+def heif_transformed(data: bytes) -> bool:
+    """Whether a HEIF file's `meta` box holds a rotation (irot) or mirror (imir) property."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if size == 1 and pos + 16 <= len(data):
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        elif size == 0:
+            size = len(data) - pos
+        if size < 8:
+            return False
+        if kind == b"meta":
+            meta = data[pos:pos + size]
+            return any(box in meta for box in _TRANSFORM_BOXES)
+        pos += size
+    return False
 
 
 def _reason(e: Exception) -> str:
