@@ -29,6 +29,7 @@ from ingest.importer.read.names import read_names
 from ingest.importer.read.png import read_png_text
 from ingest.importer.read.xmp import read_sidecar, read_xmp
 from ingest.media import images, similar
+from ingest.media.raw import RAW_FORMATS
 from ingest.media.store import Store, put_original, write_atomic
 from ingest.model import FileResult
 
@@ -180,7 +181,8 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     result.orientation = opened.orientation
 
     _facts(result, "exif", _exif, data, opened.image)
-    _facts(result, "xmp", read_xmp, data, opened.image.info)
+    # A raw's picture is its embedded preview, whose metadata is not the raw's: XMP from the raw's own header.
+    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS else opened.image.info)
     if fmt == "PNG":
         _facts(result, "png", read_png_text, opened.image.info)
     _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)

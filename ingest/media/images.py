@@ -15,6 +15,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
 from ingest.media.jpeg import strip_metadata
+from ingest.media.raw import RAW_FORMATS, open_raw, raw_format
 
 try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
     import pillow_heif
@@ -23,6 +24,13 @@ try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
     HEIF = True
 except ImportError:  # pragma: no cover - the package is a dependency
     HEIF = False
+
+try:  # JPEG XL through libjxl (pillow-jxl-plugin registers itself with Pillow)
+    import pillow_jxl  # noqa: F401
+
+    JXL = True
+except ImportError:  # pragma: no cover - the package is a dependency
+    JXL = False
 
 MAX_PIXELS = 250_000_000
 # Bytes of decoded pixels one photo may take in a worker (README, "Importing photos"). A file's size
@@ -43,8 +51,11 @@ FORMATS = {
     "WEBP": ("WEBP", "webp", "image/webp"),
     "HEIF": ("HEIF", "heic", "image/heic"),
     "AVIF": ("AVIF", "avif", "image/avif"),
+    "JXL": ("JXL", "jxl", "image/jxl"),
+    **{name: (None, ext, mime) for name, (ext, mime) in RAW_FORMATS.items()},   # opened by media/raw.py
 }
-_RAW_EXTENSIONS = {".dng", ".arw", ".nef", ".nrw", ".cr2", ".orf", ".rw2", ".pef", ".srw", ".raf", ".3fr", ".erf"}
+# Raws LibRaw reads but the archive does not take yet (no test file of theirs has been seen).
+_OTHER_RAW_EXTENSIONS = {".srw", ".3fr", ".erf", ".mrw", ".x3f", ".kdc", ".dcr", ".mos", ".iiq"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 # Decoders that apply the orientation themselves (pillow-heif; Pillow's TIFF plugin, which also
@@ -59,13 +70,15 @@ def sniff(head: bytes, suffix: str = "") -> str:
     """
     if not head:
         raise FileProblem("empty", "empty file (0 bytes)")
+    if (raw := raw_format(head, suffix)) is not None:
+        return raw
     if head[:3] == b"\xff\xd8\xff":
         return "JPEG"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "PNG"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic TIFF and BigTIFF
-        if suffix.lower() in _RAW_EXTENSIONS:
-            raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a JPEG or TIFF export")
+        if suffix.lower() in _OTHER_RAW_EXTENSIONS:
+            raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a DNG, JPEG or TIFF export")
         return "TIFF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
@@ -77,10 +90,12 @@ def sniff(head: bytes, suffix: str = "") -> str:
         if brands & _HEIF_BRANDS:
             return "HEIF"
         if b"crx " in brands:
-            raise FileProblem("unsupported", "camera raw (CR3) is not supported: import a JPEG or TIFF export")
+            return "CR3"
         raise FileProblem("unsupported", f"unsupported ISO media file (brand {head[8:12].decode('latin-1')!r}), not a still image")
     if head[:2] == b"\xff\x0a" or head[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
-        raise FileProblem("unsupported", "JPEG XL is not supported yet: import a JPEG export")
+        if not JXL:
+            raise FileProblem("unsupported", "JPEG XL needs the pillow-jxl-plugin package")
+        return "JXL"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         raise FileProblem("unsupported", "GIF is not a photo format this archive takes")
     raise FileProblem("not-image", "not an image (unrecognised content)")
@@ -99,6 +114,8 @@ class Opened:
 def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budget: int = DECODE_BUDGET) -> Opened:
     """Open without decoding; refuse decompression bombs from the header, before any allocation:
     more than `max_pixels`, or decoded pixels that would take more than `decode_budget` bytes."""
+    if fmt in RAW_FORMATS:
+        return _open_raw(data, fmt, max_pixels, decode_budget)
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
     try:
@@ -140,6 +157,18 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
 # Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):
 # an address means nothing to a person, and the file is named beside the message anyway.
 _OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-f]+>|\s*'<[\w.]+ object at 0x[0-9a-f]+>'")
+
+
+def _open_raw(data: bytes, fmt: str, max_pixels: int, decode_budget: int) -> Opened:
+    """A camera raw: its size as displayed, and the picture the derivatives are made from."""
+    picture = open_raw(data, fmt, WEB_SIZE, max_pixels, decode_budget)
+    im = picture.image
+    need = decode_bytes(*im.size, im.mode, im.format or "")
+    if need > decode_budget:
+        raise FileProblem("too-large", f"refused: the {fmt} preview needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
+    # No bytes to re-open: a preview cut short is not retried as a truncated file.
+    return Opened(im, picture.width, picture.height, picture.orientation, b"", [picture.note] if picture.note else [])
 
 
 def header_info(data: bytes) -> dict:

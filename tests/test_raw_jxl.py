@@ -1,0 +1,109 @@
+"""Camera raws and JPEG XL (issue 15, item 5): imported with the original as it is, metadata read
+from it, derivatives from the raw's embedded preview (or a demosaic) and from libjxl. Real files
+from the shared corpus (exif-py's test resources)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import corpus_missing
+from PIL import Image
+
+from ingest.errors import FileProblem
+from ingest.importer.pipeline import run_ingest
+from ingest.importer.resolve import Options
+from ingest.media import images
+from ingest.media.store import Store
+
+RESOURCES = "exif-py/tests/resources"
+DNG = f"{RESOURCES}/raw/nikon_z_9_high_efficiency_compressed_dx_cropped_max_overexposed.dng"
+ARW = f"{RESOURCES}/raw/sony_alpha_a7iii_raw_image.ARW"
+JXL = f"{RESOURCES}/jxl/test_0001.jxl"
+
+
+def corpus_file(shared_corpus: Path, rel: str) -> Path:
+    path = shared_corpus / rel
+    if not path.is_file():
+        corpus_missing(f"{rel} not in the shared corpus")
+    return path
+
+
+def imported(db, store, tmp_path, src: Path):
+    card = tmp_path / "card"
+    card.mkdir(exist_ok=True)
+    shutil.copyfile(src, card / src.name)
+    lines = []
+    summary = run_ingest(db, store, [str(card)], Options(), report=lambda *line: lines.append(line))
+    cur = db.execute("SELECT * FROM photos")
+    rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+    return summary, lines, rows
+
+
+def test_nikon_dng_is_imported_from_its_preview(tmp_path, archive, shared_corpus):
+    db, store, *_ = archive
+    src = corpus_file(shared_corpus, DNG)
+    summary, lines, rows = imported(db, store, tmp_path, src)
+    assert (summary.imported, summary.problems) == (1, 0), lines
+    photo = rows[0]
+    assert (photo["format"], photo["mime_type"], photo["width"], photo["height"]) == ("DNG", "image/x-adobe-dng", 5392, 3592)
+    assert (photo["taken_at"], photo["creator"]) == ("2025-08-10T19:02:53.27+03:00", "Martins Bruvelis")
+    assert photo["licence_text"] == "All rights reserved."
+    # The original is stored byte for byte, under its own extension.
+    assert Store(store.root).original(photo["sha256"], "dng").read_bytes() == src.read_bytes()
+    # LibRaw cannot demosaic Nikon's high-efficiency raws: the 640 px preview is used, and said.
+    web = Image.open(store.derivative("web", photo["sha256"]))
+    assert web.size == (640, 424) and web.mode == "RGB"
+    assert [(Path(p).name, kind) for p, kind, _ in lines] == [(src.name, "decode")]
+    assert "640x424 preview" in lines[0][2]
+
+
+def test_header_only_arw_is_named_with_its_reason(tmp_path, archive, shared_corpus):
+    db, store, *_ = archive
+    summary, lines, rows = imported(db, store, tmp_path, corpus_file(shared_corpus, ARW))
+    assert (summary.imported, summary.problems, summary.skipped) == (0, 1, 0)
+    assert "cut short" in lines[0][2] and rows == []
+
+
+def test_jpeg_xl_is_imported(tmp_path, archive, shared_corpus):
+    db, store, *_ = archive
+    src = corpus_file(shared_corpus, JXL)
+    summary, lines, rows = imported(db, store, tmp_path, src)
+    assert (summary.imported, summary.problems) == (1, 0), lines
+    photo = rows[0]
+    assert (photo["format"], photo["mime_type"], photo["width"], photo["height"]) == ("JXL", "image/jxl", 1280, 1024)
+    assert photo["taken_at"] == "2025-08-15T22:25:54"
+    assert (round(photo["latitude"], 4), round(photo["longitude"], 4)) == (44.0604, -121.3141)
+    assert Image.open(store.derivative("thumbs", photo["sha256"])).size == (400, 320)
+
+
+@pytest.mark.parametrize("head, suffix, fmt", [
+    (b"IIU\x00\x08\x00\x00\x00", ".RW2", "RW2"),
+    (b"IIRO\x08\x00\x00\x00", ".ORF", "ORF"),
+    (b"FUJIFILMCCD-RAW 0201FF383501", ".RAF", "RAF"),
+    (b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom", ".CR3", "CR3"),
+    (b"II*\x00\x08\x00\x00\x00", ".NEF", "NEF"),
+    (b"II*\x00\x08\x00\x00\x00", ".cr2", "CR2"),
+    (b"MM\x00*\x00\x00\x00\x08", ".PEF", "PEF"),
+    (b"II*\x00\x08\x00\x00\x00", ".tif", "TIFF"),
+])
+def test_raws_are_known_by_their_bytes(head, suffix, fmt):
+    assert images.sniff(head, suffix) == fmt
+
+
+def test_a_raw_in_a_folder_is_never_silently_skipped(tmp_path, archive):
+    # A Panasonic RW2 was once counted as "skipped (not images)". One LibRaw cannot read is a problem, named.
+    db, store, *_ = archive
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "P1000001.RW2").write_bytes(b"IIU\x00\x08\x00\x00\x00" + bytes(4000))
+    lines = []
+    summary = run_ingest(db, store, [str(card)], Options(), report=lambda *line: lines.append(line))
+    assert (summary.problems, summary.skipped) == (1, 0)
+    assert lines[0][1] == "corrupt" and "RW2 camera raw" in lines[0][2]
+
+
+def test_raw_without_preview_or_pixels_is_refused_plainly():
+    with pytest.raises(FileProblem, match="cannot read DNG camera raw"):
+        images.open_image(b"II*\x00\x08\x00\x00\x00" + bytes(100), "DNG")
