@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import corpus_missing
+from fixtures.synth import make_photo
 from PIL import Image
 
 from ingest.errors import FileProblem
@@ -107,3 +108,46 @@ def test_a_raw_in_a_folder_is_never_silently_skipped(tmp_path, archive):
 def test_raw_without_preview_or_pixels_is_refused_plainly():
     with pytest.raises(FileProblem, match="cannot read DNG camera raw"):
         images.open_image(b"II*\x00\x08\x00\x00\x00" + bytes(100), "DNG")
+
+
+# ---- RAW+JPEG: one shot, one photo, two originals -------------------------------------------------
+
+def pair_card(tmp_path: Path, shared_corpus: Path, when: str = "2025:08:10 19:02:53") -> Path:
+    """The corpus DNG and a camera JPEG of the same shot: same name but the extension, same second."""
+    card = tmp_path / "card"
+    card.mkdir()
+    shutil.copyfile(corpus_file(shared_corpus, DNG), card / "DSC_0001.dng")
+    make_photo(card / "DSC_0001.JPG", width=640, height=424, seed=11,
+               exif={"DateTimeOriginal": when, "OffsetTimeOriginal": "+03:00", "Make": "NIKON CORPORATION"})
+    return card
+
+
+def test_raw_and_jpeg_of_one_shot_are_one_photo_with_two_originals(tmp_path, archive, shared_corpus):
+    db, store, *_ = archive
+    card = pair_card(tmp_path, shared_corpus)
+    dry = run_ingest(db, store, [str(card)], Options(), dry_run=True)
+    real = run_ingest(db, store, [str(card)], Options())
+    assert (real.imported, real.paired, real.duplicates, real.problems) == (1, 1, 0, 0)
+    assert (dry.imported, dry.paired) == (real.imported, real.paired)
+    assert "1 joined their RAW+JPEG pair" in real.text()
+    (photo_id, fmt), = db.execute("SELECT id, format FROM photos").fetchall()
+    assert fmt == "JPEG"   # the first of the two in the folder's order is the photo
+    originals = db.execute("SELECT photo_id, format, mime_type FROM photo_originals").fetchall()
+    assert originals == [(photo_id, "DNG", "image/x-adobe-dng")]
+    sha = db.execute("SELECT sha256 FROM photo_originals").fetchone()[0]
+    assert Store(store.root).original(sha, "dng").read_bytes() == (card / "DSC_0001.dng").read_bytes()
+    assert {p for (p,) in db.execute("SELECT photo_id FROM photo_sources")} == {photo_id}
+    again = run_ingest(db, store, [str(card)], Options())
+    assert (again.imported, again.paired, again.unchanged) == (0, 0, 2)
+
+    from ingest.media.verify import verify
+    report = verify(db, Store(store.root))
+    assert [f for f in report.findings if f.kind != "orphan"] == [] and report.checked == 2
+
+
+def test_same_name_another_time_stays_two_photos(tmp_path, archive, shared_corpus):
+    db, store, *_ = archive
+    card = pair_card(tmp_path, shared_corpus, when="2025:08:11 09:00:00")
+    summary = run_ingest(db, store, [str(card)], Options())
+    assert (summary.imported, summary.paired) == (2, 0)
+    assert db.execute("SELECT count(*) FROM photo_originals").fetchone() == (0,)

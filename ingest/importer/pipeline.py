@@ -47,6 +47,7 @@ class Summary:
     duplicates: int = 0
     unchanged: int = 0
     updated: int = 0            # same bytes, edited sidecar: re-tagged
+    paired: int = 0             # the other half of a RAW+JPEG pair: a second original of a photo
     skipped: int = 0            # not images, found inside folders: not a problem
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
@@ -64,6 +65,8 @@ class Summary:
         parts = [f"{self.imported} {verb}", f"{self.duplicates} duplicates", f"{self.unchanged} unchanged"]
         if self.updated:
             parts.append(f"{self.updated} updated from sidecars")
+        if self.paired:
+            parts.append(f"{self.paired} {'would join' if self.dry_run else 'joined'} their RAW+JPEG pair")
         if self.skipped:
             parts.append(f"{self.skipped} skipped (not images)")
         parts.append(f"{self.problems} problems")
@@ -168,7 +171,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
             report(shown(path), "skipped", f"skipped: {reason}")
 
     named: set[str] = set()
-    hashes: set[str] = set()   # a dry run's: what it would have imported so far
+    hashes: set = set()   # a dry run's: what it would have imported so far (hashes, pair keys)
 
     def candidates() -> Iterator[Job]:
         for item in scan(paths, store.root):
@@ -213,7 +216,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 result.facts["flag"] = dict(flags)
             tags = resolve(result.facts, registry)
             if dry_run:
-                photo_id, outcome = None, predict_outcome(db, result, hashes)
+                photo_id, outcome = None, predict_outcome(db, result, hashes, tags.values.get("taken_at"))
             else:
                 batch.begin()
                 photo_id, outcome = record_file(db, registry, result, tags)
@@ -229,6 +232,8 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 summary.duplicates += 1
             elif outcome == "updated":
                 summary.updated += 1
+            elif outcome == "paired":
+                summary.paired += 1
             else:
                 summary.unchanged += 1
         status = "finished"
