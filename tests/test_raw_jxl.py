@@ -151,3 +151,28 @@ def test_same_name_another_time_stays_two_photos(tmp_path, archive, shared_corpu
     summary = run_ingest(db, store, [str(card)], Options())
     assert (summary.imported, summary.paired) == (2, 0)
     assert db.execute("SELECT count(*) FROM photo_originals").fetchone() == (0,)
+
+
+def _jxl_codestream(width: int, height: int) -> bytes:
+    """A JPEG XL codestream's signature and SizeHeader (LSB-first bits), then padding: what a
+    decompression bomb needs to claim its size."""
+    bits = [0]                                            # not "small"
+    bits += [1, 1] + [(height - 1) >> i & 1 for i in range(30)]   # U32 selector 3: 30 bits
+    bits += [0, 0, 0]                                     # no ratio: the width follows
+    bits += [1, 1] + [(width - 1) >> i & 1 for i in range(30)]
+    bits += [1]                                           # ImageMetadata all_default
+    out = bytearray(b"\xff\x0a")
+    for i in range(0, len(bits), 8):
+        out.append(sum(b << j for j, b in enumerate(bits[i:i + 8])))
+    return bytes(out) + bytes(64)
+
+
+def test_jpeg_xl_size_is_read_from_its_header_before_any_decoding(shared_corpus):
+    from ingest.media import jxl
+
+    assert jxl.header(_jxl_codestream(5000, 40)) == (5000, 40, 1)
+    with pytest.raises(FileProblem, match="megapixels"):
+        images.open_image(_jxl_codestream(100_000, 100_000), "JXL")
+    opened = images.open_image(corpus_file(shared_corpus, JXL).read_bytes(), "JXL")
+    assert (opened.width, opened.height) == (1280, 1024) and opened._image is None   # not decoded yet
+    assert opened.image.size == (1280, 1024)

@@ -150,7 +150,7 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
         result.facts[source] = found
 
 
-def _exif(data: bytes, image: Any) -> dict[str, Any]:
+def _exif(data: bytes, opened: images.Opened) -> dict[str, Any]:
     """exifread, then Pillow: exifread misses EXIF in some WebP and raises on some HEIF/AVIF."""
     problem = None
     try:
@@ -158,7 +158,7 @@ def _exif(data: bytes, image: Any) -> dict[str, Any]:
     except MetadataProblem as e:
         facts, problem = {}, e
     if not facts:
-        facts = read_exif_pillow(image.getexif())
+        facts = read_exif_pillow(opened.image.getexif())   # (a JPEG XL is decoded only here)
     if not facts and problem:
         raise problem
     return facts
@@ -180,9 +180,10 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     result.width, result.height = opened.width, opened.height
     result.orientation = opened.orientation
 
-    _facts(result, "exif", _exif, data, opened.image)
+    _facts(result, "exif", _exif, data, opened)
     # A raw's picture is its embedded preview, whose metadata is not the raw's: XMP from the raw's own header.
-    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS else opened.image.info)
+    # (a JPEG XL's XMP is in a box its plugin does not give: read from the bytes, without decoding)
+    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt == "JXL" else opened.image.info)
     if fmt == "PNG":
         _facts(result, "png", read_png_text, opened.image.info)
     _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
+from ingest.media import jxl
 from ingest.media.jpeg import strip_metadata
 from ingest.media.raw import RAW_FORMATS, open_raw, raw_format
 
@@ -103,12 +105,23 @@ def sniff(head: bytes, suffix: str = "") -> str:
 
 @dataclass
 class Opened:
-    image: Image.Image
+    _image: Image.Image | None   # None until `image` is first asked for, when `loader` is given
     width: int            # as displayed, after orientation
     height: int
     orientation: int      # the EXIF orientation the pixels still need (1 when the decoder applied it)
     data: bytes = b""     # the file's bytes, to open again (a truncated JPEG is decoded a second time)
     warnings: list[str] = field(default_factory=list)   # imported anyway, but the user should know
+    loader: Callable[[], Image.Image] | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        """The opened image. A JPEG XL is opened (which decodes it) only here, on first use."""
+        if self._image is None:
+            try:
+                self._image = self.loader()
+            except Exception as e:
+                raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
+        return self._image
 
 
 def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budget: int = DECODE_BUDGET) -> Opened:
@@ -116,6 +129,8 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
     more than `max_pixels`, or decoded pixels that would take more than `decode_budget` bytes."""
     if fmt in RAW_FORMATS:
         return _open_raw(data, fmt, max_pixels, decode_budget)
+    if fmt == "JXL":
+        return _open_jxl(data, max_pixels, decode_budget)
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
     try:
@@ -157,6 +172,24 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
 # Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):
 # an address means nothing to a person, and the file is named beside the message anyway.
 _OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-f]+>|\s*'<[\w.]+ object at 0x[0-9a-f]+>'")
+
+
+def _open_jxl(data: bytes, max_pixels: int, decode_budget: int) -> Opened:
+    """A JPEG XL, sized from its header: refused before any decoding when too large, and decoded
+    (libjxl turns it upright itself) only when its pixels are needed."""
+    try:
+        w, h, orientation = jxl.header(data)
+    except (ValueError, KeyError) as e:
+        raise FileProblem("corrupt", f"cannot read JXL image: {e}") from None
+    if w * h > max_pixels:
+        raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit (possible decompression bomb)")
+    need = decode_bytes(w, h, "RGBA", "JXL")
+    if need > decode_budget:
+        raise FileProblem("too-large", f"refused: {w}x{h} JXL needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
+    if orientation >= 5:
+        w, h = h, w
+    return Opened(None, w, h, 1, data, loader=lambda: Image.open(io.BytesIO(data), formats=["JXL"]))
 
 
 def _open_raw(data: bytes, fmt: str, max_pixels: int, decode_budget: int) -> Opened:
