@@ -6,6 +6,7 @@ never raises for a bad file: what went wrong comes back as a problem naming the 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import os
@@ -110,7 +111,9 @@ def library_warnings(result: FileResult) -> Iterator[None]:
 def _stderr_sink(pid: int) -> Any:
     """One scratch file per process for what C libraries print (reused, emptied per file); by pid,
     as a forked worker must not share its parent's file offset."""
-    return tempfile.TemporaryFile()
+    sink = tempfile.TemporaryFile()
+    atexit.register(sink.close)
+    return sink
 
 
 def process(job: Job, work: Callable[[Job, FileResult], None] | None = None) -> FileResult:
@@ -150,15 +153,22 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
         result.facts[source] = found
 
 
-def _exif(data: bytes, opened: images.Opened) -> dict[str, Any]:
-    """exifread, then Pillow: exifread misses EXIF in some WebP and raises on some HEIF/AVIF."""
+def _exif(data: bytes, opened: images.Opened, fmt: str) -> dict[str, Any]:
+    """Pillow's reading of the EXIF the header parse found (its C-speed parser, 4x exifread's on
+    real files), then exifread where Pillow finds nothing, and for raws and JPEG XL (a raw's
+    opened image is its preview; a JPEG XL is not opened, so as not to decode it)."""
     problem = None
-    try:
-        facts = read_exif(data)
-    except MetadataProblem as e:
-        facts, problem = {}, e
+    facts = {}
+    if fmt not in RAW_FORMATS and fmt != "JXL":
+        try:
+            facts = read_exif_pillow(images.file_exif(opened.image))
+        except Exception:   # a block Pillow cannot parse: exifread has its own try
+            facts = {}
     if not facts:
-        facts = read_exif_pillow(opened.image.getexif())   # (a JPEG XL is decoded only here)
+        try:
+            facts = read_exif(data)
+        except MetadataProblem as e:
+            facts, problem = {}, e
     if not facts and problem:
         raise problem
     return facts
@@ -180,7 +190,7 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     result.width, result.height = opened.width, opened.height
     result.orientation = opened.orientation
 
-    _facts(result, "exif", _exif, data, opened)
+    _facts(result, "exif", _exif, data, opened, fmt)
     # A raw's picture is its embedded preview, whose metadata is not the raw's: XMP from the raw's own header.
     # (a JPEG XL's XMP is in a box its plugin does not give: read from the bytes, without decoding)
     _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt == "JXL" else opened.image.info)

@@ -204,6 +204,17 @@ def _open_raw(data: bytes, fmt: str, max_pixels: int, decode_budget: int) -> Ope
     return Opened(im, picture.width, picture.height, picture.orientation, b"", [picture.note] if picture.note else [])
 
 
+def file_exif(im: Image.Image) -> Image.Exif:
+    """The EXIF block the file holds, as Pillow parses it: `getexif()` would add an Orientation
+    found in XMP, which is not what EXIF says."""
+    raw = im.info.get("exif")
+    if isinstance(raw, (bytes, bytearray)) and raw:
+        exif = Image.Exif()
+        exif.load(bytes(raw))
+        return exif
+    return im.getexif()
+
+
 def header_info(data: bytes) -> dict:
     """What the decoder's header parse finds beside the pixels (`Image.info`: XMP, text chunks),
     without decoding; empty for what it cannot open."""

@@ -127,6 +127,13 @@ def _undo_latin1(value: Any) -> Any:
     return value
 
 
+def _ascii(value: Any) -> str | None:
+    """An EXIF ASCII value up to its first NUL, as exifread and exiftool read it (Pillow keeps what
+    follows: "ION230\\0F" would be "ION230F")."""
+    text = as_text(value)
+    return text.split("\x00", 1)[0] if text is not None else None
+
+
 def read_exif_pillow(exif: Any) -> dict[str, Any]:
     """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
     facts: dict[str, Any] = {}
@@ -144,9 +151,9 @@ def read_exif_pillow(exif: Any) -> dict[str, Any]:
         elif key in _UCS2:
             value = _ucs2(value)
         elif key in _DATES:
-            value = clean_date(as_text(value))
+            value = clean_date(_ascii(value))
         else:
-            value = clean_text(_undo_latin1(as_text(value)))
+            value = clean_text(_undo_latin1(_ascii(value)))
         if value is not None:
             facts[key] = value
     lat = lon = alt = None
