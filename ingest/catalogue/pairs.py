@@ -39,14 +39,10 @@ def partner(db: sqlite_utils.Database, result: FileResult, taken_at: str | None,
     key = pair_key(result.path, result.format, taken_at)
     if key is None:
         return None
-    for other in _partner_paths(result.path, key[2]):
-        if other == result.path:
-            continue
-        row = db.execute("""SELECT p.id, p.format, p.taken_at FROM photo_sources s JOIN photos p ON p.id = s.photo_id
-                            WHERE s.path = ?""", [stored(other)]).fetchone()
-        if row and (row[1] in RAW_FORMATS) != key[2] and (row[2] or "")[:19] == key[1]:
-            return row[0]
-    return None
+    others = [stored(p) for p in _partner_paths(result.path, key[2]) if p != result.path]
+    rows = db.execute(f"""SELECT p.id, p.format, p.taken_at FROM photo_sources s JOIN photos p ON p.id = s.photo_id
+                          WHERE s.path IN ({', '.join('?' for _ in others)})""", others).fetchall()
+    return next((pid for pid, fmt, taken in rows if (fmt in RAW_FORMATS) != key[2] and (taken or "")[:19] == key[1]), None)
 
 
 def add_original(db: sqlite_utils.Database, photo_id: int, result: FileResult, stamp: str) -> None:
