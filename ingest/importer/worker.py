@@ -86,7 +86,12 @@ _MAX_LIBRARY_WARNINGS = 3
 @contextmanager
 def library_warnings(result: FileResult) -> Iterator[None]:
     """What the libraries say about one file (Python warnings from Pillow, lines libtiff or libheif
-    print on the process's stderr) becomes that file's warnings, not noise on the user's terminal."""
+    print on the process's stderr) becomes that file's warnings, not noise on the user's terminal.
+    Only in a process's main thread (a worker, the CLI): both the warning filters and fd 2 belong to
+    the whole process, and another thread's output must not become this file's warning."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     sys.stderr.flush()
     sink = _stderr_sink(os.getpid())
     sink.seek(0)
