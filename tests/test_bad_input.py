@@ -422,17 +422,23 @@ def test_unreadable_file_is_one_line(cli, tmp_path):
     assert imported_names(cli) == {"good.jpg"}
 
 
-def test_non_images_in_a_folder_are_skipped_silently(cli, tmp_path):
+def test_non_images_in_a_folder_are_skipped_and_named(cli, tmp_path):
+    # Issue 15: every file not imported is named with a reason, never silently counted; but a
+    # skipped file is not a problem (the exit code stays 0). Sidecars are read with their photo.
     folder = tmp_path / "card"
     good_photo(folder)
     (folder / "notes.txt").write_text("shot list\n")
     (folder / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (folder / "good.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>")
     result = cli("import", str(folder))
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    assert sorted(result.stderr.splitlines()) == [
+        f"{folder / 'data.bin'}: skipped: not an image (unrecognised content)",
+        f"{folder / 'notes.txt'}: skipped: not a photo (.txt file)",
+    ]
     assert imported_names(cli) == {"good.jpg"}
-    # data.bin is opened and counted as skipped; notes.txt is a known non-photo suffix, never opened.
-    assert "1 skipped (not images)" in result.stdout and "0 problems" in result.stdout
+    # data.bin is opened and found not to be an image; notes.txt is a known non-photo suffix, never opened.
+    assert "2 skipped (not images)" in result.stdout and "0 problems" in result.stdout
     assert rows(cli.db_path, "SELECT count(*) FROM problems") == [(0,)]
 
 

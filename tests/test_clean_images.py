@@ -166,7 +166,8 @@ def crafted_progressive(path: Path) -> None:
 def crafted_png(path: Path) -> None:
     info = PngInfo()
     info.add_text("Comment", SECRETS["png text"])
-    info.add_itxt("Description", SECRETS["png text"])
+    # Not Description: the archive reads that as the caption (issue 15), which downloads carry.
+    info.add_itxt("Source", SECRETS["png text"])
     photo_like(500, 400, 23).save(path, "PNG", pnginfo=info, icc_profile=icc_with_secrets())
 
 

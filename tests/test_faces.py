@@ -345,7 +345,7 @@ def test_existing_archives_keep_showing_faces(tmp_path, monkeypatch):
     """Migration 16: an archive that already has photos gets public-faces = show (README says how
     to switch); a new one obscures faces."""
     path = tmp_path / "old.db"
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:-1])
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:15])  # up to the version before faces (16)
     db = connect(path)  # the version before faces: a photo row as that version wrote it
     db.conn.execute("INSERT INTO photos (sha256, licence_id, creator, imported_at, updated_at) "
                     "VALUES ('0123', 'CC-BY-4.0', 'Desk', '', '')")

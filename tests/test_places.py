@@ -62,7 +62,7 @@ PLACES = {
     "lviv-centre": (49.8419, 24.0315, "Lviv", "UA"),
     "plaza-de-mayo": (-34.6037, -58.3816, "Buenos Aires", "AR"),      # south and west
     "sydney-town-hall": (-33.8688, 151.2093, "Sydney", "AU"),          # south and east
-    "city-hall-park": (40.7128, -74.0060, "New York City", "US"),      # north and west
+    "city-hall-park": (40.7128, -74.0060, "New York", "US"),      # north and west
     "watford-centre": (51.6565, -0.3903, "Watford", "GB"),            # near London, not London
     "odeonsplatz": (48.1424, 11.5775, "Munich", "DE"),
 }
@@ -110,6 +110,42 @@ def test_gps_zero_zero_is_no_gps(gps_archive):
     assert (r["latitude"], r["longitude"], r["location_source"]) == (None, None, None)
     assert (r["city_id"], r["city_source"]) == (None, None)
     assert r["needs_review"] == 1 and "no city" in r["review_reason"]
+
+
+# Issue 15: four of 25 real GPS positions got a wrong city, and a town under 15,000 got none.
+JOURNALISTS_NAME = [
+    # (where, lat, lon, the city a journalist names)
+    ("Belém, a parish of Lisbon", 38.6975, -9.2063, "Lisbon"),
+    ("Brooklyn", 40.6782, -73.9442, "New York"),
+    ("Petržalka, a borough of Bratislava", 48.1235, 17.1107, "Bratislava"),
+    ("Ixelles", 50.8275, 4.3697, "Brussels"),
+    ("La Défense", 48.8918, 2.2380, "Puteaux (La Défense, next to Paris)"),
+    ("the Las Vegas Strip, in unincorporated Paradise", 36.1147, -115.1728, "Las Vegas"),
+    ("Felling, in Gateshead", 54.9530, -1.5715, "Gateshead"),
+    ("Big Rapids, MI (10,000 people)", 43.6981, -85.4837, "Big Rapids"),
+    ("Watford, a town of its own by London", 51.6565, -0.3903, "Watford"),
+]
+
+
+@pytest.mark.parametrize("where, lat, lon, city", JOURNALISTS_NAME, ids=[j[0] for j in JOURNALISTS_NAME])
+def test_the_city_journalists_name(where, lat, lon, city):
+    place = gazetteer().locate(lat, lon)
+    assert place is not None and place.certain
+    assert place.city.name == city
+
+
+def test_small_town_from_a_real_file_and_by_name(tmp_path):
+    db, store = new_archive(tmp_path / "cat")
+    card = tmp_path / "card"
+    photo(card / "rally.jpg", exif=gps(43.6975, -85.4840))
+    photo(card / "named.jpg", iptc={"City": "Big Rapids", "Country Code": "US", "Date Created": "20240518"})
+    summary = run_ingest(db, store, [str(card)])
+    assert (summary.imported, summary.problems) == (2, 0)
+    for name in ("rally.jpg", "named.jpg"):
+        r = row(db, name)
+        assert (r["city"], r["country"]) == ("Big Rapids", "US")
+        assert "no city" not in (r["review_reason"] or "") and "not in the gazetteer" not in (r["review_reason"] or "")
+    db.conn.close()
 
 
 def test_gazetteer_directly():

@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 from pathlib import Path
 
 import pillow_heif
@@ -211,6 +212,29 @@ def test_derivatives_are_upright(cli, tmp_path, fmt, orientation):
         left = im.getpixel((im.width // 16, im.height * 5 // 8))
         assert close_to(top, RED), f"{kind}: top is {top}, not red: not upright"
         assert close_to(bottom, BLUE) and close_to(left, BLUE), (kind, bottom, left)
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed (.ci/run installs it)")
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_heic_rotated_only_in_exif_is_upright(cli, tmp_path, orientation):
+    """Samsung phones write a portrait's rotation only in EXIF, with no irot box (issue 15): it is
+    shown as the phone shows it. Made as Samsung makes it: sideways pixels, then the EXIF tag
+    written by exiftool, which adds no box."""
+    upright = banded(400, 600)
+    src = tmp_path / "in" / "20240518_140000.heic"
+    src.parent.mkdir(parents=True)
+    upright.transpose(INVERSE[orientation]).save(src, "HEIF", quality=90)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-Orientation#={orientation}", str(src)], check=True)
+    assert b"irot" not in src.read_bytes()
+    result = cli("import", str(src))
+    assert result.exit_code == 0, result.output
+    sha, w, h = only_photo(cli)
+    assert (w, h) == upright.size
+    for kind in ("web", "thumbs"):
+        im = derivative(cli, kind, sha).convert("RGB")
+        assert im.height > im.width, (kind, im.size)
+        assert close_to(im.getpixel((im.width // 2, im.height // 16)), RED), f"{kind}: not upright"
+        assert close_to(im.getpixel((im.width // 2, im.height * 7 // 8)), BLUE), kind
 
 
 def test_corpus_heic_with_orientation_is_not_rotated_twice(cli, tmp_path, shared_corpus):

@@ -211,7 +211,7 @@ def test_late_evening_in_new_york_keeps_its_local_day(archive, tmp_path, when, o
     photo(card(tmp_path) / "nyc.jpg", exif=shot(when, NEW_YORK, offset))
     ingest(db, store, tmp_path / "card")
     r = row(db, "nyc.jpg")
-    assert (r["date"], r["taken_at_utc"], r["city"]) == (date, utc, "New York City")
+    assert (r["date"], r["taken_at_utc"], r["city"]) == (date, utc, "New York")
     assert r["taken_at"] == f"{when.replace(' ', 'T')}{offset}"
 
 

@@ -14,6 +14,7 @@ import sqlite_utils
 
 from ingest.catalogue import review
 from ingest.catalogue import faces
+from ingest.catalogue.pairs import add_original, pair_key, partner, photo_of_original
 from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
 from ingest.media import similar
@@ -118,16 +119,25 @@ def load_facts(db: sqlite_utils.Database, photo_id: int) -> Facts:
 def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResult, tags: Tags, *,
                 hold: bool = False) -> tuple[int, str]:
     """Insert the photo (or find it by hash) and remember its source path. Returns (id, status):
-    imported, held (imported withheld: it looks like a withheld photo), duplicate, updated, unchanged.
+    imported, held (imported withheld: it looks like a withheld photo), paired (the other half of a
+    RAW+JPEG pair, kept as the photo's second original), duplicate, updated, unchanged.
     With `hold`, a new photo waits for an archivist's approval (publication.py)."""
     stamp = now()
     with transaction(db):
         row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
+        second = None if row else photo_of_original(db, result.sha256)
+        pair = None if row or second else partner(db, result, tags.values.get("taken_at"), stored_path)
         if row:
             photo_id, status = row[0], "duplicate"
             known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [stored_path(result.path)]).fetchone()
             if known and known[0] == photo_id:
                 status = "updated" if _refresh_sidecar(db, registry, photo_id, result, tags) else "unchanged"
+        elif second is not None:   # the second original of a RAW+JPEG pair, seen again
+            known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [stored_path(result.path)]).fetchone()
+            photo_id, status = second, "unchanged" if known and known[0] == second else "duplicate"
+        elif pair is not None:
+            photo_id, status = pair, "paired"
+            add_original(db, pair, result, stamp)
         else:
             values = _link(db, registry, tags)
             values.update(
@@ -168,6 +178,31 @@ def _record_faces(db: sqlite_utils.Database, photo_id: int, result: FileResult) 
     found = None if result.faces_status == "failed" else [
         Face(tuple(f[:4]), f[4]) for f in result.faces]
     faces.record_detection(db, photo_id, found)
+
+
+def predict_outcome(db: sqlite_utils.Database, result: FileResult, hashes: set, taken_at: str | None = None) -> str:
+    """What `record_file` would answer for this file, writing nothing (a dry run's prediction):
+    imported, duplicate (of a photo in the catalogue or earlier in this run), updated, unchanged.
+    `hashes` holds the files this run would import before it (hashes, and pair keys to find RAW+JPEG
+    pairs within the run); this file's are added to it. `taken_at` is its resolved capture time."""
+    if result.sha256 in hashes:
+        return "duplicate"
+    row = db.execute("SELECT id FROM photos WHERE sha256 = ?", [result.sha256]).fetchone()
+    if row is None and photo_of_original(db, result.sha256) is not None:
+        return "duplicate"
+    if row is None:
+        hashes.add(result.sha256)
+        key = pair_key(result.path, result.format, taken_at)
+        if key is not None and ((key[0], key[1], not key[2]) in hashes or partner(db, result, taken_at, stored_path)):
+            return "paired"
+        if key is not None:
+            hashes.add(key)
+        return "imported"
+    known = db.execute("SELECT photo_id FROM photo_sources WHERE path = ?", [stored_path(result.path)]).fetchone()
+    if not known or known[0] != row[0]:
+        return "duplicate"
+    same = result.facts.get("xmp-sidecar", {}) == load_facts(db, row[0]).get("xmp-sidecar", {})
+    return "unchanged" if same else "updated"
 
 
 def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: int, result: FileResult,

@@ -508,8 +508,23 @@ END;
 UPDATE photos SET state = {state_sql("photos")} WHERE state IS NOT {state_sql("photos")};
 """
 
+_V17 = """
+-- A photo's second original: the camera raw of a RAW+JPEG pair (or the JPEG, when the raw came
+-- first), stored by its own hash beside the photo's (catalogue/pairs.py). Private, like photo_sources.
+CREATE TABLE photo_originals (
+    sha256 TEXT PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    format TEXT NOT NULL,
+    mime_type TEXT,
+    file_size INTEGER,
+    added_at TEXT NOT NULL
+);
+CREATE INDEX idx_photo_originals_photo ON photo_originals(photo_id);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
+                         _V17]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -14,7 +14,7 @@ from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
 from ingest.importer.retag import fill_phashes, retag_all
-from ingest.importer.scan import Skipped, scan
+from ingest.importer.scan import Ignored, Skipped, scan
 from ingest.media.verify import store_bytes
 from ingest.media.verify import verify as check
 
@@ -71,7 +71,7 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
     options = Options(licence=licence, creator=creator, demo=demo, city=city)
     show_bar = sys.stderr.isatty()
     # Counted only for the bar's ETA.
-    total = sum(not isinstance(item, Skipped) for item in scan(paths, archive.store.root)) if show_bar else 0
+    total = sum(not isinstance(item, (Skipped, Ignored)) for item in scan(paths, archive.store.root)) if show_bar else 0
     show_bar = show_bar and total > 1
 
     def report(path: str, kind: str, message: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ingest.model import Facts
@@ -76,8 +77,20 @@ def _iptc_datetime(day: str, time: Any) -> str | None:
     return _iso(date, f"{t[1]}:{t[2]}:{t[3]}", None, _offset(t[4]))
 
 
+def _png_datetime(text: str) -> str | None:
+    """PNG `Creation Time`: RFC 1123 by the specification ("Fri, 20 Sep 2019 11:30:00 +0200"),
+    ISO 8601 or EXIF's layout as tools write it."""
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return _xmp_datetime(text) or _exif_datetime(text)
+    offset = when.strftime("%z")
+    return _iso(when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S"), None, _offset(offset) if offset else None)
+
+
 def _candidates(facts: Facts):
-    """(taken_at, source) from each source in order of trust."""
+    """(taken_at, source) from each source in order of trust: capture dates, then digitisation
+    dates (the same moment for a digital camera; what some editors keep), then names."""
     exif, xmp, iptc = facts.get("exif", {}), facts.get("xmp", {}), facts.get("iptc", {})
     if isinstance(v := exif.get("DateTimeOriginal"), str):
         yield _exif_datetime(v, exif.get("SubSecTimeOriginal"), exif.get("OffsetTimeOriginal")), "exif"
@@ -86,15 +99,23 @@ def _candidates(facts: Facts):
             yield _xmp_datetime(v) or _exif_datetime(v), "xmp"
     if isinstance(v := iptc.get("Date Created"), str):
         yield _iptc_datetime(v, iptc.get("Time Created")), "iptc"
+    if isinstance(v := exif.get("DateTimeDigitized"), str):
+        yield _exif_datetime(v), "exif"
+    for key in ("xmp:CreateDate", "exif:DateTimeDigitized"):
+        if isinstance(v := xmp.get(key), str):
+            yield _xmp_datetime(v) or _exif_datetime(v), "xmp"
+    if isinstance(v := facts.get("png", {}).get("Creation Time"), str):
+        yield _png_datetime(v), "png"
     yield facts.get("file-name", {}).get("date"), "file-name"
     yield facts.get("folder-name", {}).get("date"), "folder-name"
 
 
 def resolve_date(facts: Facts) -> tuple[str | None, str | None, list[str]]:
-    """(taken_at, source, review reasons) in the order: EXIF, XMP, IPTC, file name, folder name.
+    """(taken_at, source, review reasons) in the order of `_candidates` (the README's table).
 
     A partial date (only the year or month) gives way to a complete one further down that agrees
-    with it; alone, it is kept and flagged.
+    with it; alone, it is kept and flagged. EXIF `DateTime` (exiftool's ModifyDate: when the file
+    was last written, by the camera or an editor) is the last resort, with its `OffsetTime`, flagged.
     """
     partial: tuple[str, str] | None = None
     for taken, source in _candidates(facts):
@@ -109,7 +130,6 @@ def resolve_date(facts: Facts) -> tuple[str | None, str | None, list[str]]:
         what = "month" if len(partial[0]) == 7 else "year"
         return partial[0], partial[1], [f"only the {what} is known"]
     exif = facts.get("exif", {})
-    if (v := exif.get("DateTimeDigitized") or exif.get("DateTime")) and (t := _exif_datetime(v, None, exif.get("OffsetTime"))):
+    if isinstance(v := exif.get("DateTime"), str) and (t := _exif_datetime(v, None, exif.get("OffsetTime"))):
         return t, "exif", ["date from EXIF DateTime, which may be when the file was edited"]
     return None, None, ["no date"]
-

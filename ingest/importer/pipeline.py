@@ -22,6 +22,7 @@ from ingest.catalogue.record import (
     finish_run,
     held_reason,
     known_unchanged,
+    predict_outcome,
     record_file,
     record_problem,
     start_run,
@@ -30,7 +31,7 @@ from ingest.catalogue.registry import load_registry
 from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.retag import fill_phashes
-from ingest.importer.scan import Missing, Skipped, scan
+from ingest.importer.scan import Ignored, Missing, Skipped, scan
 from ingest.importer.worker import Job, orphan_guard, process
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
@@ -47,6 +48,7 @@ class Summary:
     duplicates: int = 0
     unchanged: int = 0
     updated: int = 0            # same bytes, edited sidecar: re-tagged
+    paired: int = 0             # the other half of a RAW+JPEG pair: a second original of a photo
     skipped: int = 0            # not images, found inside folders: not a problem
     problems: int = 0           # files not imported, each reported
     warnings: int = 0           # files imported, with a metadata block ignored
@@ -66,6 +68,8 @@ class Summary:
         parts = [f"{self.imported} {verb}", f"{self.duplicates} duplicates", f"{self.unchanged} unchanged"]
         if self.updated:
             parts.append(f"{self.updated} updated from sidecars")
+        if self.paired:
+            parts.append(f"{self.paired} {'would join' if self.dry_run else 'joined'} their RAW+JPEG pair")
         if self.skipped:
             parts.append(f"{self.skipped} skipped (not images)")
         parts.append(f"{self.problems} problems")
@@ -168,13 +172,24 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
         if report:
             report(shown(path), kind, message)
 
+    def skipped(path: str, reason: str) -> None:
+        """Not a photo, found in a folder: counted apart from problems, but named, never silent."""
+        summary.skipped += 1
+        summary.lines.append((shown(path), "skipped", f"skipped: {reason}"))
+        if report:
+            report(shown(path), "skipped", f"skipped: {reason}")
+
     named: set[str] = set()
+    hashes: set = set()   # a dry run's: what it would have imported so far (hashes, pair keys)
 
     def candidates() -> Iterator[Job]:
         for item in scan(paths, store.root):
             if isinstance(item, Skipped):
                 if notice:
                     notice(f"{_shown_folder(item.path)}: {item.reason}")
+                continue
+            if isinstance(item, Ignored):
+                skipped(item.path, item.reason)
                 continue
             summary.seen += 1
             if isinstance(item, Missing):
@@ -201,7 +216,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
             if result.problem:
                 kind, message = result.problem
                 if kind == "not-image" and result.path not in named and Path(result.path).suffix.lower() not in IMAGE_SUFFIXES:
-                    summary.skipped += 1
+                    skipped(result.path, message)
                     continue
                 problem(result.path, kind, message)
                 continue
@@ -211,11 +226,11 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 result.facts["flag"] = dict(flags)
             tags = resolve(result.facts, registry)
             if dry_run:
-                summary.imported += 1
-                continue
-            batch.begin()
-            photo_id, outcome = record_file(db, registry, result, tags, hold=hold)
-            batch.tick()
+                photo_id, outcome = None, predict_outcome(db, result, hashes, tags.values.get("taken_at"))
+            else:
+                batch.begin()
+                photo_id, outcome = record_file(db, registry, result, tags, hold=hold)
+                batch.tick()
             if outcome == "held":
                 like = db.execute("SELECT near_duplicate_of FROM photos WHERE id = ?", [photo_id]).fetchone()[0]
                 summary.held.append((photo_id, like))
@@ -228,6 +243,8 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
                 summary.duplicates += 1
             elif outcome == "updated":
                 summary.updated += 1
+            elif outcome == "paired":
+                summary.paired += 1
             else:
                 summary.unchanged += 1
         status = "finished"

@@ -67,7 +67,7 @@ _CAMERA_JUNK = re.compile(r"digital camera|^\s*<.*>\s*$|^(sony dsc|olympus|defau
 
 
 def _caption(facts: Facts) -> tuple[str | None, str | None]:
-    value, source = _first(facts, ("xmp", "dc:description"), ("iptc", "Caption"))
+    value, source = _first(facts, ("xmp", "dc:description"), ("iptc", "Caption"), ("png", "Description"))
     if value:
         return _text(value), source
     desc = facts.get("exif", {}).get("ImageDescription")
@@ -75,12 +75,15 @@ def _caption(facts: Facts) -> tuple[str | None, str | None]:
     model = facts.get("exif", {}).get("Model", "")
     if desc and not _CAMERA_JUNK.search(desc) and desc not in (make, model):
         return desc, "exif"
-    return None, None
+    value, source = _first(facts, ("exif", "XPComment"), ("exif", "XPSubject"))
+    return _text(value), source
 
 
 def _keywords(facts: Facts) -> list[str]:
     seen: dict[str, str] = {}
-    for value in (facts.get("xmp", {}).get("dc:subject"), facts.get("iptc", {}).get("Keywords")):
+    xp = facts.get("exif", {}).get("XPKeywords")
+    xp = [k.strip() for k in xp.split(";") if k.strip()] if isinstance(xp, str) else None
+    for value in (facts.get("xmp", {}).get("dc:subject"), facts.get("iptc", {}).get("Keywords"), xp):
         for kw in ([value] if isinstance(value, str) else value or []):
             seen.setdefault(kw.casefold(), kw)
     return list(seen.values())
@@ -88,7 +91,7 @@ def _keywords(facts: Facts) -> list[str]:
 
 _RIGHTS = (
     ("xmp", "cc:license"), ("xmp", "xmpRights:WebStatement"), ("xmp", "xmpRights:UsageTerms"),
-    ("xmp", "dc:rights"), ("iptc", "Copyright Notice"), ("exif", "Copyright"),
+    ("xmp", "dc:rights"), ("iptc", "Copyright Notice"), ("exif", "Copyright"), ("png", "Copyright"),
 )
 
 
@@ -148,13 +151,15 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     v["date"] = local_date(taken_at)
     v["taken_at_utc"] = utc(taken_at)
 
-    creator, source = _first(facts, ("xmp", "dc:creator"), ("iptc", "By-line"), ("exif", "Artist"))
+    creator, source = _first(facts, ("xmp", "dc:creator"), ("iptc", "By-line"), ("exif", "Artist"),
+                             ("png", "Author"), ("exif", "XPAuthor"))
     if creator is None and options.creator:
         creator, source = options.creator, "flag"
     v["creator"], v["creator_source"] = _text(creator), source
 
     title, source = _first(facts, ("xmp", "dc:title"), ("iptc", "Object Name"),
-                           ("xmp", "photoshop:Headline"), ("iptc", "Headline"))
+                           ("xmp", "photoshop:Headline"), ("iptc", "Headline"), ("png", "Title"),
+                           ("exif", "XPTitle"))
     v["title"], v["title_source"] = _text(title), source
     v["caption"], v["caption_source"] = _caption(facts)
     keywords = _keywords(facts)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-# Files that are never photos, skipped silently when found inside a folder (named ones are reported).
-_SKIP_SUFFIXES = {".xmp", ".txt", ".md", ".json", ".csv", ".db", ".ini", ".thm", ".lrv", ".aae",
-                  ".mov", ".mp4", ".m4v", ".avi", ".mts", ".wav", ".mp3", ".pdf", ".html", ".yml", ".yaml",
-                  ".db-wal", ".db-shm", ".lock"}   # the last three: a catalogue's own files, beside its store
+# Files that are never photos, found inside a folder: not opened, but named as skipped.
+_SKIP_SUFFIXES = {".txt", ".md", ".json", ".csv", ".ini", ".thm", ".lrv", ".aae",
+                  ".mov", ".mp4", ".m4v", ".avi", ".mts", ".wav", ".mp3", ".pdf", ".html", ".yml", ".yaml"}
+# Skipped without a word: sidecars (read with their photo), a catalogue's own files beside its store,
+# and the files operating systems leave in every folder.
+_SILENT_SUFFIXES = {".xmp", ".db", ".db-wal", ".db-shm", ".lock"}
 _SKIP_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
 
 
@@ -29,6 +31,13 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Missing:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A file in a folder that is not a photo by its name (a video, notes): not opened, but named."""
     path: str
     reason: str
 
@@ -78,7 +87,7 @@ def _sidecars(name: str, listing: dict[str, os.DirEntry]) -> tuple[tuple[str, ..
     return tuple(paths), newest
 
 
-def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]] | Skipped]:
+def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]] | Skipped | Ignored]:
     """(path, (sidecars, their mtime)) depth-first, sorted (so runs are reproducible), hidden files and
     folders skipped; the store (a resolved path) is not entered but reported."""
     try:
@@ -96,7 +105,10 @@ def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tu
                     continue
                 yield from _walk(Path(entry.path), store)
             elif entry.is_file(follow_symlinks=True):
-                if Path(entry.name).suffix.lower() not in _SKIP_SUFFIXES:
+                suffix = Path(entry.name).suffix.lower()
+                if suffix in _SKIP_SUFFIXES:
+                    yield Ignored(entry.path, f"not a photo ({suffix} file)")
+                elif suffix not in _SILENT_SUFFIXES:
                     yield Path(entry.path), _sidecars(entry.name, listing) if listing else ((), 0)
         except OSError:
             continue
@@ -106,7 +118,7 @@ def _inside(path: Path, folder: Path | None) -> bool:
     return folder is not None and (path == folder or folder in path.parents)
 
 
-def scan(paths: Iterable[str | Path], store: str | Path | None = None) -> Iterator[Candidate | Missing | Skipped]:
+def scan(paths: Iterable[str | Path], store: str | Path | None = None) -> Iterator[Candidate | Missing | Skipped | Ignored]:
     """Files under `paths`, each once, in a stable order; nothing in the `store` folder."""
     seen: set[str] = set()
     own = Path(store).resolve() if store is not None else None
@@ -125,12 +137,12 @@ def scan(paths: Iterable[str | Path], store: str | Path | None = None) -> Iterat
             yield Skipped(str(own))
             continue
         if named:
-            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]] | Skipped] = [
+            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]] | Skipped | Ignored] = [
                 (resolved, _sidecars(resolved.name, xmp_listing(resolved.parent)))]
         else:
             found = _walk(resolved, str(own) if own is not None else None)
         for item in found:
-            if isinstance(item, Skipped):
+            if isinstance(item, (Skipped, Ignored)):
                 yield item
                 continue
             path, (sidecars, sidecar_mtime) = item

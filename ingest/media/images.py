@@ -7,13 +7,17 @@ scale the web size needs, and the thumbnail is made from the web size.
 from __future__ import annotations
 
 import io
+import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
+from ingest.media import jxl
 from ingest.media.jpeg import strip_metadata
+from ingest.media.raw import RAW_FORMATS, open_raw, raw_format
 
 try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
     import pillow_heif
@@ -22,6 +26,13 @@ try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
     HEIF = True
 except ImportError:  # pragma: no cover - the package is a dependency
     HEIF = False
+
+try:  # JPEG XL through libjxl (pillow-jxl-plugin registers itself with Pillow)
+    import pillow_jxl  # noqa: F401
+
+    JXL = True
+except ImportError:  # pragma: no cover - the package is a dependency
+    JXL = False
 
 MAX_PIXELS = 250_000_000
 # Bytes of decoded pixels one photo may take in a worker (README, "Importing photos"). A file's size
@@ -42,8 +53,11 @@ FORMATS = {
     "WEBP": ("WEBP", "webp", "image/webp"),
     "HEIF": ("HEIF", "heic", "image/heic"),
     "AVIF": ("AVIF", "avif", "image/avif"),
+    "JXL": ("JXL", "jxl", "image/jxl"),
+    **{name: (None, ext, mime) for name, (ext, mime) in RAW_FORMATS.items()},   # opened by media/raw.py
 }
-_RAW_EXTENSIONS = {".dng", ".arw", ".nef", ".nrw", ".cr2", ".orf", ".rw2", ".pef", ".srw", ".raf", ".3fr", ".erf"}
+# Raws LibRaw reads but the archive does not take yet (no test file of theirs has been seen).
+_OTHER_RAW_EXTENSIONS = {".srw", ".3fr", ".erf", ".mrw", ".x3f", ".kdc", ".dcr", ".mos", ".iiq"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 # Decoders that apply the orientation themselves (pillow-heif; Pillow's TIFF plugin, which also
@@ -58,13 +72,15 @@ def sniff(head: bytes, suffix: str = "") -> str:
     """
     if not head:
         raise FileProblem("empty", "empty file (0 bytes)")
+    if (raw := raw_format(head, suffix)) is not None:
+        return raw
     if head[:3] == b"\xff\xd8\xff":
         return "JPEG"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "PNG"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        if suffix.lower() in _RAW_EXTENSIONS:
-            raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a JPEG or TIFF export")
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic TIFF and BigTIFF
+        if suffix.lower() in _OTHER_RAW_EXTENSIONS:
+            raise FileProblem("unsupported", f"camera raw ({suffix.lstrip('.').upper()}) is not supported: import a DNG, JPEG or TIFF export")
         return "TIFF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
@@ -76,10 +92,12 @@ def sniff(head: bytes, suffix: str = "") -> str:
         if brands & _HEIF_BRANDS:
             return "HEIF"
         if b"crx " in brands:
-            raise FileProblem("unsupported", "camera raw (CR3) is not supported: import a JPEG or TIFF export")
+            return "CR3"
         raise FileProblem("unsupported", f"unsupported ISO media file (brand {head[8:12].decode('latin-1')!r}), not a still image")
     if head[:2] == b"\xff\x0a" or head[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
-        raise FileProblem("unsupported", "JPEG XL is not supported yet: import a JPEG export")
+        if not JXL:
+            raise FileProblem("unsupported", "JPEG XL needs the pillow-jxl-plugin package")
+        return "JXL"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         raise FileProblem("unsupported", "GIF is not a photo format this archive takes")
     raise FileProblem("not-image", "not an image (unrecognised content)")
@@ -87,15 +105,32 @@ def sniff(head: bytes, suffix: str = "") -> str:
 
 @dataclass
 class Opened:
-    image: Image.Image
+    _image: Image.Image | None   # None until `image` is first asked for, when `loader` is given
     width: int            # as displayed, after orientation
     height: int
     orientation: int      # the EXIF orientation the pixels still need (1 when the decoder applied it)
+    data: bytes = b""     # the file's bytes, to open again (a truncated JPEG is decoded a second time)
+    warnings: list[str] = field(default_factory=list)   # imported anyway, but the user should know
+    loader: Callable[[], Image.Image] | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        """The opened image. A JPEG XL is opened (which decodes it) only here, on first use."""
+        if self._image is None:
+            try:
+                self._image = self.loader()
+            except Exception as e:
+                raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
+        return self._image
 
 
 def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budget: int = DECODE_BUDGET) -> Opened:
     """Open without decoding; refuse decompression bombs from the header, before any allocation:
     more than `max_pixels`, or decoded pixels that would take more than `decode_budget` bytes."""
+    if fmt in RAW_FORMATS:
+        return _open_raw(data, fmt, max_pixels, decode_budget)
+    if fmt == "JXL":
+        return _open_jxl(data, max_pixels, decode_budget)
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
     try:
@@ -123,13 +158,98 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         orientation = 1
     if orientation not in range(1, 9) or fmt in _DECODER_ORIENTS:
         orientation = 1
+    if fmt == "HEIF" and not heif_transformed(data):
+        # Samsung phones write a portrait's rotation only in EXIF, with no irot/imir box, and show
+        # it upright; pillow-heif applies only the boxes (and reports EXIF's value as
+        # `original_orientation`). With a box, the box is the rotation: never both.
+        exif_orientation = im.info.get("original_orientation")
+        orientation = exif_orientation if exif_orientation in range(2, 9) else 1
     if orientation >= 5:
         w, h = h, w
-    return Opened(im, w, h, orientation)
+    return Opened(im, w, h, orientation, data)
+
+
+# Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):
+# an address means nothing to a person, and the file is named beside the message anyway.
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-f]+>|\s*'<[\w.]+ object at 0x[0-9a-f]+>'")
+
+
+def _open_jxl(data: bytes, max_pixels: int, decode_budget: int) -> Opened:
+    """A JPEG XL, sized from its header: refused before any decoding when too large, and decoded
+    (libjxl turns it upright itself) only when its pixels are needed."""
+    try:
+        w, h, orientation = jxl.header(data)
+    except (ValueError, KeyError) as e:
+        raise FileProblem("corrupt", f"cannot read JXL image: {e}") from None
+    if w * h > max_pixels:
+        raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit (possible decompression bomb)")
+    need = decode_bytes(w, h, "RGBA", "JXL")
+    if need > decode_budget:
+        raise FileProblem("too-large", f"refused: {w}x{h} JXL needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
+    if orientation >= 5:
+        w, h = h, w
+    return Opened(None, w, h, 1, data, loader=lambda: Image.open(io.BytesIO(data), formats=["JXL"]))
+
+
+def _open_raw(data: bytes, fmt: str, max_pixels: int, decode_budget: int) -> Opened:
+    """A camera raw: its size as displayed, and the picture the derivatives are made from."""
+    picture = open_raw(data, fmt, WEB_SIZE, max_pixels, decode_budget)
+    im = picture.image
+    need = decode_bytes(*im.size, im.mode, im.format or "")
+    if need > decode_budget:
+        raise FileProblem("too-large", f"refused: the {fmt} preview needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
+    # No bytes to re-open: a preview cut short is not retried as a truncated file.
+    return Opened(im, picture.width, picture.height, picture.orientation, b"", [picture.note] if picture.note else [])
+
+
+def file_exif(im: Image.Image) -> Image.Exif:
+    """The EXIF block the file holds, as Pillow parses it: `getexif()` would add an Orientation
+    found in XMP, which is not what EXIF says."""
+    raw = im.info.get("exif")
+    if isinstance(raw, (bytes, bytearray)) and raw:
+        exif = Image.Exif()
+        exif.load(bytes(raw))
+        return exif
+    return im.getexif()
+
+
+def header_info(data: bytes) -> dict:
+    """What the decoder's header parse finds beside the pixels (`Image.info`: XMP, text chunks),
+    without decoding; empty for what it cannot open."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(Image.open(io.BytesIO(data)).info)
+    except Exception:
+        return {}
+
+
+_TRANSFORM_BOXES = (b"\x00\x00\x00\x09irot", b"\x00\x00\x00\x09imir")   # both are always 9 bytes
+
+
+def heif_transformed(data: bytes) -> bool:
+    """Whether a HEIF file's `meta` box holds a rotation (irot) or mirror (imir) property."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if size == 1 and pos + 16 <= len(data):
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        elif size == 0:
+            size = len(data) - pos
+        if size < 8:
+            return False
+        if kind == b"meta":
+            meta = data[pos:pos + size]
+            return any(box in meta for box in _TRANSFORM_BOXES)
+        pos += size
+    return False
 
 
 def _reason(e: Exception) -> str:
-    text = str(e).split("\n")[0][:120]
+    """A library's exception as one plain line: no object reprs, no second line."""
+    text = _OBJECT_REPR.sub("", str(e).split("\n")[0])[:120].strip()
     return text or type(e).__name__
 
 
@@ -224,7 +344,12 @@ def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
     try:
         if im.format == "JPEG":
             im.draft("RGB", _draft_box(*im.size, web))
-        im.load()
+        try:
+            im.load()
+        except OSError as e:
+            if "truncated" not in str(e) or not opened.data:
+                raise
+            im = _load_truncated(opened, web)
         im = rotate(im, opened.orientation)
         im = to_srgb_rgb(im)
         im.thumbnail((web, web), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -235,6 +360,44 @@ def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
         raise FileProblem("too-large", "refused: image too large to decode") from None
     except Exception as e:
         raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
+
+
+def _load_truncated(opened: Opened, web: int) -> Image.Image:
+    """A file cut short (a card pulled out too soon, a download stopped): decode what is there, as
+    exiftool and every viewer do, and say so. Pillow's switch for it is process-wide: restored."""
+    im = Image.open(io.BytesIO(opened.data), formats=[opened.image.format])
+    if im.format == "JPEG":
+        im.draft("RGB", _draft_box(*im.size, web))
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        im.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = saved
+    missing = _filled_rows(im) / im.height
+    if missing > MAX_MISSING:
+        raise FileProblem("corrupt", f"truncated: the file is cut short and {missing:.0%} of the picture is missing")
+    opened.warnings.append("the file is cut short (its last bytes are missing): imported as it decodes")
+    return im
+
+
+# A cut file is imported while what is missing does not show: a few bytes lose a few rows of a
+# baseline JPEG at most (exiftool and every viewer read it); half a file is half a grey picture.
+MAX_MISSING = 0.01
+
+
+def _filled_rows(im: Image.Image) -> int:
+    """How many rows at the bottom the decoder filled with one flat colour (what it does past the
+    end of a truncated file), counted in strips of about 1% of the height."""
+    step = max(1, im.height // 100)
+    bottom = im.height
+    while bottom > 0:
+        strip = im.crop((0, max(0, bottom - step), im.width, bottom)).getextrema()
+        bands = strip if isinstance(strip[0], tuple) else (strip,)
+        if any(lo != hi for lo, hi in bands):
+            break
+        bottom -= step
+    return im.height - max(bottom, 0)
 
 
 _TRANSPOSE = {

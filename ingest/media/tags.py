@@ -12,7 +12,7 @@ from __future__ import annotations
 
 IFD0, EXIF_IFD, GPS_IFD = None, 0x8769, 0x8825
 
-# our key -> (IFD, tag number, kind); kind is how a reader cleans it: text, date or number.
+# our key -> (IFD, tag number, kind); kind is how a reader cleans it: text, date, number or ucs2.
 EXIF: dict[str, tuple[int | None, int, str]] = {
     "Make": (IFD0, 0x010F, "text"),
     "Model": (IFD0, 0x0110, "text"),
@@ -35,6 +35,12 @@ EXIF: dict[str, tuple[int | None, int, str]] = {
     "FocalLength": (EXIF_IFD, 0x920A, "number"),
     "FocalLengthIn35mmFilm": (EXIF_IFD, 0xA405, "number"),
     "ExposureBiasValue": (EXIF_IFD, 0x9204, "number"),
+    # Windows Explorer's fields (UCS-2 little-endian bytes): what people type in a file's Properties.
+    "XPTitle": (IFD0, 0x9C9B, "ucs2"),
+    "XPComment": (IFD0, 0x9C9C, "ucs2"),
+    "XPAuthor": (IFD0, 0x9C9D, "ucs2"),
+    "XPKeywords": (IFD0, 0x9C9E, "ucs2"),
+    "XPSubject": (IFD0, 0x9C9F, "ucs2"),
 }
 # Written (by test fixtures, to prove they never leak) but never read into the catalogue.
 EXIF_NOT_READ: dict[str, tuple[int | None, int, str]] = {

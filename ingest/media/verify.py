@@ -55,6 +55,8 @@ def verify(db: sqlite_utils.Database, store: Store, advance: Callable[[int], Non
     report = FixityReport()
     known: set[str] = set()
     rows = db.execute("SELECT id, sha256, format FROM photos ORDER BY id").fetchall()
+    # A RAW+JPEG pair's second original (catalogue/pairs.py), checked like the photo's own.
+    rows += db.execute("SELECT photo_id, sha256, format FROM photo_originals ORDER BY photo_id").fetchall()
     for photo_id, sha, fmt in rows:
         original = store.original(sha, FORMATS.get(fmt, ("", "bin", ""))[1])
         known.add(sha)

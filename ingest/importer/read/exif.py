@@ -10,7 +10,7 @@ from typing import Any
 import exifread
 
 from ingest.errors import MetadataProblem
-from ingest.importer.read import clean_date, clean_text, valid_gps
+from ingest.importer.read import as_text, clean_date, clean_text, valid_gps
 from ingest.media.tags import EXIF, EXIF_IFD, exifread_name
 
 # exifread logs every oddity of every camera at WARNING; they are not the user's problem.
@@ -18,11 +18,29 @@ logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
 # exifread's tag name -> our key, by kind; and Pillow's (IFD, tag) -> our key (from media/tags.py)
 _EXIFREAD = {kind: {exifread_name(key): key for key, (_, _, k) in EXIF.items() if k == kind}
-             for kind in ("text", "date", "number")}
+             for kind in ("text", "date", "number", "ucs2")}
 _TEXT_TAGS, _DATE_TAGS, _NUMBER_TAGS = _EXIFREAD["text"], _EXIFREAD["date"], _EXIFREAD["number"]
+_UCS2_TAGS = _EXIFREAD["ucs2"]
 _PILLOW = {(ifd, tag): key for key, (ifd, tag, _) in EXIF.items()}
 _DATES = set(_DATE_TAGS.values())
 _NUMBERS = set(_NUMBER_TAGS.values())
+_UCS2 = set(_UCS2_TAGS.values())
+
+
+def _ucs2(value: Any) -> str | None:
+    """Windows' XP fields: UCS-2 little-endian bytes (a list of byte values from exifread)."""
+    if isinstance(value, str):  # a reader that decoded it already
+        return clean_text(value)
+    try:
+        raw = bytes(value)
+    except (TypeError, ValueError):
+        return None
+    return clean_text(raw[:len(raw) // 2 * 2].decode("utf-16-le", "replace"))
+
+
+def _values(tag: Any) -> Any:
+    """An exifread tag's value as text, never its repr: `printable` of bytes is "b'...'"."""
+    return as_text(tag.values)
 
 
 def _number(value: Any) -> float | int | None:
@@ -76,10 +94,13 @@ def read_exif(data: bytes) -> dict[str, Any]:
         raise MetadataProblem(f"EXIF unreadable ({type(e).__name__})") from None
     facts: dict[str, Any] = {}
     for tag, key in _TEXT_TAGS.items():
-        if tag in tags and (text := clean_text(tags[tag].values if isinstance(tags[tag].values, (str, bytes)) else tags[tag].printable)):
+        if tag in tags and (text := clean_text(_values(tags[tag]))):
             facts[key] = text
     for tag, key in _DATE_TAGS.items():
-        if tag in tags and (text := clean_date(tags[tag].printable)):
+        if tag in tags and (text := clean_date(_values(tags[tag]))):
+            facts[key] = text
+    for tag, key in _UCS2_TAGS.items():
+        if tag in tags and (text := _ucs2(tags[tag].values)):
             facts[key] = text
     for tag, key in _NUMBER_TAGS.items():
         if tag in tags and (n := _number(tags[tag].values)) is not None:
@@ -106,6 +127,13 @@ def _undo_latin1(value: Any) -> Any:
     return value
 
 
+def _ascii(value: Any) -> str | None:
+    """An EXIF ASCII value up to its first NUL, as exifread and exiftool read it (Pillow keeps what
+    follows: "ION230\\0F" would be "ION230F")."""
+    text = as_text(value)
+    return text.split("\x00", 1)[0] if text is not None else None
+
+
 def read_exif_pillow(exif: Any) -> dict[str, Any]:
     """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
     facts: dict[str, Any] = {}
@@ -120,10 +148,12 @@ def read_exif_pillow(exif: Any) -> dict[str, Any]:
             continue
         if key in _NUMBERS:
             value = _number(value)
+        elif key in _UCS2:
+            value = _ucs2(value)
         elif key in _DATES:
-            value = clean_date(value)
+            value = clean_date(_ascii(value))
         else:
-            value = clean_text(_undo_latin1(value))
+            value = clean_text(_undo_latin1(_ascii(value)))
         if value is not None:
             facts[key] = value
     lat = lon = alt = None

@@ -38,6 +38,11 @@ def _ascii(value: Any) -> str | bytes:
     return text if text.isascii() else text.encode("utf-8")
 
 
+def _ucs2(value: Any) -> bytes:
+    """Windows' XP fields: UCS-2 little-endian, NUL-terminated."""
+    return str(value).encode("utf-16-le") + b"\x00\x00"
+
+
 def _sub_ifd(exif: Image.Exif, tag: int, values: dict[int, Any]) -> None:
     # Also set the pointer tag itself: an Exif holding only sub-IFDs is empty (falsy) as a
     # mapping, and Pillow's AVIF and TIFF writers then drop it.
@@ -63,7 +68,8 @@ def build_exif(fields: Mapping[str, Any]) -> Image.Exif:
     exif = Image.Exif()
     for name, tag in _IFD0.items():
         if fields.get(name) is not None:
-            exif[tag] = int(fields[name]) if name == "Orientation" else _ascii(fields[name])
+            value = fields[name]
+            exif[tag] = int(value) if name == "Orientation" else _ucs2(value) if name.startswith("XP") else _ascii(value)
     sub = {}
     for name, tag in _EXIF_IFD.items():
         value = fields.get(name)
