@@ -14,13 +14,13 @@ CSV, and the map) and to their Atom feed.
 
 from __future__ import annotations
 
-import calendar
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 from markupsafe import Markup
 
 from ingest.text import xml_safe
+from ingest.times import date_words
 from ingest.web.context import PLUGIN, archive_name, image_url, public_db
 from ingest.web.permissions import may_see_table
 
@@ -53,17 +53,6 @@ def clean_finalize(previous=None):
         return xml_safe(value) if isinstance(value, str) else value
 
     return finalize
-
-
-def date_words(date: str | None) -> str:
-    """2024-11-02 -> "2 November 2024"; 2025-05 -> "May 2025"; anything else as it is."""
-    if not date:
-        return ""
-    parts = date.split("-")
-    if len(parts) in (2, 3) and all(p.isdigit() for p in parts) and 1 <= int(parts[1]) <= 12:
-        month = f"{calendar.month_name[int(parts[1])]} {int(parts[0])}"
-        return f"{int(parts[2])} {month}" if len(parts) == 3 else month
-    return date
 
 
 def demonstration_name(row) -> str:
