@@ -55,6 +55,15 @@ def clean_finalize(previous=None):
     return finalize
 
 
+def photo_alt(caption: str | None, title: str | None, demonstration: str | None, city: str | None,
+              date: str | None) -> str:
+    """A photo's alt text: its caption or title, else a sentence from where and when it was taken."""
+    if caption or title:
+        return (caption or title).strip()
+    where = ", ".join(filter(None, [demonstration, city]))
+    return " ".join(filter(None, ["Photo", f"at {where}" if where else "", f"{'in' if len(date) == 7 else 'on'} {date_words(date)}" if date else ""]))
+
+
 def demonstration_name(row) -> str:
     return row["name"] or "Unnamed demonstration"
 
@@ -121,9 +130,9 @@ def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bo
         title = r["title"] or r["caption"]
         date = r["date"]
         out.append({
-            "href": datasette.urls.row(db.name, "photos", str(r["id"])),
+            "id": r["id"], "href": datasette.urls.row(db.name, "photos", str(r["id"])),
             "thumb": image_url(datasette, "thumbs", r["rendition"]),
-            "alt": title or (f"Photo {r['id']}" + (f", {date_words(date)}" if date else "")),
+            "alt": photo_alt(r["caption"], r["title"], r["demonstration"], r["city"], date),
             "width": r["width"], "height": r["height"],
             "title": title, "date": date,
             "city": r["city"] if show_city else None,

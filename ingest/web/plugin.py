@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, edit, feed, limits, pages, permissions, serving
+from ingest.web import auth, browse, edit, feed, front, limits, pages, permissions, serving, viewer
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -43,7 +43,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + pages.ROUTES + feed.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
 
 
 @hookimpl
@@ -157,8 +157,12 @@ def extra_template_vars(view_name, database, table, request, datasette):
         path = datasette.urls.row(db.name, "photos", pk)
         page = public_url(datasette, path) or path  # never the Host header: Datasette caches this page publicly
         editing = await edit.edit_context(datasette, request, int(pk))
-        line = photo_credit(photo, await archive_name(datasette), page)
-        return {"gallery_managed": True, "gallery_photo": {
+        archive = await archive_name(datasette)
+        line = photo_credit(photo, archive, page)
+        shown = (await db.execute("SELECT id, date, demonstration_id, rendition, width, height FROM photos WHERE id = ?",
+                                  [int(pk)])).first() if database == db.name else None
+        return {"gallery_managed": True, "gallery_viewer": await viewer.viewer_context(
+            datasette, request, db, shown, photo, line.text, archive) if shown else None, "gallery_photo": {
             "city": photo.city, "demonstration": photo.demonstration,
             "licence_name": photo.licence_name, "licence_url": photo.licence_url,
             "permissions": permission_words(photo),

@@ -1,0 +1,280 @@
+"""The photo browser: search results and every filtered view of the photos, as a journalist reads them.
+
+    /-/gallery/photos?q=ceasefire+london&use=commercial&city=london&year=2024&sort=newest&page=2
+
+Every filter is in the URL (so a view can be shared and paged), every label is in words: licence
+chips as Openverse names them ("Use commercially", "Modify or adapt", "Commons-compatible",
+"Public domain / CC0"), demonstration, city, year, photographer and a date range, never a column
+name or a 1/0. Nothing typed is an error: what cannot be read as a filter is ignored, any search
+text becomes a query that runs (catalogue/search.match_query), and no match says so.
+
+Counts beside each filter cost a GROUP BY over the matching photos; they only change when the
+public copy does, so they are cached per copy version (publish_state.seq) and filter.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Response
+
+from ingest.catalogue import search
+from ingest.times import date_words
+from ingest.web.context import PLUGIN
+from ingest.web.pages import _CARD_SQL, _allowed, _public, _render, cards
+
+PAGE_SIZE = 48
+MAX_PAGE = 2000
+# Licence chips, Openverse's words: (URL value, label, SQL over photos p).
+USES = (
+    ("commercial", "Use commercially", "p.allows_commercial = 1"),
+    ("modify", "Modify or adapt", "p.allows_adaptations = 1"),
+    ("commons", "Commons-compatible", "p.commons_compatible = 1"),
+    ("pd", "Public domain / CC0", "p.licence_id IN ('CC0-1.0', 'CC-PDM-1.0')"),
+)
+SORTS = (("relevance", "Best match"), ("newest", "Newest first"), ("oldest", "Oldest first"),
+         ("added", "Recently added"))
+_ORDER = {"newest": "coalesce(p.taken_at, '') DESC, p.id DESC", "oldest": "coalesce(p.taken_at, '') ASC, p.id ASC",
+          "added": "p.imported_at DESC, p.id DESC"}
+_DATE = re.compile(r"^\d{4}(-\d\d(-\d\d)?)?$")
+_SLUG = re.compile(r"^[\w.-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a visitor asked for, read leniently from the URL: a value that cannot be used is dropped."""
+    q: str = ""
+    demonstration: str = ""
+    city: str = ""
+    year: int | None = None
+    creator: str = ""
+    uses: tuple[str, ...] = ()
+    start: str = ""
+    end: str = ""
+    sort: str = ""
+    page: int = 1
+    match: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        def one(name: str, limit: int = 200) -> str:
+            return (args.get(name) or "").strip()[:limit]
+
+        q = (args.get("q") or "")[:search.MAX_INPUT]
+        year = one("year")
+        uses = tuple(u for u, _, _ in USES if u in args.getlist("use"))
+        sort = one("sort")
+        sorts = {s for s, _ in SORTS} - ({"relevance"} if not search.match_query(q) else set())
+        page = one("page")
+        return cls(
+            q=q.strip(), demonstration=one("demonstration") if _SLUG.match(one("demonstration")) else "",
+            city=one("city") if _SLUG.match(one("city")) else "",
+            year=int(year) if year.isdigit() and 1800 < int(year) < 2200 else None,
+            creator=one("creator"), uses=uses,
+            start=one("from") if _DATE.match(one("from")) else "", end=one("to") if _DATE.match(one("to")) else "",
+            sort=sort if sort in sorts else "", page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
+            match=search.match_query(q),
+        )
+
+    @property
+    def order(self) -> str:
+        return self.sort or ("relevance" if self.match else "newest")
+
+    def args(self, **changes) -> dict:
+        """The URL arguments of this view (with `changes`), in a stable order, defaults left out."""
+        f = replace(self, **changes)
+        pairs: list[tuple[str, str]] = [(k, v) for k, v in (
+            ("q", f.q), ("demonstration", f.demonstration), ("city", f.city), ("year", str(f.year or "")),
+            ("creator", f.creator), ("from", f.start), ("to", f.end), ("sort", f.sort),
+            ("page", str(f.page) if f.page > 1 else "")) if v]
+        pairs += [("use", u) for u in f.uses]
+        return pairs
+
+    def query(self, **changes) -> str:
+        return urlencode(self.args(**{"page": 1, **changes}))
+
+    def where(self, *, without: str = "") -> tuple[str, dict]:
+        """SQL conditions over photos p (and photo_search when searching) and their parameters;
+        `without` leaves one filter out (its own choices are counted over the others)."""
+        clauses, params = [], {}
+        if self.match:
+            clauses.append(f"{search.TABLE} MATCH :match")
+            params["match"] = self.match
+        if self.demonstration and without != "demonstration":
+            clauses.append("p.demonstration_id IN (SELECT id FROM demonstrations WHERE slug = :demonstration)")
+            params["demonstration"] = self.demonstration
+        if self.city and without != "city":
+            clauses.append("p.city_id IN (SELECT id FROM cities WHERE slug = :city)")
+            params["city"] = self.city
+        if self.year and without != "year":
+            clauses.append("p.year = :year")
+            params["year"] = self.year
+        if self.creator and without != "creator":
+            clauses.append("p.creator = :creator")
+            params["creator"] = self.creator
+        for use, _, sql in USES:
+            if use in self.uses and without != use:
+                clauses.append(sql)
+        if self.start:
+            clauses.append("p.date >= :start")
+            params["start"] = self.start
+        if self.end:
+            clauses.append("substr(p.date, 1, length(:end)) <= :end")
+            params["end"] = self.end
+        return " AND ".join(clauses) or "1", params
+
+    @property
+    def source(self) -> str:
+        return (f"{search.TABLE} JOIN photos p ON p.id = {search.TABLE}.rowid" if self.match else "photos p")
+
+    @property
+    def order_sql(self) -> str:
+        if self.order == "relevance":
+            return f"{search.rank_sql()}, coalesce(p.taken_at, '') DESC, p.id DESC"
+        return _ORDER[self.order]
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.match or self.demonstration or self.city or self.year or self.creator or self.uses
+                    or self.start or self.end)
+
+
+# ---------------------------------------------------------------- counts, cached per copy version
+
+_cache: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+CACHE_SIZE = 512
+
+
+async def copy_version(db) -> str:
+    """Changes whenever the public copy does (its refresh records the catalogue's log position)."""
+    row = (await db.execute("SELECT value FROM publish_state WHERE key = 'seq'")).first()
+    return row[0] if row else ""
+
+
+async def cached(datasette, db, key: tuple, compute):
+    """compute() once per copy version and key; the oldest entries go first."""
+    entries = _cache.setdefault(datasette, OrderedDict())
+    full = (db.name, await copy_version(db), *key)
+    if full in entries:
+        entries.move_to_end(full)
+        return entries[full]
+    value = await compute()
+    entries[full] = value
+    while len(entries) > CACHE_SIZE:
+        entries.popitem(last=False)
+    return value
+
+
+_CHOICES = {
+    "demonstration": ("SELECT d.slug AS value, coalesce(d.label, d.name) AS label, count(*) AS n FROM {source} "
+                      "JOIN demonstrations d ON d.id = p.demonstration_id WHERE {where} "
+                      "GROUP BY d.id ORDER BY d.date DESC, n DESC LIMIT 200"),
+    "city": ("SELECT c.slug AS value, c.name || coalesce(' (' || c.country_code || ')', '') AS label, count(*) AS n "
+             "FROM {source} JOIN cities c ON c.id = p.city_id WHERE {where} GROUP BY c.id ORDER BY c.name LIMIT 200"),
+    "year": ("SELECT p.year AS value, p.year AS label, count(*) AS n FROM {source} WHERE {where} AND p.year IS NOT NULL "
+             "GROUP BY p.year ORDER BY p.year DESC"),
+    "creator": ("SELECT p.creator AS value, p.creator AS label, count(*) AS n FROM {source} WHERE {where} "
+                "AND p.creator IS NOT NULL GROUP BY p.creator ORDER BY n DESC, p.creator LIMIT 100"),
+}
+
+
+async def _counts(db, filters: Filters) -> dict:
+    out: dict = {"choices": {}, "uses": {}}
+    where, params = filters.where()
+    out["total"] = (await db.execute(f"SELECT count(*) FROM {filters.source} WHERE {where}", params)).first()[0]
+    for name, sql in _CHOICES.items():
+        where, params = filters.where(without=name)
+        rows = (await db.execute(sql.format(source=filters.source, where=where), params)).rows
+        out["choices"][name] = [(str(r["value"]), str(r["label"]), r["n"]) for r in rows]
+    for use, _, sql in USES:
+        where, params = filters.where(without=use)
+        out["uses"][use] = (await db.execute(
+            f"SELECT count(*) FROM {filters.source} WHERE {where} AND {sql}", params)).first()[0]
+    return out
+
+
+async def counts(datasette, db, filters: Filters) -> dict:
+    key = tuple(filters.args(page=1, sort=""))
+    return await cached(datasette, db, ("counts", key), lambda: _counts(db, filters))
+
+
+async def page_rows(db, filters: Filters):
+    where, params = filters.where()
+    sql = (_CARD_SQL.replace("FROM photos p", f"FROM {filters.source}", 1)
+           + f" WHERE {where} ORDER BY {filters.order_sql} LIMIT {PAGE_SIZE} OFFSET {(filters.page - 1) * PAGE_SIZE}")
+    return (await db.execute(sql, params)).rows
+
+
+async def neighbours(db, filters: Filters, photo_id: int) -> tuple[int | None, int | None, int | None, int]:
+    """(previous id, next id, position from 1 or None, total) of a photo within a browser view."""
+    where, params = filters.where()
+    score = search.rank_sql() if filters.match else "0"
+    order = filters.order_sql.replace(search.rank_sql(), "p.score")
+    row = (await db.execute(
+        f"SELECT prev, next, pos, total FROM (SELECT p.id, lag(p.id) OVER w AS prev, lead(p.id) OVER w AS next, "
+        f"row_number() OVER w AS pos, count(*) OVER () AS total FROM (SELECT p.id, p.taken_at, p.imported_at, "
+        f"{score} AS score FROM {filters.source} WHERE {where}) AS p WINDOW w AS (ORDER BY {order})) "
+        "WHERE id = :photo", {**params, "photo": photo_id})).first()
+    if row is None:
+        return None, None, None, 0
+    return row["prev"], row["next"], row["pos"], row["total"]
+
+
+# ---------------------------------------------------------------- the page
+
+def browser_url(datasette, filters: Filters | None = None, **changes) -> str:
+    base = datasette.urls.path(f"/-/{PLUGIN}/photos")
+    query = (filters or Filters()).query(**changes)
+    return f"{base}?{query}" if query else base
+
+
+def describe(filters: Filters, labels: dict) -> str:
+    """The view in words, for its heading and title: 'ceasefire london: Use commercially, London (GB)'."""
+    parts = []
+    for name, value in (("demonstration", filters.demonstration), ("city", filters.city),
+                        ("year", str(filters.year or "")), ("creator", filters.creator)):
+        if value:
+            parts.append(labels.get(name, {}).get(value, value) if name != "creator" else f"by {value}")
+    parts += [label for use, label, _ in USES if use in filters.uses]
+    if filters.start or filters.end:
+        parts.append(f"{date_words(filters.start) or 'any date'} to {date_words(filters.end) or 'today'}")
+    head = f"“{filters.q}”" if filters.q else "Photos"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+async def photos(request, datasette) -> Response:
+    db = _public(datasette)
+    await _allowed(datasette, request, db)
+    filters = Filters.from_args(request.args)
+    found = await counts(datasette, db, filters)
+    rows = await page_rows(db, filters) if found["total"] else []
+    here = filters.query(page=filters.page)
+    shown = cards(datasette, db, rows)
+    for card in shown:
+        card["href"] += "?" + urlencode({"in": here}) if here else ""
+    labels = {name: {v: label for v, label, _ in choices} for name, choices in found["choices"].items()}
+    pages = -(-found["total"] // PAGE_SIZE)
+    chips = [{"label": label, "count": found["uses"][use], "pressed": use in filters.uses,
+              "href": browser_url(datasette, filters, uses=tuple(u for u in filters.uses if u != use)
+                                  if use in filters.uses else filters.uses + (use,))}
+             for use, label, _ in USES]
+    title = describe(filters, labels)
+    return await _render(datasette, request, "gallery-browse.html", {
+        "page_title": title, "heading": title, "filters": filters, "found": found, "cards": shown,
+        "chips": chips, "sorts": [s for s in SORTS if s[0] != "relevance" or filters.match],
+        "action": datasette.urls.path(f"/-/{PLUGIN}/photos"),
+        "clear_url": browser_url(datasette, Filters(q=filters.q)) if filters.narrowed else None,
+        "prev_url": browser_url(datasette, filters, page=filters.page - 1) if filters.page > 1 else None,
+        "next_url": browser_url(datasette, filters, page=filters.page + 1) if filters.page < pages else None,
+        "first": (filters.page - 1) * PAGE_SIZE + 1, "last": (filters.page - 1) * PAGE_SIZE + len(rows),
+        "download_url": datasette.urls.path(f"/-/{PLUGIN}/download.zip"),
+        "table_url": datasette.urls.table(db.name, "photos"),
+        "crumb": ("Photos", datasette.urls.path(f"/-/{PLUGIN}/photos")),
+    })
+
+
+ROUTES = [(rf"^/-/{PLUGIN}/photos$", photos), (rf"^/-/{PLUGIN}/search$", photos)]
