@@ -146,6 +146,20 @@ def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bo
     return out
 
 
+ZIP_PART = 200  # photos per "Download all" ZIP: the download route's own limit (media.MAX_ZIP)
+
+
+async def download_parts(datasette, db, where: str, params: dict) -> list[dict]:
+    """"Download all" as streamed ZIPs of web sizes with CREDITS.txt, one link per ZIP_PART photos."""
+    ids = [r[0] for r in (await db.execute(
+        f"SELECT p.id FROM photos p WHERE {where} ORDER BY {_KEY}, p.id", params)).rows]
+    base = datasette.urls.path(f"/-/{PLUGIN}/download.zip")
+    parts = [ids[i:i + ZIP_PART] for i in range(0, len(ids), ZIP_PART)]
+    return [{"href": f"{base}?{urlencode([('size', 'web'), *(('id', i) for i in part)])}",
+             "label": "Download all" if len(parts) == 1 else f"Download all, part {n} of {len(parts)}",
+             "count": len(part)} for n, part in enumerate(parts, 1)]
+
+
 def _pager(request, here: str, following: str | None, before: int, shown: int, total: int) -> dict:
     return {
         "first": here if request.args.get("next") else None,
@@ -210,6 +224,7 @@ async def demonstration(request, datasette) -> Response:
                         demo["photo_count"]),
         "links": _links(datasette, db, "demonstration_id", demo["id"], demonstration=demo["slug"]),
         "feed_title": f"New photos of {name}",
+        "downloads": await download_parts(datasette, db, "p.demonstration_id = :id", {"id": demo["id"]}),
         "crumb": ("Demonstrations", page_url(datasette, "demonstrations")),
     })
 
@@ -235,6 +250,7 @@ async def city(request, datasette) -> Response:
                         place["photo_count"]),
         "links": _links(datasette, db, "city_id", place["id"], city=place["slug"]),
         "feed_title": f"New photos from {place['name']}",
+        "downloads": await download_parts(datasette, db, "p.city_id = :id", {"id": place["id"]}),
         "crumb": ("Cities", page_url(datasette, "cities")),
     })
 
