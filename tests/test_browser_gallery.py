@@ -56,7 +56,7 @@ def test_journey_from_the_front_page_to_the_credits(browser, server):
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = z.namelist()
         credits = z.read("CREDITS.txt").decode()
-    assert len(names) > 1 and "CC BY-SA 4.0" in credits or "CC-BY-SA-4.0" in credits
+    assert len(names) > 1 and ("CC BY-SA 4.0" in credits or "CC-BY-SA-4.0" in credits)
     page.close()
 
 

@@ -60,7 +60,7 @@ class Filters:
     match: str | None = field(default=None, compare=False)
 
     @classmethod
-    def from_args(cls, args) -> "Filters":
+    def from_args(cls, args) -> Filters:
         def one(name: str, limit: int = 200) -> str:
             return (args.get(name) or "").strip()[:limit]
 
@@ -145,7 +145,7 @@ class Filters:
 
 # ---------------------------------------------------------------- counts, cached per copy version
 
-_cache: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[object, OrderedDict] = weakref.WeakKeyDictionary()
 CACHE_SIZE = 512
 
 

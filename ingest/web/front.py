@@ -14,7 +14,15 @@ from ingest.times import date_words
 from ingest.web import serving
 from ingest.web.browse import USES, browser_url, cached
 from ingest.web.context import PLUGIN, image_url
-from ingest.web.pages import _CARD_SQL, _allowed, _public, _render, cards, demonstration_name, page_url
+from ingest.web.pages import (
+    _CARD_SQL,
+    _allowed,
+    _public,
+    _render,
+    cards,
+    demonstration_name,
+    page_url,
+)
 
 DEMONSTRATIONS = 6
 RECENT = 12
