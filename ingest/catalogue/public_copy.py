@@ -52,7 +52,10 @@ _COPIED = ("licences", "cities", "demonstrations")
 _INDEXES = ("date", "city_id", "demonstration_id", "licence_id", "creator", "taken_at", "year",
             "allows_commercial", "commons_compatible", "needs_review", "date_source", "city_source",
             "taken_at DESC, id", "city_id, taken_at DESC", "demonstration_id, taken_at DESC",
-            "year, taken_at DESC", "licence_id, taken_at DESC", "creator, taken_at DESC")
+            "year, taken_at DESC", "licence_id, taken_at DESC", "creator, taken_at DESC",
+            # a city's photos of one year, the commonest narrowing (bench/gallery.py: the plan used
+            # year alone, 40,444 candidates for 5,255 matches)
+            "city_id, year, taken_at DESC")
 
 
 def _location(column: str, setting: str) -> str:
