@@ -130,3 +130,19 @@ async def test_download_selected_names_the_zip_route(ds):
     ids = re.findall(r'name="id" value="(\d+)"', text)[:3]
     response = await ds.client.get("/-/gallery/download.zip?size=web&" + "&".join(f"id={i}" for i in ids))
     assert response.status_code == 200 and response.content[:2] == b"PK"
+
+
+async def test_datasette_grid_speaks_words_and_hides_the_schema(ds):
+    text = (await ds.client.get("/gallery/photos")).text
+    names = re.findall(r'<p class="facet-info-name"><strong>(.*?)</strong>', text)
+    assert names[:4] == ["Demonstration", "City", "Year", "Licence"] and "Use commercially" in names
+    assert "CREATE TABLE" not in text and "CREATE INDEX" not in text
+    assert '">Yes</a>' in text and "/-/gallery/photos" in text  # the way to the photo browser
+    other = (await ds.client.get("/gallery/licences")).text  # any other table: Datasette's own facets
+    assert "CREATE TABLE" in other
+
+
+async def test_canned_queries_show_thumbnails_that_link_to_the_photo(ds):
+    text = (await ds.client.get("/gallery/free_for_commercial_use")).text
+    cell = re.search(r'<td class="col-photo">(.*?)</td>', text, re.S)[1]
+    assert re.match(r'<a href="/gallery/photos/\d+"><img class="gallery-thumb"', cell) and 'alt="' in cell

@@ -168,11 +168,12 @@ def _pager(request, here: str, following: str | None, before: int, shown: int, t
     }
 
 
-def _links(datasette, db, column: str, value, **feed) -> dict:
+def _links(datasette, db, column: str, value, browse: dict, **feed) -> dict:
     """The same photos in Datasette (facets, JSON, CSV; ?_view=table adds the map) and as a feed."""
     table = datasette.urls.table(db.name, "photos")
     query = urlencode({column: value})
     return {
+        "browse": datasette.urls.path(f"/-/{PLUGIN}/photos") + "?" + urlencode(browse),
         "table": f"{table}?{query}",
         "map": f"{table}?{urlencode({column: value, '_view': 'table', '_nofacet': 1})}",  # the map near the top
         "json": f"{datasette.urls.table(db.name, 'photos', format='json')}?{query}",
@@ -187,7 +188,7 @@ async def archive_title(datasette) -> str:
 
 async def _render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     context = {"archive_title": await archive_title(datasette), "gallery_links": {
-        "photos": datasette.urls.table(_public(datasette).name, "photos"),
+        "photos": datasette.urls.path(f"/-/{PLUGIN}/photos"),  # the photo browser (browse.py)
         "demonstrations": page_url(datasette, "demonstrations"), "cities": page_url(datasette, "cities")},
         **context}
     html = await datasette.render_template(template, context, request=request)
@@ -222,7 +223,8 @@ async def demonstration(request, datasette) -> Response:
         "cards": cards(datasette, db, rows, show_demonstration=False),
         "pager": _pager(request, page_url(datasette, "demonstrations", demo["slug"]), following, before, len(rows),
                         demo["photo_count"]),
-        "links": _links(datasette, db, "demonstration_id", demo["id"], demonstration=demo["slug"]),
+        "links": _links(datasette, db, "demonstration_id", demo["id"], {"demonstration": demo["slug"]},
+                        demonstration=demo["slug"]),
         "feed_title": f"New photos of {name}",
         "downloads": await download_parts(datasette, db, "p.demonstration_id = :id", {"id": demo["id"]}),
         "crumb": ("Demonstrations", page_url(datasette, "demonstrations")),
@@ -248,7 +250,7 @@ async def city(request, datasette) -> Response:
         "cards": cards(datasette, db, rows, show_city=False),
         "pager": _pager(request, page_url(datasette, "cities", place["slug"]), following, before, len(rows),
                         place["photo_count"]),
-        "links": _links(datasette, db, "city_id", place["id"], city=place["slug"]),
+        "links": _links(datasette, db, "city_id", place["id"], {"city": place["slug"]}, city=place["slug"]),
         "feed_title": f"New photos from {place['name']}",
         "downloads": await download_parts(datasette, db, "p.city_id = :id", {"id": place["id"]}),
         "crumb": ("Cities", page_url(datasette, "cities")),

@@ -20,11 +20,13 @@ from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
     SHA,
+    TOKEN,
     archive_name,
     catalogue_db,
     image_column,
     on_catalogue,
     public_db,
+    query_thumbnail,
     thumbnail_html,
     visible,
 )
@@ -78,7 +80,11 @@ def startup(datasette):
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """The thumbnail in place of the hash, in the gallery's own photos tables only (named by the
-    row's rendition token in the public copy, context.image_column)."""
+    row's rendition token in the public copy, context.image_column); in the gallery's canned
+    queries, the `photo` column (a rendition token) as the thumbnail linking to the photo's page."""
+    if (table is None and column == "photo" and isinstance(value, str) and TOKEN.match(value)
+            and database in permissions.managed(datasette)):
+        return query_thumbnail(datasette, database, row, value)
     if (table == "photos" and column == "sha256" and isinstance(value, str) and SHA.match(value)
             and database in permissions.managed(datasette)):
         try:
