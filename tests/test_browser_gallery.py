@@ -16,6 +16,7 @@ from browser_support import ARTIFACTS, MARKS, sample_gallery
 pytestmark = MARKS
 AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+SCHEMES = {"desktop": ("desktop", "light"), "phone": ("phone", "light"), "phone-dark": ("phone", "dark")}
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,10 @@ PAGES = {
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm install --prefix tests/node axe-core)")
-@pytest.mark.parametrize("size", SIZES)
-def test_axe_finds_nothing_critical_or_serious(browser, server, size):
-    page = browser.new_page(viewport=SIZES[size], bypass_csp=True)  # axe is injected inline
+@pytest.mark.parametrize("case", SCHEMES)
+def test_axe_finds_nothing_critical_or_serious(browser, server, case):
+    size, scheme = SCHEMES[case]
+    page = browser.new_page(viewport=SIZES[size], color_scheme=scheme, bypass_csp=True)  # axe is injected inline
     problems = []
     for name, path in PAGES.items():
         if path is None:
@@ -81,10 +83,10 @@ def test_axe_finds_nothing_critical_or_serious(browser, server, size):
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         for v in result["violations"]:
             if v["impact"] in ("critical", "serious"):
-                problems.append(f"{size} {name}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}")
+                problems.append(f"{case} {name}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name} overflows"
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"gallery-{name}-{size}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"gallery-{name}-{case}.png"))
         if name in ("grid", "search"):
             first = page.locator(".gallery-card img").first.bounding_box()
             assert first["y"] < SIZES[size]["height"], f"{name}: the first photo is below the fold"
@@ -93,3 +95,39 @@ def test_axe_finds_nothing_critical_or_serious(browser, server, size):
                 assert abs(second["y"] - first["y"]) < 2, "two photos a row on a phone"
     page.close()
     assert not problems, "\n".join(problems)
+
+
+def _tab_to(page, selector: str, limit: int = 60) -> None:
+    """Press Tab until the focused element matches `selector`, as someone without a mouse does."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_search_filter_view_and_download(browser, server):
+    page = browser.new_page(viewport=SIZES["desktop"], accept_downloads=True)
+    page.goto(server + "/")
+    _tab_to(page, "#gallery-q")
+    page.keyboard.type("ceasefire London")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=ceasefire*")
+    _tab_to(page, "a.chip[href*='use=commercial']")
+    page.keyboard.press(" ")
+    page.wait_for_url("**use=commercial*")
+    _tab_to(page, "#select-" + page.locator(".gallery-card input[name=id]").first.get_attribute("value"))
+    page.keyboard.press(" ")
+    _tab_to(page, "a.gallery-card-image")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".viewer-title")
+    first = page.url
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(lambda url: url != first)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(lambda url: url == first)
+    _tab_to(page, ".viewer-fullscreen")
+    _tab_to(page, "a.download-button")
+    with page.expect_download():
+        page.keyboard.press("Enter")
+    page.close()

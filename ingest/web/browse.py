@@ -253,9 +253,7 @@ async def photos(request, datasette) -> Response:
     found = await counts(datasette, db, filters)
     rows = await page_rows(db, filters) if found["total"] else []
     here = filters.query(page=filters.page)
-    shown = cards(datasette, db, rows)
-    for card in shown:
-        card["href"] += "?" + urlencode({"in": here}) if here else ""
+    shown = cards(datasette, db, rows, within=here)
     labels = {name: {v: label for v, label, _ in choices} for name, choices in found["choices"].items()}
     pages = -(-found["total"] // PAGE_SIZE)
     chips = [{"label": label, "count": found["uses"][use], "pressed": use in filters.uses,

@@ -63,7 +63,7 @@ async def front(request, send, datasette) -> Response:
     } for d in demos]
     return await _render(datasette, request, "gallery-front.html", {
         "page_title": "Photos of demonstrations", "total": total, "demonstrations": demo_cards,
-        "cards": cards(datasette, db, recent),
+        "cards": cards(datasette, db, recent, within="sort=newest"),
         "chips": [{"label": label, "href": browser_url(datasette, uses=(use,))} for use, label, _ in USES],
         "links": {"photos": browser_url(datasette), "demonstrations": page_url(datasette, "demonstrations"),
                   "cities": page_url(datasette, "cities"),

@@ -123,14 +123,17 @@ async def photo_page(db, where: str, params: dict, cursor, newest_first: bool):
     return rows, following, before
 
 
-def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bool = True) -> list[dict]:
-    """What _gallery-card.html shows for each row of _CARD_SQL."""
+def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bool = True,
+          within: str = "") -> list[dict]:
+    """What _gallery-card.html shows for each row of _CARD_SQL. `within` is the photo browser's query
+    for the set these photos belong to: the photo page steps through it (viewer.py)."""
     out = []
+    suffix = "?" + urlencode({"in": within}) if within else ""
     for r in rows:
         title = r["title"] or r["caption"]
         date = r["date"]
         out.append({
-            "id": r["id"], "href": datasette.urls.row(db.name, "photos", str(r["id"])),
+            "id": r["id"], "href": datasette.urls.row(db.name, "photos", str(r["id"])) + suffix,
             "thumb": image_url(datasette, "thumbs", r["rendition"]),
             "alt": photo_alt(r["caption"], r["title"], r["demonstration"], r["city"], date),
             "width": r["width"], "height": r["height"],
@@ -247,7 +250,7 @@ async def city(request, datasette) -> Response:
         return Response.text(str(e), status=400)
     return await _render(datasette, request, "gallery-city.html", {
         "page_title": place["name"], "city": dict(place), "demonstrations": demos,
-        "cards": cards(datasette, db, rows, show_city=False),
+        "cards": cards(datasette, db, rows, show_city=False, within=urlencode({"city": place["slug"]})),
         "pager": _pager(request, page_url(datasette, "cities", place["slug"]), following, before, len(rows),
                         place["photo_count"]),
         "links": _links(datasette, db, "city_id", place["id"], {"city": place["slug"]}, city=place["slug"]),

@@ -50,3 +50,10 @@ document.addEventListener("click", (event) => {
   else if (target.requestFullscreen) target.requestFullscreen().catch(() => target.classList.toggle("viewer-full"));
   else target.classList.toggle("viewer-full");
 });
+
+// Licence chips are links that act as toggle buttons (role="button"): Space presses them too.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== " ") return;
+  const chip = event.target.closest('a[role="button"]');
+  if (chip) { event.preventDefault(); chip.click(); }
+});
