@@ -40,7 +40,8 @@ SORTS = (("relevance", "Best match"), ("newest", "Newest first"), ("oldest", "Ol
          ("added", "Recently added"))
 _ORDER = {"newest": "coalesce(p.taken_at, '') DESC, p.id DESC", "oldest": "coalesce(p.taken_at, '') ASC, p.id ASC",
           "added": "p.imported_at DESC, p.id DESC"}
-_DATE = re.compile(r"^\d{4}(-\d\d(-\d\d)?)?$")
+_DATE = re.compile(r"^\d{4}(-\d\d(-\d\d)?)?$", re.ASCII)
+_NUMBER = re.compile(r"^\d{1,6}$", re.ASCII)
 _SLUG = re.compile(r"^[\w.-]{1,200}$")
 
 
@@ -61,30 +62,27 @@ class Filters:
 
     @classmethod
     def from_args(cls, args) -> Filters:
-        def one(name: str, limit: int = 200) -> str:
-            return (args.get(name) or "").strip()[:limit]
+        def one(name: str, pattern: re.Pattern | None = None) -> str:
+            value = (args.get(name) or "").strip()[:200]
+            return value if pattern is None or pattern.match(value) else ""
 
-        q = (args.get("q") or "")[:search.MAX_INPUT]
-        year = one("year")
-        uses = tuple(u for u, _, _ in USES if u in args.getlist("use"))
-        sort = one("sort")
-        sorts = {s for s, _ in SORTS} - ({"relevance"} if not search.match_query(q) else set())
-        page = one("page")
+        q = (args.get("q") or "")[:search.MAX_INPUT].strip()
+        match = search.match_query(q)
+        year, page, sort = one("year", _NUMBER), one("page", _NUMBER), one("sort")
         return cls(
-            q=q.strip(), demonstration=one("demonstration") if _SLUG.match(one("demonstration")) else "",
-            city=one("city") if _SLUG.match(one("city")) else "",
-            year=int(year) if year.isdigit() and 1800 < int(year) < 2200 else None,
-            creator=one("creator"), uses=uses,
-            start=one("from") if _DATE.match(one("from")) else "", end=one("to") if _DATE.match(one("to")) else "",
-            sort=sort if sort in sorts else "", page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
-            match=search.match_query(q),
+            q=q, demonstration=one("demonstration", _SLUG), city=one("city", _SLUG),
+            year=int(year) if year and 1800 < int(year) < 2200 else None, creator=one("creator"),
+            uses=tuple(u for u, _, _ in USES if u in args.getlist("use")),
+            start=one("from", _DATE), end=one("to", _DATE),
+            sort=sort if sort in {s for s, _ in SORTS} and (match or sort != "relevance") else "",
+            page=min(int(page), MAX_PAGE) if page and int(page) > 0 else 1, match=match,
         )
 
     @property
     def order(self) -> str:
         return self.sort or ("relevance" if self.match else "newest")
 
-    def args(self, **changes) -> dict:
+    def args(self, **changes) -> list[tuple[str, str]]:
         """The URL arguments of this view (with `changes`), in a stable order, defaults left out."""
         f = replace(self, **changes)
         pairs: list[tuple[str, str]] = [(k, v) for k, v in (
