@@ -147,3 +147,18 @@ async def test_canned_queries_show_thumbnails_that_link_to_the_photo(ds):
     text = (await ds.client.get("/gallery/free_for_commercial_use")).text
     cell = re.search(r'<td class="col-photo">(.*?)</td>', text, re.S)[1]
     assert re.match(r'<a href="/gallery/photos/\d+"><img class="gallery-thumb"', cell) and 'alt="' in cell
+
+
+@pytest.mark.parametrize("query", ["sort=newest", "sort=oldest", "sort=added", "q=march", "q=march&sort=oldest",
+                                   "city=london&year=2024", "use=commercial&sort=oldest"])
+async def test_previous_and_next_follow_the_set_the_visitor_came_from(ds, query):
+    shown = hrefs((await ds.client.get(f"/-/gallery/photos?{query}")).text)
+    assert len(shown) >= 6
+    for i in (0, 1, 2, len(shown) - 2):
+        text = html.unescape((await ds.client.get(shown[i])).text)
+        assert f'rel="next" href="{shown[i + 1]}"' in text, (query, i)
+        if i:
+            assert f'rel="prev" href="{shown[i - 1]}"' in text, (query, i)
+        else:
+            assert 'rel="prev"' not in text
+        assert f"{i + 1} of " in text

@@ -55,7 +55,8 @@ _INDEXES = ("date", "city_id", "demonstration_id", "licence_id", "creator", "tak
             "year, taken_at DESC", "licence_id, taken_at DESC", "creator, taken_at DESC",
             # a city's photos of one year, the commonest narrowing (bench/gallery.py: the plan used
             # year alone, 40,444 candidates for 5,255 matches)
-            "city_id, year, taken_at DESC")
+            "city_id, year, taken_at DESC",
+            "imported_at DESC, id DESC")  # the photo browser's "Recently added"
 
 
 def _location(column: str, setting: str) -> str:

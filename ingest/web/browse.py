@@ -38,8 +38,10 @@ USES = (
 )
 SORTS = (("relevance", "Best match"), ("newest", "Newest first"), ("oldest", "Oldest first"),
          ("added", "Recently added"))
-_ORDER = {"newest": "coalesce(p.taken_at, '') DESC, p.id DESC", "oldest": "coalesce(p.taken_at, '') ASC, p.id ASC",
-          "added": "p.imported_at DESC, p.id DESC"}
+# Each sort's column and direction; ties go by id the same way, as on the demonstration and city
+# pages (pages.py), so the viewer steps through a set in the order those pages show it.
+_ORDER = {"newest": ("p.taken_at", "DESC"), "oldest": ("p.taken_at", "ASC"), "added": ("p.imported_at", "DESC")}
+POSITION_UP_TO = 10_000  # "12 of 340" on the photo page for sets this size; past it, counting costs more than it says
 _DATE = re.compile(r"^\d{4}(-\d\d(-\d\d)?)?$", re.ASCII)
 _NUMBER = re.compile(r"^\d{1,6}$", re.ASCII)
 _SLUG = re.compile(r"^[\w.-]{1,200}$")
@@ -96,12 +98,10 @@ class Filters:
         return urlencode(self.args(**{"page": 1, **changes}))
 
     def where(self, *, without: str = "") -> tuple[str, dict]:
-        """SQL conditions over photos p (and photo_search when searching) and their parameters;
+        """SQL conditions over photos p (the search itself is with_sql) and their parameters;
         `without` leaves one filter out (its own choices are counted over the others)."""
-        clauses, params = [], {}
-        if self.match:
-            clauses.append(f"{search.TABLE} MATCH :match")
-            params["match"] = self.match
+        clauses: list[str] = []
+        params: dict = {"match": self.match} if self.match else {}
         if self.demonstration and without != "demonstration":
             clauses.append("p.demonstration_id IN (SELECT id FROM demonstrations WHERE slug = :demonstration)")
             params["demonstration"] = self.demonstration
@@ -126,14 +126,24 @@ class Filters:
         return " AND ".join(clauses) or "1", params
 
     @property
+    def with_sql(self) -> str:
+        """The search's hits, found once and ranked, before anything joins them (an FTS5 MATCH
+        inside a join can be run once per photo)."""
+        if not self.match:
+            return ""
+        return (f"WITH hits AS MATERIALIZED (SELECT rowid AS id, {search.rank_sql()} AS score "
+                f"FROM {search.TABLE} WHERE {search.TABLE} MATCH :match) ")
+
+    @property
     def source(self) -> str:
-        return (f"{search.TABLE} JOIN photos p ON p.id = {search.TABLE}.rowid" if self.match else "photos p")
+        return "hits JOIN photos p ON p.id = hits.id" if self.match else "photos p"
 
     @property
     def order_sql(self) -> str:
         if self.order == "relevance":
-            return f"{search.rank_sql()}, coalesce(p.taken_at, '') DESC, p.id DESC"
-        return _ORDER[self.order]
+            return "hits.score, p.taken_at DESC, p.id DESC"
+        column, direction = _ORDER[self.order]
+        return f"{column} {direction}, p.id {direction}"
 
     @property
     def narrowed(self) -> bool:
@@ -183,15 +193,16 @@ _CHOICES = {
 async def _counts(db, filters: Filters) -> dict:
     out: dict = {"choices": {}, "uses": {}}
     where, params = filters.where()
-    out["total"] = (await db.execute(f"SELECT count(*) FROM {filters.source} WHERE {where}", params)).first()[0]
+    head = filters.with_sql
+    out["total"] = (await db.execute(f"{head}SELECT count(*) FROM {filters.source} WHERE {where}", params)).first()[0]
     for name, sql in _CHOICES.items():
         where, params = filters.where(without=name)
-        rows = (await db.execute(sql.format(source=filters.source, where=where), params)).rows
+        rows = (await db.execute(head + sql.format(source=filters.source, where=where), params)).rows
         out["choices"][name] = [(str(r["value"]), str(r["label"]), r["n"]) for r in rows]
     for use, _, sql in USES:
         where, params = filters.where(without=use)
         out["uses"][use] = (await db.execute(
-            f"SELECT count(*) FROM {filters.source} WHERE {where} AND {sql}", params)).first()[0]
+            f"{head}SELECT count(*) FROM {filters.source} WHERE {where} AND {sql}", params)).first()[0]
     return out
 
 
@@ -202,24 +213,56 @@ async def counts(datasette, db, filters: Filters) -> dict:
 
 async def page_rows(db, filters: Filters):
     where, params = filters.where()
-    sql = (_CARD_SQL.replace("FROM photos p", f"FROM {filters.source}", 1)
+    sql = (filters.with_sql + _CARD_SQL.replace("FROM photos p", f"FROM {filters.source}", 1)
            + f" WHERE {where} ORDER BY {filters.order_sql} LIMIT {PAGE_SIZE} OFFSET {(filters.page - 1) * PAGE_SIZE}")
     return (await db.execute(sql, params)).rows
 
 
-async def neighbours(db, filters: Filters, photo_id: int) -> tuple[int | None, int | None, int | None, int]:
-    """(previous id, next id, position from 1 or None, total) of a photo within a browser view."""
+def _around(column: str, direction: str, key) -> tuple[str, str]:
+    """(after, before): SQL for the photos after and before (key, :id) in the order of `column
+    direction`, ties by id the same way, NULLs where SQLite puts them (first ascending)."""
+    if direction == "DESC":
+        if key is None:
+            return f"({column} IS NULL AND p.id < :id)", f"({column} IS NOT NULL OR p.id > :id)"
+        return (f"({column} < :key OR ({column} = :key AND p.id < :id) OR {column} IS NULL)",
+                f"({column} > :key OR ({column} = :key AND p.id > :id))")
+    if key is None:
+        return f"({column} IS NOT NULL OR p.id > :id)", f"({column} IS NULL AND p.id < :id)"
+    return (f"({column} > :key OR ({column} = :key AND p.id > :id))",
+            f"({column} < :key OR ({column} = :key AND p.id < :id) OR {column} IS NULL)")
+
+
+async def neighbours(db, filters: Filters, photo_id: int, total: int) -> tuple[int | None, int | None, int | None]:
+    """(previous id, next id, position from 1 or None) of a photo within a browser view of `total`
+    photos. By keyset on the sort's index; a search's ranking, by a window over its hits."""
     where, params = filters.where()
-    score = search.rank_sql() if filters.match else "0"
-    order = filters.order_sql.replace(search.rank_sql(), "p.score")
-    row = (await db.execute(
-        f"SELECT prev, next, pos, total FROM (SELECT p.id, lag(p.id) OVER w AS prev, lead(p.id) OVER w AS next, "
-        f"row_number() OVER w AS pos, count(*) OVER () AS total FROM (SELECT p.id, p.taken_at, p.imported_at, "
-        f"{score} AS score FROM {filters.source} WHERE {where}) AS p WINDOW w AS (ORDER BY {order})) "
-        "WHERE id = :photo", {**params, "photo": photo_id})).first()
-    if row is None:
-        return None, None, None, 0
-    return row["prev"], row["next"], row["pos"], row["total"]
+    params = {**params, "id": photo_id}
+    head, source = filters.with_sql, filters.source
+    if filters.order == "relevance":
+        row = (await db.execute(
+            f"{head}SELECT prev, next, pos FROM (SELECT p.id, lag(p.id) OVER w AS prev, lead(p.id) OVER w AS next, "
+            f"row_number() OVER w AS pos FROM {source} WHERE {where} WINDOW w AS (ORDER BY {filters.order_sql})) "
+            "WHERE id = :id", params)).first()
+        return (row["prev"], row["next"], row["pos"]) if row else (None, None, None)
+    column, direction = _ORDER[filters.order]
+    me = (await db.execute(f"{head}SELECT {column} AS key FROM {source} WHERE {where} AND p.id = :id", params)).first()
+    if me is None:
+        return None, None, None
+    after, before = _around(column, direction, me["key"])
+    params["key"] = me["key"]
+    back = "ASC" if direction == "DESC" else "DESC"
+    backwards = f"{column} {back}, p.id {back}"
+
+    async def first(condition: str, order: str) -> int | None:
+        row = (await db.execute(f"{head}SELECT p.id FROM {source} WHERE {where} AND {condition} ORDER BY {order} LIMIT 1",
+                                params)).first()
+        return row[0] if row else None
+
+    position = None
+    if total <= POSITION_UP_TO:
+        position = 1 + (await db.execute(f"{head}SELECT count(*) FROM {source} WHERE {where} AND {before}",
+                                         params)).first()[0]
+    return await first(before, backwards), await first(after, filters.order_sql), position
 
 
 # ---------------------------------------------------------------- the page

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode
 from markupsafe import Markup
 
 from ingest.times import date_words
-from ingest.web.browse import Filters, neighbours
+from ingest.web.browse import Filters, counts, neighbours
 from ingest.web.context import PLUGIN, image_url
 from ingest.web.pages import photo_alt
 from ingest.web.urls import public_url
@@ -60,7 +60,8 @@ async def viewer_context(datasette, request, db, row, photo, credit_text: str, a
             if row["demonstration_id"] is not None else None
         filters = Filters(demonstration=demo["slug"], sort="oldest") if demo else Filters(sort="newest")
         keep = {}
-    prev_id, next_id, position, total = await neighbours(db, filters, pid)
+    total = (await counts(datasette, db, filters))["total"]
+    prev_id, next_id, position = await neighbours(db, filters, pid, total)
 
     def link(other: int | None) -> str | None:
         if other is None:
