@@ -162,3 +162,35 @@ async def test_previous_and_next_follow_the_set_the_visitor_came_from(ds, query)
         else:
             assert 'rel="prev"' not in text
         assert f"{i + 1} of " in text
+
+
+async def test_facet_counts_are_cached_until_the_public_copy_changes(gallery, tmp_path):  # noqa: F811
+    import shutil
+    import sqlite3
+
+    from ingest.web import cache, serving
+
+    base = tmp_path / "g"
+    shutil.copytree(gallery["base"], base, ignore=shutil.ignore_patterns("photos"))
+    fresh = make_ds(base)
+    london = gallery["cities"]["london"]
+
+    async def counts() -> dict:
+        found = (await fresh.client.get("/gallery/photos.json?_size=0")).json()["facet_results"]
+        found = found.get("results", found)  # Datasette 1.0 nests them
+        return {str(v["value"]): v["count"] for v in found["city_id"]["results"]}
+
+    before = await counts()
+    entries = len(cache._entries[fresh])
+    assert await counts() == before and len(cache._entries[fresh]) == entries  # the same page: counted once
+    conn = sqlite3.connect(base / "gallery.db")
+    conn.execute("UPDATE photos SET withheld = 1 WHERE id = (SELECT min(id) FROM photos WHERE city_id = ? "
+                 "AND withheld = 0)", [london])
+    conn.commit()
+    conn.close()
+    await fresh.client.get("/")  # started
+    serving.refresh_now(fresh)
+    after = await counts()
+    assert after[str(london)] == before[str(london)] - 1
+    front = (await fresh.client.get("/")).text
+    assert f"{LONDON_PHOTOS - 1} photos" in front  # the front page's cached counts followed too

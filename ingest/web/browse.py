@@ -9,14 +9,12 @@ name or a 1/0. Nothing typed is an error: what cannot be read as a filter is ign
 text becomes a query that runs (catalogue/search.match_query), and no match says so.
 
 Counts beside each filter cost a GROUP BY over the matching photos; they only change when the
-public copy does, so they are cached per copy version (publish_state.seq) and filter.
+public copy does, so they are cached per copy version and filter (cache.py).
 """
 
 from __future__ import annotations
 
 import re
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
@@ -24,6 +22,7 @@ from datasette.utils.asgi import Response
 
 from ingest.catalogue import search
 from ingest.times import date_words
+from ingest.web.cache import cached
 from ingest.web.context import PLUGIN
 from ingest.web.pages import _CARD_SQL, _allowed, _public, _render, cards
 
@@ -152,30 +151,6 @@ class Filters:
 
 
 # ---------------------------------------------------------------- counts, cached per copy version
-
-_cache: weakref.WeakKeyDictionary[object, OrderedDict] = weakref.WeakKeyDictionary()
-CACHE_SIZE = 512
-
-
-async def copy_version(db) -> str:
-    """Changes whenever the public copy does (its refresh records the catalogue's log position)."""
-    row = (await db.execute("SELECT value FROM publish_state WHERE key = 'seq'")).first()
-    return row[0] if row else ""
-
-
-async def cached(datasette, db, key: tuple, compute):
-    """compute() once per copy version and key; the oldest entries go first."""
-    entries = _cache.setdefault(datasette, OrderedDict())
-    full = (db.name, await copy_version(db), *key)
-    if full in entries:
-        entries.move_to_end(full)
-        return entries[full]
-    value = await compute()
-    entries[full] = value
-    while len(entries) > CACHE_SIZE:
-        entries.popitem(last=False)
-    return value
-
 
 _CHOICES = {
     "demonstration": ("SELECT d.slug AS value, coalesce(d.label, d.name) AS label, count(*) AS n FROM {source} "

@@ -12,7 +12,8 @@ from datasette.views.index import IndexView
 
 from ingest.times import date_words
 from ingest.web import serving
-from ingest.web.browse import USES, browser_url, cached
+from ingest.web.browse import USES, browser_url
+from ingest.web.cache import cached
 from ingest.web.context import PLUGIN, image_url
 from ingest.web.pages import (
     _CARD_SQL,

@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, browse, edit, feed, front, limits, pages, permissions, serving, viewer
+from ingest.web import auth, browse, edit, facets, feed, front, limits, pages, permissions, serving, viewer
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -46,6 +46,13 @@ def register_routes():
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
     return routes + auth.ROUTES + edit.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+
+
+@hookimpl(hookwrapper=True)
+def register_facet_classes():
+    """Column facets counted once per public-copy version on the gallery's tables (facets.py)."""
+    outcome = yield
+    outcome.force_result([facets.swap(classes) for classes in outcome.get_result()])
 
 
 @hookimpl
