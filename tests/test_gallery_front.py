@@ -194,3 +194,25 @@ async def test_facet_counts_are_cached_until_the_public_copy_changes(gallery, tm
     assert after[str(london)] == before[str(london)] - 1
     front = (await fresh.client.get("/")).text
     assert f"{LONDON_PHOTOS - 1} photos" in front  # the front page's cached counts followed too
+
+
+async def test_previous_and_next_with_undated_photos(gallery, tmp_path):  # noqa: F811
+    import shutil
+    import sqlite3
+
+    base = tmp_path / "g"
+    shutil.copytree(gallery["base"], base, ignore=shutil.ignore_patterns("photos"))
+    conn = sqlite3.connect(base / "gallery.db")
+    conn.execute("UPDATE photos SET taken_at = NULL, date = NULL, year = NULL WHERE id IN "
+                 "(SELECT id FROM photos WHERE withheld = 0 ORDER BY id LIMIT 3)")
+    conn.commit()
+    conn.close()
+    fresh = make_ds(base)
+    for query in ("sort=oldest", "sort=newest&page=2"):
+        shown = hrefs((await fresh.client.get(f"/-/gallery/photos?{query}")).text)
+        assert len(shown) >= 6, query
+        for i in range(len(shown) - 1):
+            text = html.unescape((await fresh.client.get(shown[i])).text)
+            assert f'rel="next" href="{shown[i + 1]}"' in text, (query, i)
+            if i:
+                assert f'rel="prev" href="{shown[i - 1]}"' in text, (query, i)

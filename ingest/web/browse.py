@@ -193,22 +193,39 @@ async def page_rows(db, filters: Filters):
     return (await db.execute(sql, params)).rows
 
 
-def _around(column: str, direction: str, key) -> tuple[str, str]:
-    """(after, before): SQL for the photos after and before (key, :id) in the order of `column
-    direction`, ties by id the same way, NULLs where SQLite puts them (first ascending)."""
+def _around(column: str, direction: str, key) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The photos after and before (key, :id) in the order `column direction` (ties by id the same
+    way, NULLs first ascending, as SQLite puts them): each a list of (condition, order) segments,
+    nearest first. Each condition is a range on the sort's index, so finding a neighbour reads a
+    few index entries, however deep the photo sits in the set."""
+    c = column
+    later = (f"{c} >= :key AND ({c} > :key OR p.id > :id)", f"{c} ASC, p.id ASC")
+    earlier = (f"{c} <= :key AND ({c} < :key OR p.id < :id)", f"{c} DESC, p.id DESC")
     if direction == "DESC":
         if key is None:
-            return f"({column} IS NULL AND p.id < :id)", f"({column} IS NOT NULL OR p.id > :id)"
-        return (f"({column} < :key OR ({column} = :key AND p.id < :id) OR {column} IS NULL)",
-                f"({column} > :key OR ({column} = :key AND p.id > :id))")
+            return ([(f"{c} IS NULL AND p.id < :id", "p.id DESC")],
+                    [(f"{c} IS NULL AND p.id > :id", "p.id ASC"), (f"{c} IS NOT NULL", f"{c} ASC, p.id ASC")])
+        return [earlier, (f"{c} IS NULL", "p.id DESC")], [later]
     if key is None:
-        return f"({column} IS NOT NULL OR p.id > :id)", f"({column} IS NULL AND p.id < :id)"
-    return (f"({column} > :key OR ({column} = :key AND p.id > :id))",
-            f"({column} < :key OR ({column} = :key AND p.id < :id) OR {column} IS NULL)")
+        return ([(f"{c} IS NULL AND p.id > :id", "p.id ASC"), (f"{c} IS NOT NULL", f"{c} ASC, p.id ASC")],
+                [(f"{c} IS NULL AND p.id < :id", "p.id DESC")])
+    return [later], [earlier, (f"{c} IS NULL", "p.id DESC")]
 
 
-async def neighbours(db, filters: Filters, photo_id: int, total: int) -> tuple[int | None, int | None, int | None]:
-    """(previous id, next id, position from 1 or None) of a photo within a browser view of `total`
+async def total(datasette, db, filters: Filters) -> int:
+    """How many photos a view holds: from its counts when they are cached, else one count, cached."""
+    where, params = filters.where()
+    key = ("total", tuple(filters.args(page=1, sort="")))
+    return await cached(datasette, db, key, lambda: _count(db, filters, where, params))
+
+
+async def _count(db, filters: Filters, where: str, params: dict) -> int:
+    return (await db.execute(f"{filters.with_sql}SELECT count(*) FROM {filters.source} WHERE {where}",
+                             params)).first()[0]
+
+
+async def neighbours(db, filters: Filters, photo_id: int, size: int) -> tuple[int | None, int | None, int | None]:
+    """(previous id, next id, position from 1 or None) of a photo within a browser view of `size`
     photos. By keyset on the sort's index; a search's ranking, by a window over its hits."""
     where, params = filters.where()
     params = {**params, "id": photo_id}
@@ -225,19 +242,22 @@ async def neighbours(db, filters: Filters, photo_id: int, total: int) -> tuple[i
         return None, None, None
     after, before = _around(column, direction, me["key"])
     params["key"] = me["key"]
-    back = "ASC" if direction == "DESC" else "DESC"
-    backwards = f"{column} {back}, p.id {back}"
 
-    async def first(condition: str, order: str) -> int | None:
-        row = (await db.execute(f"{head}SELECT p.id FROM {source} WHERE {where} AND {condition} ORDER BY {order} LIMIT 1",
-                                params)).first()
-        return row[0] if row else None
+    async def nearest(segments: list[tuple[str, str]]) -> int | None:
+        for condition, order in segments:
+            row = (await db.execute(f"{head}SELECT p.id FROM {source} WHERE {where} AND {condition} "
+                                    f"ORDER BY {order} LIMIT 1", params)).first()
+            if row:
+                return row[0]
+        return None
 
     position = None
-    if total <= POSITION_UP_TO:
-        position = 1 + (await db.execute(f"{head}SELECT count(*) FROM {source} WHERE {where} AND {before}",
-                                         params)).first()[0]
-    return await first(before, backwards), await first(after, filters.order_sql), position
+    if size <= POSITION_UP_TO:
+        position = 1
+        for condition, _ in before:
+            position += (await db.execute(f"{head}SELECT count(*) FROM {source} WHERE {where} AND {condition}",
+                                          params)).first()[0]
+    return await nearest(before), await nearest(after), position
 
 
 # ---------------------------------------------------------------- the page

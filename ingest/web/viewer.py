@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode
 from markupsafe import Markup
 
 from ingest.times import date_words
-from ingest.web.browse import Filters, counts, neighbours
+from ingest.web.browse import Filters, neighbours, total
 from ingest.web.context import PLUGIN, image_url
 from ingest.web.pages import photo_alt
 from ingest.web.urls import public_url
@@ -60,8 +60,8 @@ async def viewer_context(datasette, request, db, row, photo, credit_text: str, a
             if row["demonstration_id"] is not None else None
         filters = Filters(demonstration=demo["slug"], sort="oldest") if demo else Filters(sort="newest")
         keep = {}
-    total = (await counts(datasette, db, filters))["total"]
-    prev_id, next_id, position = await neighbours(db, filters, pid, total)
+    size = await total(datasette, db, filters)
+    prev_id, next_id, position = await neighbours(db, filters, pid, size)
 
     def link(other: int | None) -> str | None:
         if other is None:
@@ -90,6 +90,6 @@ async def viewer_context(datasette, request, db, row, photo, credit_text: str, a
         "title": title, "alt": alt, "description": f"{description} · {licence}" if description else licence,
         "image": image, "page": page, "licence": licence, "licence_url": photo.licence_url,
         "creator": photo.creator, "json_ld": json_ld({k: v for k, v in ld.items() if v is not None}),
-        "prev": link(prev_id), "next": link(next_id), "position": position, "total": total,
+        "prev": link(prev_id), "next": link(next_id), "position": position, "total": size,
         "back": back if came is not None else None, "web": web_path, "archive": archive,
     }
