@@ -96,25 +96,24 @@ class Filters:
     def query(self, **changes) -> str:
         return urlencode(self.args(**{"page": 1, **changes}))
 
-    def where(self, *, without: str = "") -> tuple[str, dict]:
-        """SQL conditions over photos p (the search itself is with_sql) and their parameters;
-        `without` leaves one filter out (its own choices are counted over the others)."""
+    def where(self) -> tuple[str, dict]:
+        """SQL conditions over photos p (the search itself is with_sql) and their parameters."""
         clauses: list[str] = []
         params: dict = {"match": self.match} if self.match else {}
-        if self.demonstration and without != "demonstration":
+        if self.demonstration:
             clauses.append("p.demonstration_id IN (SELECT id FROM demonstrations WHERE slug = :demonstration)")
             params["demonstration"] = self.demonstration
-        if self.city and without != "city":
+        if self.city:
             clauses.append("p.city_id IN (SELECT id FROM cities WHERE slug = :city)")
             params["city"] = self.city
-        if self.year and without != "year":
+        if self.year:
             clauses.append("p.year = :year")
             params["year"] = self.year
-        if self.creator and without != "creator":
+        if self.creator:
             clauses.append("p.creator = :creator")
             params["creator"] = self.creator
         for use, _, sql in USES:
-            if use in self.uses and without != use:
+            if use in self.uses:
                 clauses.append(sql)
         if self.start:
             clauses.append("p.date >= :start")
@@ -165,25 +164,40 @@ _CHOICES = {
 }
 
 
-async def _counts(db, filters: Filters) -> dict:
-    out: dict = {"choices": {}, "uses": {}}
-    where, params = filters.where()
-    head = filters.with_sql
-    out["total"] = (await db.execute(f"{head}SELECT count(*) FROM {filters.source} WHERE {where}", params)).first()[0]
-    for name, sql in _CHOICES.items():
-        where, params = filters.where(without=name)
-        rows = (await db.execute(head + sql.format(source=filters.source, where=where), params)).rows
-        out["choices"][name] = [(str(r["value"]), str(r["label"]), r["n"]) for r in rows]
-    for use, _, sql in USES:
-        where, params = filters.where(without=use)
-        out["uses"][use] = (await db.execute(
-            f"{head}SELECT count(*) FROM {filters.source} WHERE {where} AND {sql}", params)).first()[0]
-    return out
+def _without(filters: Filters, name: str) -> Filters:
+    """The view without one filter: a filter's own choices are counted over the others."""
+    if name in (u for u, _, _ in USES):
+        return replace(filters, uses=tuple(u for u in filters.uses if u != name))
+    return replace(filters, **{name: None if name == "year" else ""})
 
 
 async def counts(datasette, db, filters: Filters) -> dict:
-    key = tuple(filters.args(page=1, sort=""))
-    return await cached(datasette, db, ("counts", key), lambda: _counts(db, filters))
+    """The view's total, each filter's choices and each licence chip's count. Each is cached by the
+    filters it depends on, so one photographer's page reuses the photographer list counted over
+    everything else (a GROUP BY over the whole archive) instead of counting it again."""
+    def key(f: Filters, *what) -> tuple:
+        return (*what, tuple(f.args(page=1, sort="")))
+
+    async def run(f: Filters, sql: str):
+        where, params = f.where()
+        return (await db.execute(f.with_sql + sql.format(source=f.source, where=where), params)).rows
+
+    async def count(f: Filters, extra: str = "") -> int:
+        return (await run(f, "SELECT count(*) FROM {source} WHERE {where}" + extra))[0][0]
+
+    async def choices(f: Filters, sql: str) -> list:
+        return [(str(r["value"]), str(r["label"]), r["n"]) for r in await run(f, sql)]
+
+    out: dict = {"total": await total(datasette, db, filters), "choices": {}, "uses": {}}
+    for name, sql in _CHOICES.items():
+        f = _without(filters, name)
+        out["choices"][name] = await cached(datasette, db, key(f, "choices", name),
+                                            lambda f=f, sql=sql: choices(f, sql))
+    for use, _, sql in USES:
+        f = _without(filters, use)
+        out["uses"][use] = await cached(datasette, db, key(f, "use", use),
+                                        lambda f=f, sql=sql: count(f, f" AND {sql}"))
+    return out
 
 
 async def page_rows(db, filters: Filters):
