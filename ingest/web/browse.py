@@ -28,11 +28,13 @@ from ingest.web.pages import _CARD_SQL, _allowed, _public, _render, cards
 
 PAGE_SIZE = 48
 MAX_PAGE = 2000
-# Licence chips, Openverse's words: (URL value, label, SQL over photos p).
+# Licence chips, Openverse's words: (URL value, label, SQL over photos p). The unary + keeps SQLite
+# off the yes/no columns' indexes, which it otherwise prefers to a photographer's or a city's
+# (43 ms instead of 0.3 ms for one photographer's count at 100,000 photos).
 USES = (
-    ("commercial", "Use commercially", "p.allows_commercial = 1"),
-    ("modify", "Modify or adapt", "p.allows_adaptations = 1"),
-    ("commons", "Commons-compatible", "p.commons_compatible = 1"),
+    ("commercial", "Use commercially", "+p.allows_commercial = 1"),
+    ("modify", "Modify or adapt", "+p.allows_adaptations = 1"),
+    ("commons", "Commons-compatible", "+p.commons_compatible = 1"),
     ("pd", "Public domain / CC0", "p.licence_id IN ('CC0-1.0', 'CC-PDM-1.0')"),
 )
 SORTS = (("relevance", "Best match"), ("newest", "Newest first"), ("oldest", "Oldest first"),
