@@ -38,7 +38,6 @@ import argparse
 import hashlib
 import html
 import http.client
-import importlib.util
 import json
 import os
 import platform
@@ -57,11 +56,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 # This file is bench/gallery.py: run as a script, its folder comes first on sys.path and would
-# shadow the `ingest` package (bench/ingest.py). Drop it; fall back to the repository when needed.
+# shadow the `ingest` package (bench/ingest.py). Drop it; measure this checkout's package, whichever
+# checkout the venv installed.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if importlib.util.find_spec("ingest") is None:
-    sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(_HERE.parent))
 sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
 
 import datasette  # noqa: E402
@@ -328,8 +327,12 @@ def ingest_command() -> str:
 def start_ours(work: Path, db_path: Path, store_path: Path) -> Server:
     """The real command: `ingest serve` (Datasette with our plugin and metadata.yml)."""
     port = free_port()
-    return Server("ours", [ingest_command(), "serve", "--db", str(db_path), "--store", str(store_path),
-                           "--metadata", str(METADATA), "--host", HOST, "--port", str(port)], work)
+    # This checkout's ingest (PYTHONPATH), as the traced server below runs it, not whichever
+    # checkout the venv's console script was installed from.
+    cmd = [sys.executable, "-c", "import sys; sys.argv[0] = 'ingest'; from ingest.cli import main; main()"]
+    return Server("ours", [*cmd, "serve", "--db", str(db_path), "--store", str(store_path),
+                           "--metadata", str(METADATA), "--host", HOST, "--port", str(port)], work,
+                  env={"PYTHONPATH": str(ROOT)})
 
 
 def start_traced(work: Path, db_path: Path, store_path: Path) -> Server:
@@ -338,7 +341,7 @@ def start_traced(work: Path, db_path: Path, store_path: Path) -> Server:
     port = free_port()
     cmd = [sys.executable, "-c", "from datasette.cli import cli; cli(prog_name='datasette')", "serve", str(db_path),
            "-m", str(METADATA), "-h", HOST, "--port", str(port), "--setting", "trace_debug", "1"]
-    return Server("traced", cmd, work, env={"INGEST_STORE": str(store_path.resolve())})
+    return Server("traced", cmd, work, env={"INGEST_STORE": str(store_path.resolve()), "PYTHONPATH": str(ROOT)})
 
 
 def start_plain(name: str, work: Path, public_db: Path, store_path: Path, *, metadata: bool) -> Server:
@@ -545,6 +548,12 @@ def main() -> None:
         public_count = conn.execute("SELECT count(*) FROM photos").fetchone()[0]
         filtered = conn.execute("SELECT count(*) FROM photos WHERE city_id = ? AND year = 2024", [top_city]).fetchone()[0]
         hits = conn.execute("SELECT count(*) FROM photos_fts WHERE photos_fts MATCH ?", [SEARCH_WORD]).fetchone()[0]
+        top_slug = conn.execute("SELECT slug FROM cities WHERE id = ?", [top_city]).fetchone()[0]
+        city_name = conn.execute("SELECT name FROM cities WHERE id = ?", [top_city]).fetchone()[0]
+        creators = [r[0] for r in conn.execute("SELECT DISTINCT creator FROM photos WHERE creator IS NOT NULL LIMIT 200")]
+        words = f"{SEARCH_WORD} {city_name}"
+        word_hits = conn.execute("SELECT count(*) FROM photo_search WHERE photo_search MATCH ?",
+                                 [" ".join(f'"{w}"' for w in words.split())]).fetchone()[0]
         conn.close()
 
         sort = "_sort_desc=taken_at"
@@ -570,6 +579,16 @@ def main() -> None:
             ("photo page", [f"/gallery/photos/{i}" for i in ids], None, f"{len(ids)} ids in turn"),
             ("thumbnail", thumbs_ours, thumbs_plain, f"{len(shas)} real photos in turn; plain: --static"),
             ("grid page 2", [page2], None, "the first next link (no facet suggestions after page 1)"),
+            # The journalist's pages (front.py, browse.py); plain Datasette serves its nearest equivalents.
+            ("front page", ["/"], ["/"], "ours: the gallery's front page; plain: Datasette's index"),
+            ("browser grid", ["/-/gallery/photos"], ["/gallery/photos"], "counts cached per copy version"),
+            ("browser filtered", [f"/-/gallery/photos?city={top_slug}&year=2024"],
+             [f"/gallery/photos?city_id={top_city}&year=2024"], f"top city, 2024: {filtered} rows; cached counts"),
+            ("browser filtered, uncached", [f"/-/gallery/photos?creator={urllib.parse.quote(c)}" for c in creators],
+             [f"/gallery/photos?creator={urllib.parse.quote(c)}" for c in creators],
+             f"{len(creators)} photographers in turn: each first request counts its facets"),
+            ("browser search", [f"/-/gallery/photos?q={urllib.parse.quote(words)}"], [f"/gallery/photos?_search={urllib.parse.quote(words)}"],
+             f"'{words}': {word_hits} hits (word and city); cached counts"),
             (f"grid {deep_rows} rows deep", [page], None, f"{pages} next links from page 1"),
             (f"grid {far} rows deep", [far_page], None, "?_next= keyset token"),
         ]

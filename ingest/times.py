@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import datetime, timezone
 
@@ -27,3 +28,14 @@ def utc(taken_at: str | None) -> str | None:
     except ValueError:
         return None
     return moment.isoformat(timespec="milliseconds" if "." in taken_at else "seconds")
+
+
+def date_words(date: str | None) -> str:
+    """2024-11-02 -> "2 November 2024"; 2025-05 -> "May 2025"; anything else as it is."""
+    if not date:
+        return ""
+    parts = date.split("-")
+    if len(parts) in (2, 3) and all(p.isdigit() for p in parts) and 1 <= int(parts[1]) <= 12:
+        month = f"{calendar.month_name[int(parts[1])]} {int(parts[0])}"
+        return f"{int(parts[2])} {month}" if len(parts) == 3 else month
+    return date

@@ -39,16 +39,17 @@ def sample_gallery(base: Path, *, size: tuple[int, int] = (640, 480), setup: lis
     """The sample photos and the flyer's registry, imported and served; yields the server's address.
     `setup` holds more `ingest` commands to run before serving (without --db/--store); without
     `publish` the photos wait for review."""
-    ingest = str(Path(sys.executable).parent / "ingest")
+    # This checkout's ingest (cwd first on sys.path), not whichever the venv's console script installed.
+    ingest = [sys.executable, "-c", "import sys; sys.argv[0] = 'ingest'; from ingest.cli import main; main()"]
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), str(base / "photos"),
                     "--width", str(size[0]), "--height", str(size[1])], check=True, capture_output=True)
     archive = ["--db", str(base / "gallery.db"), "--store", str(base / "archive")]
     for args in (["demos", "import", str(ROOT / "samples" / "registry.yml")],
                  [str(base / "photos"), "--licence", "CC-BY-SA-4.0", "--creator", "Sample photographer",
                   "--publish" if publish else "--hold"], *setup):
-        subprocess.run([ingest, *args, *archive], check=True, capture_output=True)
+        subprocess.run([*ingest, *args, *archive], check=True, capture_output=True, cwd=ROOT)
     port = free_port()
-    proc = subprocess.Popen([ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([*ingest, "serve", *archive, "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -47,7 +47,7 @@ def test_archivist_corrects_batch_edits_reads_history_and_undoes(server, browser
     page.click("button.gallery-save")
     page.wait_for_load_state()
     assert "Saved 2 changes" in page.content()
-    assert page.locator("h2.photo-title").inner_text() == "Banner at Whitehall"
+    assert page.locator("h1.viewer-title").inner_text() == "Banner at Whitehall"  # the viewer's heading
     shot(page, "archivist-photo-page")
     assert _photo(server, "banner-01.jpg")["title"] == "Banner at Whitehall"  # the public copy has it at once
 

@@ -6,7 +6,9 @@ through."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
+from pathlib import Path
 
 import pytest
 from browser_support import MARKS, sample_gallery, shot, sign_in
@@ -36,6 +38,29 @@ def _count(page, key: str) -> int:
 def _wait_count(page, key: str, value: int) -> None:
     from playwright.sync_api import expect
     expect(page.locator(f'[data-count="{key}"]').first).to_have_text(str(value), timeout=15000)
+
+
+AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.skipif(not AXE.exists() and not os.environ.get("CI"),
+                    reason="axe-core is not installed (npm install --prefix tests/node axe-core)")
+@pytest.mark.parametrize("size", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}])
+def test_axe_finds_nothing_critical_or_serious_in_the_queue(server, browser, size):
+    context = browser.new_context(viewport=size, bypass_csp=True)  # axe is injected inline
+    page = context.new_page()
+    sign_in(page, server, "alice", PASSWORD)
+    problems = []
+    for path in ("/-/gallery/review", "/-/gallery/review/5"):
+        page.goto(server + path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        problems += [f"{path} at {size['width']} px: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}"
+                     for v in result["violations"] if v["impact"] in ("critical", "serious")]
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    shot(page, f"review-photo-{size['width']}")
+    context.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_archivist_empties_the_queue_by_keyboard(server, browser):

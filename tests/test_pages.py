@@ -124,7 +124,7 @@ async def _public_rows(ds, query: str) -> list[dict]:
 
 
 def _photo_id(href: str) -> int:
-    return int(href.rstrip("/").rsplit("/", 1)[1])
+    return int(href.split("?")[0].rstrip("/").rsplit("/", 1)[1])  # ?in= names the set the viewer steps through
 
 
 # ---------------------------------------------------------------- a demonstration's page

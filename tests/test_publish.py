@@ -121,18 +121,24 @@ def dump(path: Path, words: set[str]) -> dict:
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'photos_fts%'")]
+                                             "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'photos_fts%' "
+                                             "AND name NOT LIKE 'photo_search%'")]
         out: dict = {"schema": sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"),
                                       key=repr)}
         for table in tables:
             cur = conn.execute(f"SELECT * FROM [{table}]")
             out[table] = ([d[0] for d in cur.description], sorted(cur.fetchall(), key=repr))
         out["photos_fts"] = sorted(conn.execute("SELECT rowid, * FROM photos_fts"), key=repr)
+        # The search index (catalogue/search.py): its rows, and its words' postings, not its b-tree bytes.
+        out["photo_search"] = sorted(conn.execute("SELECT rowid, * FROM photo_search"), key=repr)
+        conn.execute("CREATE VIRTUAL TABLE temp.search_vocab USING fts5vocab(main, photo_search, instance)")
+        out["photo_search words"] = sorted(conn.execute("SELECT * FROM temp.search_vocab"), key=repr)
         for word in sorted(words):
             out[f"match {word}"] = [r[0] for r in conn.execute(
                 "SELECT rowid FROM photos_fts WHERE photos_fts MATCH ? ORDER BY rowid", [f'"{word}"'])]
         # The index agrees with its content table (an external-content FTS5 table can silently drift).
         conn.execute("INSERT INTO photos_fts (photos_fts, rank) VALUES ('integrity-check', 1)")
+        conn.execute("INSERT INTO photo_search (photo_search, rank) VALUES ('integrity-check', 1)")
     finally:
         conn.close()
     return out

@@ -475,7 +475,7 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
     p_city, p_demo = g.public[next(iter(PUBLIC_GPS))]["city_id"], g.public[next(iter(PUBLIC_GPS))]["demonstration_id"]
     return {
         # Datasette's own
-        "/(\\.(?P<format>jsono?))?$": ["/", "/.json", "/.jsono"],
+        "/(\\.(?P<format>jsono?))?$": ["/.json", "/.jsono"],  # "/" is the gallery's front page (below)
         "/favicon.ico": ["/favicon.ico"],
         "/:memory:(?P<rest>.*)$": ["/:memory:", "/:memory:.json?sql=select+1"],
         "/-/metadata(\\.(?P<format>json))?$": ["/-/metadata", "/-/metadata.json"],
@@ -540,6 +540,15 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
             "/-/gallery/feed.atom", f"/-/gallery/feed.atom?city={g.slugs['withheld city']}",
             f"/-/gallery/feed.atom?demonstration={g.slugs['withheld demo']}",
             f"/-/gallery/feed.atom?city={g.slugs['public city']}&demonstration={g.slugs['public demo']}"],
+        # the front page and the photo browser (ingest/web/front.py, ingest/web/browse.py)
+        "^/$": ["/"],
+        "^/-/gallery/data$": ["/-/gallery/data"],
+        "^/-/gallery/photos$": [
+            "/-/gallery/photos", "/-/gallery/photos?q=barricade", "/-/gallery/photos?q=kettled",
+            f"/-/gallery/photos?q={WITHHELD_CITY}", f"/-/gallery/photos?q={WITHHELD_DATE}",
+            f"/-/gallery/photos?city={g.slugs['withheld city']}", f"/-/gallery/photos?demonstration={g.slugs['withheld demo']}",
+            "/-/gallery/photos?use=commercial&use=commons&sort=oldest", f"/-/gallery/photos?from={WITHHELD_DATE}&to={WITHHELD_DATE}"],
+        "^/-/gallery/search$": ["/-/gallery/search?q=barricade", f"/-/gallery/search?q={WITHHELD_CITY}"],
         # the archivists' sign-in (ingest/web/auth.py); /-/login is rewritten to it
         "^/-/gallery/login$": ["/-/gallery/login"],
         "^/-/login$": ["/-/login", "/-/login?next=//elsewhere.example/"],

@@ -57,6 +57,16 @@ def thumbnail_html(datasette, name: str, alt: str = "") -> Markup:
     )
 
 
+def query_thumbnail(datasette, database: str, row, token: str) -> Markup:
+    """A canned query's photo: its thumbnail, linking to its page (the row's id), alt from its title."""
+    try:
+        pid, title = row["id"], row["title"]
+    except (IndexError, KeyError):
+        return thumbnail_html(datasette, token)
+    href = datasette.urls.row(database, "photos", str(pid))
+    return Markup(f'<a href="{escape(href)}">') + thumbnail_html(datasette, token, title or f"Photo {pid}") + Markup("</a>")
+
+
 def cache_ttl(datasette) -> int:
     """How long a public answer that names photos may be kept: Datasette's default_cache_ttl (5 s
     unless the operator says otherwise), so a withdrawal reaches every cache that soon."""

@@ -14,13 +14,13 @@ CSV, and the map) and to their Atom feed.
 
 from __future__ import annotations
 
-import calendar
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 from markupsafe import Markup
 
 from ingest.text import xml_safe
+from ingest.times import date_words
 from ingest.web.context import PLUGIN, archive_name, image_url, public_db
 from ingest.web.permissions import may_see_table
 
@@ -55,15 +55,13 @@ def clean_finalize(previous=None):
     return finalize
 
 
-def date_words(date: str | None) -> str:
-    """2024-11-02 -> "2 November 2024"; 2025-05 -> "May 2025"; anything else as it is."""
-    if not date:
-        return ""
-    parts = date.split("-")
-    if len(parts) in (2, 3) and all(p.isdigit() for p in parts) and 1 <= int(parts[1]) <= 12:
-        month = f"{calendar.month_name[int(parts[1])]} {int(parts[0])}"
-        return f"{int(parts[2])} {month}" if len(parts) == 3 else month
-    return date
+def photo_alt(caption: str | None, title: str | None, demonstration: str | None, city: str | None,
+              date: str | None) -> str:
+    """A photo's alt text: its caption or title, else a sentence from where and when it was taken."""
+    if caption or title:
+        return (caption or title).strip()
+    where = ", ".join(filter(None, [demonstration, city]))
+    return " ".join(filter(None, ["Photo", f"at {where}" if where else "", f"{'in' if len(date) == 7 else 'on'} {date_words(date)}" if date else ""]))
 
 
 def demonstration_name(row) -> str:
@@ -125,16 +123,19 @@ async def photo_page(db, where: str, params: dict, cursor, newest_first: bool):
     return rows, following, before
 
 
-def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bool = True) -> list[dict]:
-    """What _gallery-card.html shows for each row of _CARD_SQL."""
+def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bool = True,
+          within: str = "") -> list[dict]:
+    """What _gallery-card.html shows for each row of _CARD_SQL. `within` is the photo browser's query
+    for the set these photos belong to: the photo page steps through it (viewer.py)."""
     out = []
+    suffix = "?" + urlencode({"in": within}) if within else ""
     for r in rows:
         title = r["title"] or r["caption"]
         date = r["date"]
         out.append({
-            "href": datasette.urls.row(db.name, "photos", str(r["id"])),
+            "id": r["id"], "href": datasette.urls.row(db.name, "photos", str(r["id"])) + suffix,
             "thumb": image_url(datasette, "thumbs", r["rendition"]),
-            "alt": title or (f"Photo {r['id']}" + (f", {date_words(date)}" if date else "")),
+            "alt": photo_alt(r["caption"], r["title"], r["demonstration"], r["city"], date),
             "width": r["width"], "height": r["height"],
             "title": title, "date": date,
             "city": r["city"] if show_city else None,
@@ -148,6 +149,20 @@ def cards(datasette, db, rows, *, show_city: bool = True, show_demonstration: bo
     return out
 
 
+ZIP_PART = 200  # photos per "Download all" ZIP: the download route's own limit (media.MAX_ZIP)
+
+
+async def download_parts(datasette, db, where: str, params: dict) -> list[dict]:
+    """"Download all" as streamed ZIPs of web sizes with CREDITS.txt, one link per ZIP_PART photos."""
+    ids = [r[0] for r in (await db.execute(
+        f"SELECT p.id FROM photos p WHERE {where} ORDER BY {_KEY}, p.id", params)).rows]
+    base = datasette.urls.path(f"/-/{PLUGIN}/download.zip")
+    parts = [ids[i:i + ZIP_PART] for i in range(0, len(ids), ZIP_PART)]
+    return [{"href": f"{base}?{urlencode([('size', 'web'), *(('id', i) for i in part)])}",
+             "label": "Download all" if len(parts) == 1 else f"Download all, part {n} of {len(parts)}",
+             "count": len(part)} for n, part in enumerate(parts, 1)]
+
+
 def _pager(request, here: str, following: str | None, before: int, shown: int, total: int) -> dict:
     return {
         "first": here if request.args.get("next") else None,
@@ -156,11 +171,12 @@ def _pager(request, here: str, following: str | None, before: int, shown: int, t
     }
 
 
-def _links(datasette, db, column: str, value, **feed) -> dict:
+def _links(datasette, db, column: str, value, browse: dict, **feed) -> dict:
     """The same photos in Datasette (facets, JSON, CSV; ?_view=table adds the map) and as a feed."""
     table = datasette.urls.table(db.name, "photos")
     query = urlencode({column: value})
     return {
+        "browse": datasette.urls.path(f"/-/{PLUGIN}/photos") + "?" + urlencode(browse),
         "table": f"{table}?{query}",
         "map": f"{table}?{urlencode({column: value, '_view': 'table', '_nofacet': 1})}",  # the map near the top
         "json": f"{datasette.urls.table(db.name, 'photos', format='json')}?{query}",
@@ -175,7 +191,7 @@ async def archive_title(datasette) -> str:
 
 async def _render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     context = {"archive_title": await archive_title(datasette), "gallery_links": {
-        "photos": datasette.urls.table(_public(datasette).name, "photos"),
+        "photos": datasette.urls.path(f"/-/{PLUGIN}/photos"),  # the photo browser (browse.py)
         "demonstrations": page_url(datasette, "demonstrations"), "cities": page_url(datasette, "cities")},
         **context}
     html = await datasette.render_template(template, context, request=request)
@@ -210,8 +226,10 @@ async def demonstration(request, datasette) -> Response:
         "cards": cards(datasette, db, rows, show_demonstration=False),
         "pager": _pager(request, page_url(datasette, "demonstrations", demo["slug"]), following, before, len(rows),
                         demo["photo_count"]),
-        "links": _links(datasette, db, "demonstration_id", demo["id"], demonstration=demo["slug"]),
+        "links": _links(datasette, db, "demonstration_id", demo["id"], {"demonstration": demo["slug"]},
+                        demonstration=demo["slug"]),
         "feed_title": f"New photos of {name}",
+        "downloads": await download_parts(datasette, db, "p.demonstration_id = :id", {"id": demo["id"]}),
         "crumb": ("Demonstrations", page_url(datasette, "demonstrations")),
     })
 
@@ -232,11 +250,12 @@ async def city(request, datasette) -> Response:
         return Response.text(str(e), status=400)
     return await _render(datasette, request, "gallery-city.html", {
         "page_title": place["name"], "city": dict(place), "demonstrations": demos,
-        "cards": cards(datasette, db, rows, show_city=False),
+        "cards": cards(datasette, db, rows, show_city=False, within=urlencode({"city": place["slug"]})),
         "pager": _pager(request, page_url(datasette, "cities", place["slug"]), following, before, len(rows),
                         place["photo_count"]),
-        "links": _links(datasette, db, "city_id", place["id"], city=place["slug"]),
+        "links": _links(datasette, db, "city_id", place["id"], {"city": place["slug"]}, city=place["slug"]),
         "feed_title": f"New photos from {place['name']}",
+        "downloads": await download_parts(datasette, db, "p.city_id = :id", {"id": place["id"]}),
         "crumb": ("Cities", page_url(datasette, "cities")),
     })
 

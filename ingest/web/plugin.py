@@ -15,16 +15,18 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, edit, feed, limits, pages, permissions, review, serving
+from ingest.web import auth, browse, edit, facets, feed, front, limits, pages, permissions, review, serving, viewer
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
     SHA,
+    TOKEN,
     archive_name,
     catalogue_db,
     image_column,
     on_catalogue,
     public_db,
+    query_thumbnail,
     thumbnail_html,
     visible,
 )
@@ -43,7 +45,14 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + pages.ROUTES + feed.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+
+
+@hookimpl(hookwrapper=True)
+def register_facet_classes():
+    """Column facets counted once per public-copy version on the gallery's tables (facets.py)."""
+    outcome = yield
+    outcome.force_result([facets.swap(classes) for classes in outcome.get_result()])
 
 
 @hookimpl
@@ -82,7 +91,11 @@ def startup(datasette):
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """The thumbnail in place of the hash, in the gallery's own photos tables only (named by the
-    row's rendition token in the public copy, context.image_column)."""
+    row's rendition token in the public copy, context.image_column); in the gallery's canned
+    queries, the `photo` column (a rendition token) as the thumbnail linking to the photo's page."""
+    if (table is None and column == "photo" and isinstance(value, str) and TOKEN.match(value)
+            and database in permissions.managed(datasette)):
+        return query_thumbnail(datasette, database, row, value)
     if (table == "photos" and column == "sha256" and isinstance(value, str) and SHA.match(value)
             and database in permissions.managed(datasette)):
         try:
@@ -161,8 +174,12 @@ def extra_template_vars(view_name, database, table, request, datasette):
         path = datasette.urls.row(db.name, "photos", pk)
         page = public_url(datasette, path) or path  # never the Host header: Datasette caches this page publicly
         editing = await edit.edit_context(datasette, request, int(pk))
-        line = photo_credit(photo, await archive_name(datasette), page)
-        return {"gallery_managed": True, "gallery_photo": {
+        archive = await archive_name(datasette)
+        line = photo_credit(photo, archive, page)
+        shown = (await db.execute("SELECT id, date, demonstration_id, rendition, width, height FROM photos WHERE id = ?",
+                                  [int(pk)])).first() if database == db.name else None
+        return {"gallery_managed": True, "gallery_viewer": await viewer.viewer_context(
+            datasette, request, db, shown, photo, line.text, archive) if shown else None, "gallery_photo": {
             "city": photo.city, "demonstration": photo.demonstration,
             "licence_name": photo.licence_name, "licence_url": photo.licence_url,
             "permissions": permission_words(photo),

@@ -1,3 +1,6 @@
+// Datasette 0.65's page template has no lang: screen readers and axe need one.
+if (!document.documentElement.lang) document.documentElement.lang = "en";
+
 // Copy buttons for credit lines: keyboard-usable buttons, with a text fallback where the
 // Clipboard API is unavailable (plain http on a LAN).
 document.addEventListener("click", async (event) => {
@@ -28,4 +31,29 @@ document.addEventListener("DOMContentLoaded", () => {
   summary.textContent = `Filter by ${count} facet${count === 1 ? "" : "s"} (demonstration, city, licence…)`;
   facets.parentNode.insertBefore(details, facets);
   details.append(summary, facets);
+});
+
+// The photo viewer (row-gallery-photos.html): arrow keys step to the previous / next photo of the
+// set (not while typing in a field), and a button shows the photo full screen (Escape leaves it).
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  const link = document.querySelector(`.viewer-nav a[data-key="${event.key}"]`);
+  if (link) { event.preventDefault(); window.location.href = link.href; }
+});
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-fullscreen]");
+  if (!button) return;
+  const target = document.querySelector(button.dataset.fullscreen);
+  if (!target) return;
+  if (document.fullscreenElement) document.exitFullscreen();
+  else if (target.requestFullscreen) target.requestFullscreen().catch(() => target.classList.toggle("viewer-full"));
+  else target.classList.toggle("viewer-full");
+});
+
+// Licence chips are links that act as toggle buttons (role="button"): Space presses them too.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== " ") return;
+  const chip = event.target.closest('a[role="button"]');
+  if (chip) { event.preventDefault(); chip.click(); }
 });
