@@ -8,7 +8,6 @@ Where no catalogue is served (the plugin manages nothing), `/` stays Datasette's
 from __future__ import annotations
 
 from datasette.utils.asgi import Response
-from datasette.views.index import IndexView
 
 from ingest.times import date_words
 from ingest.web import serving
@@ -40,6 +39,10 @@ ORDER BY d.date IS NULL, d.date DESC, d.id DESC LIMIT :n
 
 async def datasette_index(request, send, datasette):
     """Datasette's index page (databases, tables, counts), kept for whoever wants the data."""
+    # Imported here: datasette.views.index imports datasette.plugins, which loads every plugin's
+    # entry point, this one included, half-imported, when the plugin is imported first.
+    from datasette.views.index import IndexView
+
     request.scope.setdefault("url_route", {}).setdefault("kwargs", {}).setdefault("format", None)
     return await IndexView.as_view(datasette)(request, send)
 
