@@ -293,7 +293,7 @@ async def test_photo_page_without_licence_says_so(gallery):
 
 
 @pytest.mark.parametrize("query,params", [
-    ("free_for_commercial_use", ""), ("commons_compatible", ""), ("needs_review", ""),
+    ("free_for_commercial_use", ""), ("commons_compatible", ""),
     ("photos_of_a_demonstration", "?name=march&date="),
 ])
 async def test_canned_queries_work_for_anonymous_visitors(gallery, query, params):
@@ -303,6 +303,17 @@ async def test_canned_queries_work_for_anonymous_visitors(gallery, query, params
     assert isinstance(rows, list)
     if query in ("free_for_commercial_use", "commons_compatible"):
         assert {r["licence_id"] for r in rows} == {"CC-BY-SA-4.0", "CC-BY-4.0"}
+
+
+async def test_archivists_query_is_for_archivists_only(gallery):
+    """"Needs review" is an archivists' query: anonymous visitors neither see it listed nor run it."""
+    from accounts_support import archivist_cookies
+    ds = make_ds(gallery[0])
+    assert (await ds.client.get("/gallery/needs_review.json?_shape=array")).status_code == 403
+    assert "Needs review" not in (await ds.client.get("/gallery")).text  # not listed among the queries
+    cookies = archivist_cookies(ds, gallery[0] / "gallery.db")
+    response = await ds.client.get("/gallery/needs_review.json?_shape=array", cookies=cookies)
+    assert response.status_code == 200 and isinstance(response.json(), list)
 
 
 async def test_year_facet(gallery):
