@@ -316,6 +316,20 @@ async def test_archivists_query_is_for_archivists_only(gallery):
     assert response.status_code == 200 and isinstance(response.json(), list)
 
 
+async def test_visitors_read_no_column_names_archivists_keep_the_pickers(gallery):
+    """Issue 14: Datasette's filter and sort pickers and its "sorted by taken_at" are for archivists;
+    a visitor's page has the search box, facets in words and the way to the photo browser."""
+    from accounts_support import archivist_cookies
+    ds = make_ds(gallery[0])
+    url = "/gallery/photos?_sort_desc=taken_at&year=2024"
+    page = (await ds.client.get(url)).text
+    assert "<option>taken_at</option>" not in page and "sorted by taken_at" not in page
+    assert "licence_id" not in page.split("</style>")[-1].split("column-descriptions")[0]  # the visible text
+    assert 'name="_search"' in page and "/-/gallery/photos" in page
+    archivist = (await ds.client.get(url, cookies=archivist_cookies(ds, gallery[0] / "gallery.db"))).text
+    assert "<option>taken_at</option>" in archivist and "sorted by taken_at" in archivist
+
+
 async def test_year_facet(gallery):
     response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_facet=year&_size=0")
     years = {r["value"]: r["count"] for r in facet_results(response.json())["year"]["results"]}
