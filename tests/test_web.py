@@ -330,6 +330,15 @@ async def test_visitors_read_no_column_names_archivists_keep_the_pickers(gallery
     assert "<option>taken_at</option>" in archivist and "sorted by taken_at" in archivist
 
 
+@pytest.mark.parametrize("path", ["/gallery/photos", "/gallery", "/-/gallery/data", "/-/gallery/photos", "/"])
+async def test_every_page_says_its_language_without_javascript(gallery, path):
+    response = await make_ds(gallery[0]).client.get(path)
+    assert response.status_code == 200
+    assert '<html lang="en">' in response.text[:600] and "<html>" not in response.text[:600]
+    if "content-length" in response.headers:
+        assert int(response.headers["content-length"]) == len(response.content)
+
+
 async def test_year_facet(gallery):
     response = await make_ds(gallery[0]).client.get("/gallery/photos.json?_facet=year&_size=0")
     years = {r["value"]: r["count"] for r in facet_results(response.json())["year"]["results"]}

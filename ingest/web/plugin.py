@@ -15,7 +15,7 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, browse, edit, facets, feed, front, limits, pages, permissions, review, serving, viewer
+from ingest.web import auth, browse, edit, facets, feed, front, lang, limits, pages, permissions, review, serving, viewer
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -59,8 +59,9 @@ def register_facet_classes():
 def asgi_wrapper(datasette):
     """Sessions checked against the accounts on every request, security headers (auth.py); visitors'
     SQL time-limited and a few at a time (limits.py); absolute URLs that never follow the request's
-    Host header (urls.py). Outermost first: limits sees only sessions auth let through."""
-    return lambda app: auth.wrap(limits.wrap(pin_host(app, datasette), datasette), datasette)
+    Host header (urls.py); every page's language (lang.py). Outermost first: limits sees only
+    sessions auth let through."""
+    return lambda app: auth.wrap(limits.wrap(pin_host(lang.wrap(app), datasette), datasette), datasette)
 
 
 @hookimpl

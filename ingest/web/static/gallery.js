@@ -1,6 +1,3 @@
-// Datasette 0.65's page template has no lang: screen readers and axe need one.
-if (!document.documentElement.lang) document.documentElement.lang = "en";
-
 // Copy buttons for credit lines: keyboard-usable buttons, with a text fallback where the
 // Clipboard API is unavailable (plain http on a LAN).
 document.addEventListener("click", async (event) => {
