@@ -31,6 +31,10 @@ except ImportError:  # Datasette 0.65
 DATASETTE_1 = PermissionSQL is not None
 
 _CATALOGUE_FILES: dict[str, tuple[tuple, bool]] = {}  # path -> (its files' stat, is a catalogue)
+# Canned queries of the gallery's databases that only archivists may see or run (metadata.yml):
+# a query-level `allow` in metadata.yml would break `datasette -m metadata.yml` on 1.0, which moves
+# it into a configuration entry without the query's SQL.
+ARCHIVISTS_QUERIES = frozenset({"needs_review"})
 
 
 def is_archivist(actor: dict | None) -> bool:
@@ -87,11 +91,18 @@ def closed_to(datasette, actor: dict | None) -> set[str]:
     return set() if is_archivist(actor) else closed(datasette)
 
 
-def decide(datasette, actor: dict | None, database: str | None) -> bool | None:
-    """0.65's answer for one check: False on a closed database, else no opinion (Datasette decides)."""
+def decide(datasette, actor: dict | None, database: str | None, child: str | None = None,
+           action: str | None = None) -> bool | None:
+    """0.65's answer for one check: False on a closed database, and on an archivists' query of the
+    gallery's for anyone else; otherwise no opinion (Datasette decides)."""
     if database is None:
         return None
-    return False if database in closed_to(datasette, actor) else None
+    if database in closed_to(datasette, actor):
+        return False
+    if action == "view-query" and child in ARCHIVISTS_QUERIES and not is_archivist(actor) \
+            and database in managed(datasette):
+        return False
+    return None
 
 
 async def deny_rows(datasette, actor: dict | None, action: str) -> Any:
@@ -102,17 +113,22 @@ async def deny_rows(datasette, actor: dict | None, action: str) -> Any:
     if spec is None or spec.resource_class is None:
         return None  # instance-wide actions: not ours to decide
     names = closed_to(datasette, actor)
-    if not names:
+    queries = [] if (action != "view-query" or is_archivist(actor)) else [
+        [database, query] for database in sorted(managed(datasette) - names) for query in sorted(ARCHIVISTS_QUERIES)]
+    if not names and not queries:
         return None
 
     reason = "the catalogue is for archivists (ingest gallery)"
-    params = {"gallery_closed": json.dumps(sorted(names)), "gallery_reason": reason}
+    params = {"gallery_closed": json.dumps(sorted(names)), "gallery_reason": reason,
+              "gallery_queries": json.dumps(queries), "gallery_query_reason": "a query for archivists (ingest gallery)"}
     sql = ("SELECT value AS parent, NULL AS child, 0 AS allow, :gallery_reason AS reason "
            "FROM json_each(:gallery_closed)")
     if spec.takes_child:
         children = await spec.resource_class.resources_sql(datasette)
         sql += (" UNION ALL SELECT parent, child, 0 AS allow, :gallery_reason AS reason "
                 f"FROM ({children}) WHERE parent IN (SELECT value FROM json_each(:gallery_closed))")
+    sql += (" UNION ALL SELECT json_extract(value, '$[0]') AS parent, json_extract(value, '$[1]') AS child, "
+            "0 AS allow, :gallery_query_reason AS reason FROM json_each(:gallery_queries)")
     return PermissionSQL(sql=sql, params=params)
 
 

@@ -111,7 +111,9 @@ if hasattr(hookspecs, "permission_allowed"):  # Datasette 0.65
     @hookimpl
     def permission_allowed(datasette, actor, action, resource):
         """Only archivists open the catalogue (permissions.closed_to); no opinion on anything else."""
-        return permissions.decide(datasette, actor, resource[0] if isinstance(resource, tuple) else resource)
+        if isinstance(resource, tuple):
+            return permissions.decide(datasette, actor, resource[0], resource[1], action)
+        return permissions.decide(datasette, actor, resource)
 
 
 if hasattr(hookspecs, "permission_resources_sql"):  # Datasette 1.0
