@@ -88,6 +88,17 @@ def test_publish_flag_publishes_what_is_licensed_and_credited_only(tmp_path, car
     assert len(public_ids(tmp_path)) == 2
 
 
+def test_publishing_approves_from_every_path(tmp_path, card):
+    """`fix --publish`, the web form's "Public" and a CSV's withheld = no all approve the photo too."""
+    assert cli(tmp_path, str(card / "credited.jpg"), "--licence", "CC-BY-4.0").exit_code == 0
+    assert rows(tmp_path, "SELECT state, pending FROM photos") == [("pending", 1)]
+    db = connect(tmp_path / "gallery.db")
+    apply_changes(db, [1], parse_changes(db, {"withheld": "no"}), who="ann", via="csv")
+    db.conn.close()
+    assert rows(tmp_path, "SELECT state, pending FROM photos") == [("public", 0)]
+    assert rows(tmp_path, "SELECT field, new FROM edits WHERE field = 'pending'") == [("pending", "0")]
+
+
 def test_no_licence_waits_whatever_the_flags_say(tmp_path, card):
     result = cli(tmp_path, str(card), "--publish")
     assert "3 waiting for review: 3 without a licence" in result.output, result.output

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from ingest.catalogue import review
 from ingest.catalogue.lookup import unique_slug
-from ingest.catalogue.registry import check_date, city_for, load_registry
+from ingest.catalogue.registry import check_date, city_for, dates_fit, load_registry
 from ingest.catalogue.schema import transaction
 from ingest.errors import ArchiveError
 from ingest.reference.licences import exact_licence
@@ -61,8 +61,8 @@ def _check_demonstration(db, photo_id: int, changes: dict[str, Any]) -> None:
     if row is None:
         return
     date, city_id, demo_date, demo_city, label, city, demo_city_name = row
-    if date and demo_date and not (date == demo_date or (len(demo_date) == 7 and date.startswith(demo_date))
-                                   or (len(date) == 7 and demo_date.startswith(date))):
+    # Known to the month on either side is no contradiction within that month.
+    if date and demo_date and not (dates_fit(demo_date, date) or dates_fit(date, demo_date)):
         raise Contradiction(f"photo {photo_id} is of {date} but {label!r} was on {demo_date}; "
                             "correct the date, or confirm that you mean it (--force, or 'save anyway')")
     if city_id is not None and demo_city is not None and city_id != demo_city:
@@ -278,6 +278,8 @@ def apply_changes(db: sqlite_utils.Database, photo_ids: Iterable[int], changes: 
     contradicts its own is refused (Contradiction) unless `override` says the archivist means it."""
     if via not in VIA:
         raise ValueError(via)
+    if changes.get("withheld") == 0:  # publishing a photo is approving it, from every edit path
+        changes = {**changes, "pending": changes.get("pending", 0)}
     ids = list(dict.fromkeys(photo_ids))
     batch = batch or uuid.uuid4().hex[:12]
     made: list[Edit] = []
@@ -312,8 +314,9 @@ def _answer_flags(db, photo_id: int, fields: list[str], who: str, via: str, batc
     text = db.execute("SELECT review_reason FROM photos WHERE id = ? AND needs_review = 1", [photo_id]).fetchone()
     if not text:
         return []
-    left = review.open_reasons(review.split(text[0]), fields)
-    if left == review.split(text[0]):
+    reasons = review.split(text[0])
+    left = review.open_reasons(reasons, fields)
+    if left == reasons:
         return []
     return _set(db, photo_id, "review_reason", "; ".join(left) or None, who, via, batch, stamp, corrected=False)
 

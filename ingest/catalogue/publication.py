@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-STATES = ("pending", "public", "withheld")
 PUBLISH_ON_IMPORT = ("review", "immediate")
-DEFAULT_PUBLISH_ON_IMPORT = "review"
+DEFAULT_PUBLISH_ON_IMPORT = "review"       # new archives; migration 15 sets `immediate` where photos were
+DEFAULT_FACES = "blur"                     # new archives; migration 16 sets `show` where photos were
 
 # A photo's faces are settled when detection ran (found some, or none) or an archivist cleared them.
 FACES_SETTLED = "({p}.faces_shown = 1 OR {p}.faces_status IN ('found', 'none'))"
@@ -35,8 +35,8 @@ WAITING = (
     ("approval", "{p}.pending", "waiting for an archivist's approval", "not yet approved"),
     # While public images obscure faces (public-faces: blur, the default), a photo whose detection has
     # not run or failed cannot be made safe to show (faces.py; columns of migration 16).
-    ("faces", "coalesce((SELECT value FROM settings WHERE key = 'public-faces'), 'blur') = 'blur' AND NOT "
-              + FACES_SETTLED,
+    ("faces", f"coalesce((SELECT value FROM settings WHERE key = 'public-faces'), '{DEFAULT_FACES}') = 'blur' "
+              "AND NOT " + FACES_SETTLED,
      "its faces have not been checked (detection has not run, or failed)", "whose faces are not checked yet"),
 )
 
@@ -84,11 +84,3 @@ def waiting(db: Any, photo_ids: Iterable[int]) -> Waiting:
             found.reasons[key] = found.reasons.get(key, 0) + n
     return found
 
-
-def hold_on_import(db: Any, override: bool | None) -> bool:
-    """Whether photos this import adds wait for approval: `--publish`/`--hold`, else the setting."""
-    if override is not None:
-        return not override
-    conn = getattr(db, "conn", db)
-    row = conn.execute("SELECT value FROM settings WHERE key = 'publish-on-import'").fetchone()
-    return (row[0] if row and row[0] in PUBLISH_ON_IMPORT else DEFAULT_PUBLISH_ON_IMPORT) == "review"

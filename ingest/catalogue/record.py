@@ -12,8 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest.catalogue import review
-from ingest.catalogue import faces
+from ingest.catalogue import faces, review
 from ingest.catalogue.pairs import add_original, pair_key, partner, photo_of_original
 from ingest.catalogue.registry import Registry, city_for, demo_for
 from ingest.catalogue.schema import GOVERNED_BY, transaction
@@ -150,8 +149,8 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             status = "imported"
             if (like := lookalike(db, result.phash)) is not None:
                 # The same picture as a withheld photo, edited elsewhere: never public by accident.
-                values.update(withheld=1, near_duplicate_of=like, needs_review=1, review_reason="; ".join(
-                    r for r in (held_reason(like), values["review_reason"]) if r))
+                values.update(withheld=1, near_duplicate_of=like,
+                              **review.flag([held_reason(like), *review.split(values["review_reason"])]))
                 status = "held"
             cur = db.conn.execute(
                 f"INSERT INTO photos ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",

@@ -215,8 +215,13 @@ class Registry:
         return self.city_names.get(demo.city_id, "?") if demo.city_id else "?"
 
 
+def dates_fit(demo_date: str | None, date: str | None) -> bool:
+    """A photo's date falls on a demonstration's (a YYYY-MM demonstration: any day of that month)."""
+    return bool(date and demo_date and (demo_date == date or (len(demo_date) == 7 and date.startswith(demo_date))))
+
+
 def demo_fits(demo: Demo, date: str | None) -> bool:
-    return bool(date and demo.date and (demo.date == date or (len(demo.date) == 7 and date.startswith(demo.date))))
+    return dates_fit(demo.date, date)
 
 
 def load_registry(db: sqlite_utils.Database) -> Registry:

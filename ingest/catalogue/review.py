@@ -89,16 +89,13 @@ def counts(db: Any) -> dict[str, int]:
     return {"all": waiting + flagged - both, "waiting": waiting, "flagged": flagged}
 
 
-def queue_page(db: Any, kind: str = "all", after: int = 0, size: int = 48) -> list[dict[str, Any]]:
-    """One page of the review queue, oldest first, each photo with what an archivist needs to decide."""
-    conn = getattr(db, "conn", db)
-    union = " UNION ".join(f"SELECT * FROM ({q})" for q in _SELECT[kind])
+def _photos(conn: Any, ids_sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The photos `ids_sql` selects, oldest first, each with what an archivist needs to decide."""
     rows = conn.execute(
         f"""SELECT p.id, p.sha256, p.title, p.original_filename, p.date, c.name, d.label, p.licence_id,
                    p.creator, p.state, p.needs_review, p.review_reason, {reasons_sql('p')}
-            FROM ({union}) q JOIN photos p ON p.id = q.id LEFT JOIN cities c ON c.id = p.city_id
-            LEFT JOIN demonstrations d ON d.id = p.demonstration_id ORDER BY p.id LIMIT :size""",
-        {"after": after, "size": size}).fetchall()
+            FROM ({ids_sql}) q JOIN photos p ON p.id = q.id LEFT JOIN cities c ON c.id = p.city_id
+            LEFT JOIN demonstrations d ON d.id = p.demonstration_id ORDER BY p.id""", params).fetchall()
     keys = ("id", "sha256", "title", "filename", "date", "city", "demonstration", "licence", "creator", "state")
     found = []
     for row in rows:
@@ -107,3 +104,19 @@ def queue_page(db: Any, kind: str = "all", after: int = 0, size: int = 48) -> li
         item["flags"] = split(row[11]) if row[10] else []
         found.append(item)
     return found
+
+
+def queue_page(db: Any, kind: str = "all", after: int = 0, size: int = 48) -> list[dict[str, Any]]:
+    """One page of the review queue: the photos after id `after`."""
+    union = " UNION ".join(f"SELECT * FROM ({q})" for q in _SELECT[kind])
+    return _photos(getattr(db, "conn", db), f"SELECT id FROM ({union}) ORDER BY id LIMIT :size",
+                   {"after": after, "size": size})
+
+
+def queue_photo(db: Any, photo_id: int) -> dict[str, Any] | None:
+    """One photo as the queue shows it (in the queue or not), with the id of the queue's next photo."""
+    found = _photos(getattr(db, "conn", db), "SELECT :id AS id", {"id": photo_id})
+    if not found:
+        return None
+    following = queue_page(db, "all", photo_id, 1)
+    return {**found[0], "next_id": following[0]["id"] if following else None}

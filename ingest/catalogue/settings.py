@@ -10,14 +10,13 @@ import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.catalogue.publication import PUBLISH_ON_IMPORT
+from ingest.catalogue.publication import DEFAULT_FACES, DEFAULT_PUBLISH_ON_IMPORT, PUBLISH_ON_IMPORT
 from ingest.reference.licences import exact_licence
 
 DEFAULT_TITLE = "Demonstration photo archive"
 PUBLIC_LOCATIONS = ("exact", "city", "none")
 DEFAULT_LOCATION = "city"
 PUBLIC_FACES = ("blur", "show")
-DEFAULT_FACES = "blur"      # new archives; migration 16 sets `show` in archives that had photos
 
 SETTINGS = {
     "default-licence": "licence (SPDX id) for photos whose file and import state none",
@@ -57,6 +56,11 @@ def public_location(db: Any, schema: str = "main") -> str:
 def public_faces(db: Any, schema: str = "main") -> str:
     found = value(db, "public-faces", schema)
     return found if found in PUBLIC_FACES else DEFAULT_FACES
+
+
+def publish_on_import(db: Any) -> str:
+    found = value(db, "publish-on-import")
+    return found if found in PUBLISH_ON_IMPORT else DEFAULT_PUBLISH_ON_IMPORT
 
 
 def public_url(raw: str) -> str:

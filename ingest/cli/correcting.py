@@ -71,8 +71,6 @@ def fix(ctx, photos, title, caption, creator, keywords, demo, city, date_, licen
         raw["taken_at" if "T" in date_ or " " in date_.strip() else "date"] = date_
     if withhold is not None:
         raw["withheld"] = "yes" if withhold else "no"
-        if not withhold:
-            raw["pending"] = "no"
     if looks_right:
         raw["needs_review"] = "no"
     if not raw:

@@ -16,8 +16,9 @@ from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
+from ingest.catalogue import settings
 from ingest.catalogue.lock import import_lock
-from ingest.catalogue.publication import Waiting, hold_on_import, waiting
+from ingest.catalogue.publication import Waiting, waiting
 from ingest.catalogue.record import (
     finish_run,
     held_reason,
@@ -134,10 +135,11 @@ def run_ingest(
     reads the registry the first one left, so a city and day is never split into two groups. A dry
     run writes nothing and does not wait. New photos wait for an archivist's approval unless
     `publish` (or, when it is None, the archive's `publish-on-import` setting) says otherwise."""
+    hold = not publish if publish is not None else settings.publish_on_import(db) == "review"
     with nullcontext() if dry_run else import_lock(db, notice):
         return _run(db, store, paths, options, jobs=jobs, dry_run=dry_run, max_pixels=max_pixels,
-                    timeout=timeout, hold=hold_on_import(db, publish), report=report, advance=advance,
-                    notice=notice, detect_faces=detect_faces)
+                    timeout=timeout, hold=hold, report=report, advance=advance, notice=notice,
+                    detect_faces=detect_faces)
 
 
 def _shown_folder(path: str) -> str:

@@ -98,7 +98,7 @@ async def edit_photo(request, datasette) -> Response:
                 raw["demonstration"] = str(_new_demonstration(db, photo_id, form["new_demonstration"], who))
             if not raw:
                 return []
-            made = apply_changes(db, [photo_id], parse_changes(db, _approving(raw)), who=who, via="web", seen=seen,
+            made = apply_changes(db, [photo_id], parse_changes(db, raw), who=who, via="web", seen=seen,
                                  override=form.get("force") == "1")
             follow_corrections(db, made)
             return made
@@ -111,13 +111,6 @@ async def edit_photo(request, datasette) -> Response:
     datasette.add_message(request, f"Saved {len(edits)} change{'s' if len(edits) != 1 else ''}."
                           if edits else "Nothing to save: no field was changed.")
     return Response.redirect(back)
-
-
-def _approving(raw: dict[str, str]) -> dict[str, str]:
-    """Publishing a photo is also approving it: it stops waiting for review."""
-    if raw.get("withheld") in ("no", "0", "public", "publish"):
-        return {**raw, "pending": "no"}
-    return raw
 
 
 def _new_demonstration(db, photo_id: int, name: str, who: str) -> int:
@@ -214,7 +207,7 @@ async def batch_edit(request, datasette) -> Response:
 
         def change(db):
             with transaction(db):
-                made = apply_changes(db, ids, parse_changes(db, _approving(raw)), who=request.actor["id"], via="web",
+                made = apply_changes(db, ids, parse_changes(db, raw), who=request.actor["id"], via="web",
                                      seen=seen, override=form.get("force") == "1")
                 follow_corrections(db, made)
                 return made

@@ -51,7 +51,7 @@ async def queue(request, datasette) -> Response:
     following = f"{here}?show={kind}&after={rows[-1]['id']}" if more else None
     return Response.html(await datasette.render_template("gallery-review.html", {
         "kind": kind, "queues": review.QUEUES, "counts": counts, "photos": rows, "next_url": following,
-        "first_url": f"{here}?show={kind}" if after else None, "here": here, "decisions": DECISIONS,
+        "first_url": f"{here}?show={kind}" if after else None, "here": here,
     }, request=request))
 
 
@@ -62,11 +62,8 @@ async def _decide(request, datasette) -> Response:
     decision = form.get("decision", "")
     back = _back(datasette, form, ROUTE)
     if not ids or decision not in DECISIONS:
-        message = "Choose one or more photos and a decision." if not ids else f"Unknown decision {decision!r}."
-        if _wants_json(request):
-            return Response.json({"ok": False, "error": message}, status=400)
-        datasette.add_message(request, message, datasette.WARNING)
-        return Response.redirect(back)
+        return _refusal(request, datasette, back, "Choose one or more photos and a decision." if not ids
+                        else f"Unknown decision {decision!r}.", datasette.WARNING)
 
     def change(db):
         made = decide(db, ids, decision, who=request.actor["id"], via="web")
@@ -75,10 +72,7 @@ async def _decide(request, datasette) -> Response:
     try:
         made, counts = await on_catalogue_write(datasette, change)
     except ArchiveError as e:
-        if _wants_json(request):
-            return Response.json({"ok": False, "error": f"Nothing was saved: {e}"}, status=400)
-        datasette.add_message(request, f"Nothing was saved: {e}", datasette.ERROR)
-        return Response.redirect(back)
+        return _refusal(request, datasette, back, f"Nothing was saved: {e}", datasette.ERROR)
     words = {"approve": "approved", "withhold": "withheld", "looks-right": "marked as looking right"}[decision]
     message = f"{len(ids)} photo{'s' if len(ids) != 1 else ''} {words}."
     if _wants_json(request):
@@ -88,30 +82,26 @@ async def _decide(request, datasette) -> Response:
     return Response.redirect(back)
 
 
+def _refusal(request, datasette, back: str, message: str, level: int) -> Response:
+    """Nothing decided: a 400 with the reason for review.js, the message and the way back for a form."""
+    if _wants_json(request):
+        return Response.json({"ok": False, "error": message}, status=400)
+    datasette.add_message(request, message, level)
+    return Response.redirect(back)
+
+
 async def one(request, datasette) -> Response:
     """One waiting or flagged photo: the web size, why it is here, the decisions, the photo page's form."""
     if (refused := _refused(datasette, request)) is not None:
         return refused
     photo_id = int(request.url_vars["id"])
 
-    def load(db):
-        row = db.execute("SELECT sha256, title, original_filename, state, needs_review, review_reason FROM photos "
-                         "WHERE id = ?", [photo_id]).fetchone()
-        if row is None:
-            return None
-        waiting = db.execute(f"SELECT {review.reasons_sql('p')} FROM photos p WHERE id = ?", [photo_id]).fetchone()[0]
-        following = db.execute("SELECT min(id) FROM photos WHERE id > ? AND (state = 'pending' OR needs_review = 1)",
-                               [photo_id]).fetchone()[0]
-        return {"id": photo_id, "sha256": row[0], "title": row[1], "filename": row[2], "state": row[3],
-                "flags": review.split(row[5]) if row[4] else [], "waiting": [w for w in (waiting or "").split("; ") if w],
-                "next_id": following}
-
-    photo = await on_catalogue(catalogue_db(datasette), load)
+    photo = await on_catalogue(catalogue_db(datasette), lambda db: review.queue_photo(db, photo_id))
     if photo is None:
         return Response.text(f"No photo {photo_id}", status=404)
     editing = await edit_context(datasette, request, photo_id)
     return Response.html(await datasette.render_template("gallery-review-photo.html", {
-        "photo": photo, "gallery_edit": editing, "here": datasette.urls.path(ROUTE), "decisions": DECISIONS,
+        "photo": photo, "gallery_edit": editing, "here": datasette.urls.path(ROUTE),
     }, request=request))
 
 
