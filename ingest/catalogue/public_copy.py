@@ -13,11 +13,16 @@ even be given SQL.
 
 The copy follows the catalogue through `publish_log` (filled by triggers in the catalogue, so any
 writer counts): `refresh` applies what changed since its last run, in one transaction, and rebuilds
-when the log was pruned past it or the location setting or licences changed.
+when the log was pruned past it (or went back: a catalogue restored from a backup), the location
+setting or licences changed, or the copy's layout (SCHEMA_VERSION) is not this code's. The copy
+persists beside its catalogue (`persisted_path`), so a server starts by applying what changed
+while it was down; `refresh(check=True)` then also compares the copy with the catalogue (counts and
+ids per table, photos by id and rendition token) and rebuilds it whole when they disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -93,6 +98,16 @@ _FTS_SCHEMA = (
 )
 
 
+# The copy's layout: a persisted copy written by code with another layout is rebuilt whole.
+SCHEMA_VERSION = hashlib.sha256(repr((_PUBLISHED, _INDEXES, _FTS_SCHEMA, POPUP)).encode()).hexdigest()[:16]
+
+
+def persisted_path(catalogue: str | Path) -> Path:
+    """Where a catalogue's public copy lives between runs: gallery.db's is gallery.public.db."""
+    catalogue = Path(catalogue)
+    return catalogue.with_name(f"{catalogue.stem}.public.db")
+
+
 def _schema(conn: sqlite3.Connection) -> None:
     """The public tables, declared like the catalogue's (same names, keys and foreign keys)."""
     for table in _COPIED:
@@ -158,6 +173,44 @@ def _state(conn: sqlite3.Connection, key: str) -> str | None:
     return row[0] if row else None
 
 
+def _id_print(conn: sqlite3.Connection, select: str) -> tuple:
+    """Count and two sums over the ids `select` yields: equal sets of ids give equal prints."""
+    return conn.execute(f"SELECT count(*), total(id), total((id * 2654435761) % 4294967311) FROM ({select})").fetchone()
+
+
+def disagreements(conn: sqlite3.Connection) -> list[str]:
+    """Where the copy (main) differs from what the catalogue (src) publishes: photos compared by id
+    and rendition token (a photo withheld and published again has a new token), the small tables by
+    count and a checksum of ids. Cheap enough for every start: one pass over the public photos."""
+    location, blur = location_setting(conn), settings.public_faces(conn, schema="src") == "blur"
+    wanted = _photo_select(location, blur).split(" FROM src.photos p ", 1)[1]
+    problems = []
+    public = conn.execute(f"SELECT count(*) FROM src.photos p {wanted}").fetchone()[0]
+    held = conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
+    same = conn.execute("SELECT count(*) FROM main.photos m JOIN src.photos p ON p.id = m.id "
+                        "AND p.rendition = m.rendition AND p.state = 'public'").fetchone()[0]
+    if not public == held == same:
+        problems.append(f"photos: {held} in the copy, {public} public, {same} alike")
+    selects = {
+        "licences": ("SELECT id FROM main.licences", "SELECT id FROM src.licences"),
+        "demonstrations": ("SELECT id FROM main.demonstrations",
+                           "SELECT id FROM src.demonstrations WHERE provisional = 0 "
+                           "OR id IN (SELECT demonstration_id FROM main.photos)"),
+        "cities": ("SELECT id FROM main.cities",
+                   "SELECT id FROM src.cities WHERE id IN (SELECT city_id FROM main.photos "
+                   "UNION SELECT city_id FROM main.demonstrations)"),
+    }
+    for table, (copy_ids, catalogue_ids) in selects.items():
+        if table == "licences":  # ids are text: compare the sorted lists (a few dozen)
+            ours = [r[0] for r in conn.execute(copy_ids + " ORDER BY id")]
+            theirs = [r[0] for r in conn.execute(catalogue_ids + " ORDER BY id")]
+            if ours != theirs:
+                problems.append(f"licences: {len(ours)} in the copy, {len(theirs)} in the catalogue")
+        elif _id_print(conn, copy_ids) != _id_print(conn, catalogue_ids):
+            problems.append(f"{table}: ids differ")
+    return problems
+
+
 class PublicCopy:
     """A public SQLite file kept in step with a catalogue. Thread-safe; one writer per file."""
 
@@ -176,26 +229,43 @@ class PublicCopy:
     def close(self) -> None:
         self.conn.close()
 
-    def refresh(self) -> int:
-        """Bring the copy up to date with the catalogue; returns how many photos were re-published."""
+    def refresh(self, *, check: bool = False, rebuild: bool = False) -> int:
+        """Bring the copy up to date with the catalogue; returns how many photos were re-published.
+
+        `check` (at start) compares the result with the catalogue and rebuilds on any difference;
+        `rebuild` builds it whole. Either way one transaction: a kill leaves the last good copy."""
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if rebuild:
+                    _drop(conn)
                 changed = self._refresh(conn)
+                if check and not rebuild:
+                    self.problems = disagreements(conn)
+                    if self.problems:
+                        _drop(conn)
+                        changed = self._refresh(conn)
+                self.rebuilt = rebuild or bool(self.problems) or self._rebuilt
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return changed
 
+    problems: list[str] = []  # what the last checked refresh found (empty: the copy agreed)
+    rebuilt = False  # whether the last refresh built the copy whole
+    _rebuilt = False
+
     def _refresh(self, conn: sqlite3.Connection) -> int:
         if not conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
             _schema(conn)
-        elif (tuple(r[1] for r in conn.execute("PRAGMA main.table_info(photos)")) != _PUBLISHED
+        elif (_state(conn, "version") != SCHEMA_VERSION
+              or tuple(r[1] for r in conn.execute("PRAGMA main.table_info(photos)")) != _PUBLISHED
               or not conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", [search.TABLE]).fetchone()):
-            _drop(conn)  # a copy written by an older version: build it again, whole
+            _drop(conn)  # a copy written by another version: build it again, whole
             _schema(conn)
+        self._rebuilt = False
         last = int(_state(conn, "seq") or -1)
         top = conn.execute("SELECT max(seq) FROM src.publish_log").fetchone()[0]
         if top is None:  # empty log: everything ever logged was pruned (or nothing happened yet)
@@ -207,12 +277,14 @@ class PublicCopy:
             return 0
         first = conn.execute("SELECT min(seq) FROM src.publish_log WHERE seq > ?", [last]).fetchone()[0]
         items = {r[0] for r in conn.execute("SELECT item FROM src.publish_log WHERE seq > ?", [last])}
-        rebuild = (last < 0 or (first or top + 1) > last + 1 or _state(conn, "location") != location
+        rebuild = (last < 0 or top < last  # the log went back: another or a restored catalogue
+                   or (first or top + 1) > last + 1 or _state(conn, "location") != location
                    or _state(conn, "faces") != blur
                    or "settings" in items or "licences" in items
                    or ("cities" in items and location == "city"))  # photos carry their city's centre
         select = _photo_select(location, blur == "blur")
         search.changed_places(conn)  # before _copy_small_tables replaces the old names
+        self._rebuilt = rebuild
         if rebuild:
             conn.execute("DELETE FROM main.photos")
             removed = True
@@ -235,15 +307,16 @@ class PublicCopy:
         else:
             search.update(conn, "temp.republish")
         conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
-                         [("seq", str(top)), ("location", location), ("faces", blur)])
+                         [("seq", str(top)), ("location", location), ("faces", blur),
+                          ("version", SCHEMA_VERSION)])
         return changed
 
 
-def publish(catalogue: str | Path, out: str | Path) -> int:
+def publish(catalogue: str | Path, out: str | Path, *, rebuild: bool = False) -> int:
     """Write (or bring up to date) a public copy at `out`; returns the number of public photos."""
     copy = PublicCopy(catalogue, out)
     try:
-        copy.refresh()
+        copy.refresh(check=True, rebuild=rebuild)
         return copy.conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
     finally:
         copy.close()

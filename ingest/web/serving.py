@@ -3,12 +3,18 @@
 At startup every catalogue Datasette was given (`datasette gallery.db` or `ingest serve`) is swapped
 for its public copy (catalogue/public_copy.py) under the same name, so /gallery shows public rows only; the
 catalogue itself moves to /catalogue, which only archivists may open. A thread keeps the copy in
-step (every second), and writers in this process call `refresh_now` to publish at once.
+step (twice a second), and writers in this process call `refresh_now` to publish at once.
+
+The copy persists beside the catalogue (gallery.public.db, public_copy.persisted_path), so a
+restart applies only what changed while the server was down, and checks the copy against the
+catalogue, before Datasette answers its first request (the startup hook). A folder the server may
+not write to gets a temporary copy, built whole, as before.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sqlite3
 import sys
@@ -19,10 +25,10 @@ from pathlib import Path
 
 from datasette.database import Database
 
-from ingest.catalogue.public_copy import PublicCopy
+from ingest.catalogue.public_copy import PublicCopy, persisted_path
 
 CATALOGUE = "catalogue"
-INTERVAL = 1.0
+INTERVAL = 0.5  # a withdrawal reaches the copy within this plus one refresh
 _served: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # datasette -> {public name: Served}
 
 
@@ -73,12 +79,47 @@ def _follow(served: Served) -> None:
                 complained = True
 
 
-def _close(served: Served, folder: str) -> None:
+def _close(served: Served, folder: str | None) -> None:
     served.stop.set()
     if served.thread is not None and served.thread is not threading.current_thread():
         served.thread.join(timeout=5)
     served.copy.close()
-    shutil.rmtree(folder, ignore_errors=True)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _discard(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        name.unlink(missing_ok=True)
+
+
+def open_copy(catalogue: str) -> tuple[PublicCopy, str | None]:
+    """The catalogue's persisted public copy, brought up to date and checked; a temporary one (and
+    its folder, to remove at the end) where the catalogue's folder is not writable. A persisted
+    file that is not a database (truncated, overwritten) is started again."""
+    path = persisted_path(catalogue)
+    if os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
+        for attempt in (1, 2):
+            try:
+                copy = PublicCopy(catalogue, path)
+            except sqlite3.DatabaseError:
+                if attempt == 2:
+                    raise
+                _discard(path)
+                continue
+            try:
+                copy.refresh(check=True)
+                return copy, None
+            except sqlite3.DatabaseError as e:
+                copy.close()
+                if attempt == 2 or isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                    raise
+                print(f"gallery: {path} is damaged ({e}); building it again", file=sys.stderr)
+                _discard(path)
+    folder = tempfile.mkdtemp(prefix="gallery-public-")
+    copy = PublicCopy(catalogue, Path(folder) / path.name)
+    copy.refresh()
+    return copy, folder
 
 
 def publish_catalogues(datasette) -> None:
@@ -87,9 +128,7 @@ def publish_catalogues(datasette) -> None:
                   if name != "_internal" and not db.is_memory and is_catalogue(db.path)]
     registry = _served.setdefault(datasette, {})
     for name, db in catalogues:
-        folder = tempfile.mkdtemp(prefix="gallery-public-")
-        copy = PublicCopy(db.path, Path(folder) / f"{name}.db")
-        copy.refresh()
+        copy, folder = open_copy(db.path)
         private = CATALOGUE if len(catalogues) == 1 else f"{name}_{CATALOGUE}"
         # A new Database for the catalogue, not the one removed: Datasette 1.0 closes what it removes.
         datasette.remove_database(name)

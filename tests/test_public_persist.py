@@ -1,0 +1,189 @@
+"""The public copy that persists beside its catalogue (gallery.public.db, web/serving.open_copy): a
+restart applies only what changed while the server was down, and checks the copy against the
+catalogue; a copy that disagrees, has another layout or follows another catalogue is built whole; a
+kill mid-refresh leaves a consistent copy; a withdrawal made while the server was down is gone
+before the first request is answered. Real SQLite files, the project's own ingest (test_publish's
+catalogue), real Datasette.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from datasette.app import Datasette
+from test_publish import MARK, Archive, base_catalogue, dump  # noqa: F401 (base_catalogue: a fixture)
+
+from ingest.catalogue.public_copy import PublicCopy, disagreements, persisted_path, publish
+from ingest.web.compat import datasette_options
+from ingest.web.serving import open_copy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def archive(base_catalogue, tmp_path):  # noqa: F811
+    a = Archive(base_catalogue, tmp_path)
+    a.copy.close()  # these tests open the persisted copy themselves
+    a.copy = PublicCopy(a.path, tmp_path / "unused.db")
+    yield a
+    a.close()
+
+
+def _reopen(a: Archive) -> PublicCopy:
+    copy, folder = open_copy(str(a.path))
+    assert folder is None and copy.path == persisted_path(a.path)
+    return copy
+
+
+def _same_as_fresh(a: Archive, copy: PublicCopy) -> None:
+    words = a.words()
+    assert dump(copy.path, words) == dump(a.fresh(), words)
+
+
+def _raw_index(path: Path) -> bytes:
+    """Every byte of the public copy's FTS5 shadow tables, as a visitor's SQL reads them."""
+    conn = sqlite3.connect(path)
+    try:
+        out = []
+        for table in ("photos_fts_data", "photos_fts_idx", "photo_search_data", "photo_search_idx"):
+            for row in conn.execute(f"SELECT * FROM [{table}]"):
+                out += [v if isinstance(v, bytes) else str(v).encode() for v in row]
+        return b"\n".join(out).lower()
+    finally:
+        conn.close()
+
+
+def test_the_copy_persists_beside_the_catalogue_and_a_restart_only_applies_changes(archive):
+    a = archive
+    first = _reopen(a)
+    assert first.rebuilt and persisted_path(a.path) == a.folder / "gallery.public.db"
+    first.close()
+    # While the server is down: an archivist withholds a photo and fixes another's title.
+    hidden, fixed = a.photo_id("ljubljana.jpg"), a.photo_id("paris.jpg")
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [hidden])
+    a.sql("UPDATE photos SET title = 'Paris rally, Place de la Republique' WHERE id = ?", [fixed])
+    copy = _reopen(a)
+    try:
+        assert not copy.rebuilt and copy.problems == []
+        assert copy.conn.execute("SELECT count(*) FROM photos WHERE id = ?", [hidden]).fetchone()[0] == 0
+        assert MARK.encode() not in _raw_index(copy.path)  # its words left the index's data too
+        _same_as_fresh(a, copy)
+        # Nothing changed since: the next start does no work at all.
+        assert copy.refresh(check=True) == 0 and not copy.rebuilt
+    finally:
+        copy.close()
+
+
+@pytest.mark.parametrize("damage", ["extra row", "missing row", "stale token", "missing city", "version", "log back"])
+def test_a_copy_that_disagrees_with_its_catalogue_is_built_again(archive, damage):
+    a = archive
+    _reopen(a).close()
+    public = sqlite3.connect(persisted_path(a.path), isolation_level=None)
+    london = a.photo_id("london-a.jpg")
+    if damage == "extra row":  # a row the catalogue does not publish (say, a photo withheld since)
+        public.execute("INSERT INTO photos (id, sha256, rendition) VALUES (999, 'x', 'y')")
+    elif damage == "missing row":
+        public.execute("DELETE FROM photos WHERE id = ?", [london])
+    elif damage == "stale token":  # withheld and published again while the copy missed it
+        public.execute("UPDATE photos SET rendition = '0' || rendition WHERE id = ?", [london])
+    elif damage == "missing city":
+        public.execute("DELETE FROM cities WHERE name = 'Paris'")
+    elif damage == "version":  # written by another version of the code
+        public.execute("UPDATE publish_state SET value = 'older' WHERE key = 'version'")
+    elif damage == "log back":  # the catalogue was restored from a backup older than the copy
+        public.execute("UPDATE publish_state SET value = value + 1000 WHERE key = 'seq'")
+    public.close()
+    copy = _reopen(a)
+    try:
+        assert copy.rebuilt
+        assert (copy.problems != []) == (damage in ("extra row", "missing row", "stale token", "missing city"))
+        assert disagreements(copy.conn) == []
+        _same_as_fresh(a, copy)
+    finally:
+        copy.close()
+
+
+def test_publish_rebuild_builds_the_copy_whole(archive):
+    a = archive
+    out = a.folder / "gallery.public.db"
+    publish(a.path, out)
+    copy = PublicCopy(a.path, out)
+    try:
+        assert copy.refresh(check=True) == 0 and not copy.rebuilt
+        assert copy.refresh(rebuild=True) == len(a.db.conn.execute(
+            "SELECT id FROM photos WHERE state = 'public'").fetchall()) and copy.rebuilt
+    finally:
+        copy.close()
+
+
+def test_a_damaged_file_is_started_again(archive):
+    a = archive
+    persisted_path(a.path).write_bytes(b"not a database at all" * 100)
+    copy = _reopen(a)
+    try:
+        assert copy.rebuilt and disagreements(copy.conn) == []
+    finally:
+        copy.close()
+
+
+_KEEP_REBUILDING = """
+import sys
+from ingest.catalogue.public_copy import PublicCopy
+copy = PublicCopy(sys.argv[1], sys.argv[2])
+print("ready", flush=True)
+while True:
+    copy.refresh(rebuild=True)
+"""
+
+
+def test_killed_mid_refresh_leaves_a_consistent_copy(archive):
+    """A writer rebuilding the copy in a loop (one transaction each) is killed with SIGKILL at
+    varying moments; each time the file passes SQLite's integrity check and equals the catalogue."""
+    a = archive
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [a.photo_id("ljubljana.jpg")])
+    path = persisted_path(a.path)
+    for delay in (0.05, 0.11, 0.23, 0.37):
+        proc = subprocess.Popen([sys.executable, "-c", _KEEP_REBUILDING, str(a.path), str(path)],
+                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        copy = PublicCopy(a.path, path)  # opening recovers the WAL; nothing refreshed yet
+        try:
+            assert copy.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            if copy.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'publish_state'").fetchone():
+                assert disagreements(copy.conn) == []
+                assert copy.conn.execute("INSERT INTO photos_fts (photos_fts, rank) VALUES ('integrity-check', 1)")
+        finally:
+            copy.close()
+    copy = _reopen(a)
+    try:
+        _same_as_fresh(a, copy)
+    finally:
+        copy.close()
+
+
+async def test_a_withdrawal_made_while_the_server_was_down_is_gone_before_the_first_answer(archive):
+    a = archive
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    metadata.setdefault("plugins", {})["gallery"] = {"store": str(a.folder / "archive")}
+    hidden = a.photo_id("ljubljana.jpg")
+    ds = Datasette([str(a.path)], **datasette_options(metadata))
+    assert (await ds.client.get(f"/gallery/photos/{hidden}.json")).status_code == 200
+    token = (await ds.client.get(f"/gallery/photos/{hidden}.json?_shape=array")).json()[0]["rendition"]
+    assert persisted_path(a.path).exists()
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [hidden])  # another process, say
+    ds2 = Datasette([str(a.path)], **datasette_options(metadata))  # a restart on the persisted copy
+    assert (await ds2.client.get(f"/gallery/photos/{hidden}.json")).status_code == 404
+    assert (await ds2.client.get(f"/-/gallery/thumbs/{token}.jpg")).status_code == 404
+    found = (await ds2.client.get(f"/gallery/photos.json?_search={MARK}keyword&_shape=array")).json()
+    assert found == []
