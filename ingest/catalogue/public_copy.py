@@ -214,13 +214,15 @@ def disagreements(conn: sqlite3.Connection) -> list[str]:
 class PublicCopy:
     """A public SQLite file kept in step with a catalogue. Thread-safe; one writer per file."""
 
-    def __init__(self, catalogue: str | Path, path: str | Path):
+    def __init__(self, catalogue: str | Path, path: str | Path, *, wal: bool = True):
+        """`wal=False` keeps the file whole by itself (a rollback journal, no -wal or -shm beside it),
+        for a published bundle that other processes read while it is brought up to date."""
         self.catalogue, self.path = Path(catalogue).resolve(), Path(path)
         self._lock = threading.Lock()
         connect(self.catalogue, create=False).conn.close()  # migrated, so publish_log exists
         self.conn = sqlite3.connect(self.path.resolve().as_uri(), uri=True, isolation_level=None,
                                     check_same_thread=False, timeout=30)
-        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute(f"PRAGMA journal_mode = {'WAL' if wal else 'DELETE'}")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
         self.conn.execute("ATTACH DATABASE ? AS src", [f"{self.catalogue.as_uri()}?mode=ro"])

@@ -14,6 +14,10 @@ from typing import Any, Iterable
 
 from ingest.catalogue.publication import reasons_sql
 
+# Canned queries of the gallery's databases (metadata.yml) that only archivists may see or run: the
+# plugin closes them to visitors (web/permissions.py); a published bundle leaves them out.
+ARCHIVISTS_QUERIES = frozenset({"needs_review"})
+
 # The corrections field a reason is about, by the words it uses; first match wins (a reason about
 # the demonstration of a date is about the demonstration).
 _FIELD_OF = (

@@ -21,7 +21,7 @@ COMMANDS = {
     "fix": "correcting:fix", "review": "correcting:review_", "history": "correcting:history", "undo": "correcting:undo",
     "export-csv": "correcting:export_csv_", "import-csv": "correcting:import_csv_",
     "export": "sharing:export_", "sidecars": "sharing:sidecars_",
-    "serve": "serving:serve",
+    "serve": "serving:serve", "publish": "publishing:publish_",
     "settings": "admin:settings_", "archivists": "admin:archivists",
     "faces": "faces:faces_",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from datasette.utils import tilde_decode
@@ -13,8 +14,8 @@ from datasette.utils.asgi import Forbidden, Response
 
 from ingest.catalogue import faces
 from ingest.errors import ArchiveError
-from ingest.media import faces as face_pixels
-from ingest.media.jpeg import NotJpeg, strip_metadata
+from ingest.media.jpeg import NotJpeg
+from ingest.outputs import bundle
 from ingest.outputs.export import SIZES, PhotoInfo, ZipStream, load_public, public_file, source_path
 from ingest.web import compat, limits, permissions
 from ingest.web.context import (
@@ -42,16 +43,6 @@ PUBLIC_IMAGE = "public, max-age=86400, immutable"
 ARCHIVIST_IMAGE = "private, no-store"
 
 
-def _read_clean(path) -> bytes:
-    return strip_metadata(path.read_bytes())
-
-
-def _read_public(path, boxes: list, seed: int) -> bytes:
-    """A public rendition: the stored derivative with its faces obscured (made per request, from
-    the derivative: nothing new is kept on disk, and a withdrawn photo leaves no copy behind)."""
-    return face_pixels.obscure_jpeg(_read_clean(path), boxes, seed)
-
-
 def _not_found() -> Response:
     return Response.text("Not found", status=404, headers={"Cache-Control": "no-store"})
 
@@ -67,6 +58,8 @@ async def serve_image(request, datasette) -> Response:
     kind, name = request.url_vars["kind"], request.url_vars["sha256"]
     public = public_db(datasette)
     boxes: list = []
+    if public is None and TOKEN.match(name):
+        return await _bundle_image(datasette, kind, name)
     if TOKEN.match(name):
         row = (await public.execute("SELECT sha256, id FROM photos WHERE rendition = ?", [name])).first() \
             if public is not None else None
@@ -88,15 +81,40 @@ async def serve_image(request, datasette) -> Response:
                                  headers={"Cache-Control": "no-store"})
     else:
         return _not_found()
-    path = store_for(datasette).derivative(kind, sha)
     etag = f'"{name}-{kind}-{_ETAG_VERSION}"'
     if request.headers.get("if-none-match") == etag:
         return Response("", status=304, headers={"ETag": etag, "Cache-Control": caching})
     try:
-        body = await asyncio.to_thread(_read_public, path, boxes, face_pixels.seed_for(sha, name, kind))
+        # made per request from the derivative: nothing new is kept on disk, and a withdrawn photo
+        # leaves no copy behind (a published bundle keeps its files: outputs/bundle.py)
+        body = await asyncio.to_thread(bundle.rendition, store_for(datasette), kind, sha, name, boxes)
     except (OSError, NotJpeg):
         return _not_found()
     return Response(body, content_type="image/jpeg", headers={"Cache-Control": caching, "ETag": etag})
+
+
+async def _bundle_image(datasette, kind: str, token: str) -> Response:
+    """A server of a published bundle (`ingest publish DIR`, outputs/bundle.py) has no catalogue: its
+    renditions are files named by token beside the database, served while the database holds the
+    token (a withdrawal takes it out before its files go)."""
+    for db in list(datasette.databases.values()):
+        folder = Path(db.path).parent if db.path else None
+        if folder is None or not (folder / bundle.MANIFEST).is_file():
+            continue
+        try:
+            held = (await db.execute("SELECT 1 FROM photos WHERE rendition = ?", [token])).first()
+        except Exception:  # not a bundle's public copy after all
+            continue
+        path = folder / "static" / kind / f"{token}.jpg"
+        if held is None:
+            return _not_found()
+        try:
+            body = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return _not_found()
+        return Response(body, content_type="image/jpeg",
+                        headers={"Cache-Control": PUBLIC_IMAGE, "ETag": f'"{token}-{kind}"'})
+    return _not_found()
 
 
 MAX_ZIP = 200

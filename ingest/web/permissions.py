@@ -17,6 +17,7 @@ import json
 import os
 from typing import Any
 
+from ingest.catalogue import review
 from ingest.web import serving
 
 SESSION = "gs"  # the session token's key in an actor (auth.py)
@@ -31,10 +32,9 @@ except ImportError:  # Datasette 0.65
 DATASETTE_1 = PermissionSQL is not None
 
 _CATALOGUE_FILES: dict[str, tuple[tuple, bool]] = {}  # path -> (its files' stat, is a catalogue)
-# Canned queries of the gallery's databases that only archivists may see or run (metadata.yml):
-# a query-level `allow` in metadata.yml would break `datasette -m metadata.yml` on 1.0, which moves
-# it into a configuration entry without the query's SQL.
-ARCHIVISTS_QUERIES = frozenset({"needs_review"})
+# Canned queries only archivists may see or run (catalogue/review.py): closed here, not by a
+# query-level `allow` in metadata.yml, which would break `datasette -m metadata.yml` on 1.0.
+ARCHIVISTS_QUERIES = review.ARCHIVISTS_QUERIES
 
 
 def is_archivist(actor: dict | None) -> bool:

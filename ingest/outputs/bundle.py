@@ -1,0 +1,203 @@
+"""`ingest publish DIR`: the public side of the archive as a folder that any number of stateless,
+read-only Datasette processes serve (`datasette serve DIR`, Datasette's configuration-directory
+mode), behind a CDN or synced to other machines.
+
+    DIR/gallery.db                      the public copy (public_copy.py), one file, no -wal beside it
+    DIR/metadata.yml, settings.json     the archive's Datasette metadata, without anything private
+    DIR/static/{thumbs,web}/<token>.jpg public renditions: stripped, faces obscured as the archive says
+    DIR/manifest.json                   what the run wrote: files, sizes, hashes, each photo's token
+    DIR/purge.txt                       the URLs a CDN must forget since the previous run
+
+File names of renditions are their rendition tokens (catalogue/schema.py, migration 14): a new
+token for every publication, so a name never changes content and a synced copy only adds and
+deletes files. A second run brings the copy up to date from the catalogue's change log, writes the
+renditions of new tokens only and deletes those that left, in that order after the database: a
+withdrawn photo is out of the database before its files go, and the gallery's image route on a
+bundle server answers only tokens the database holds (web/media.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+import yaml
+
+from ingest.catalogue import faces
+from ingest.catalogue.public_copy import PublicCopy
+from ingest.errors import ArchiveError
+from ingest.media import faces as face_pixels
+from ingest.media.jpeg import strip_metadata
+from ingest.media.store import Store
+
+MANIFEST = "manifest.json"
+PURGE = "purge.txt"
+KINDS = ("thumbs", "web")
+FORMAT = 1
+# Served to every visitor of a bundle: pages and JSON as briefly cached as the gallery's own.
+SETTINGS = {"default_cache_ttl": 5, "suggest_facets": False}
+# The gallery's own plugin configuration names the private store: never in a bundle.
+PRIVATE_PLUGINS = ("gallery",)
+
+
+@dataclass
+class BundleReport:
+    photos: int = 0
+    written: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+    purge: list[str] = field(default_factory=list)
+
+
+def rendition(store: Store, kind: str, sha256: str, token: str, boxes: list) -> bytes:
+    """A public thumbnail or web size: the stored derivative without metadata, its faces obscured
+    with the noise of this publication (the gallery's image route serves the same bytes)."""
+    data = strip_metadata(store.derivative(kind, sha256).read_bytes())
+    return face_pixels.obscure_jpeg(data, boxes, face_pixels.seed_for(sha256, token, kind))
+
+
+def image_paths(kind: str, token: str) -> list[str]:
+    """A rendition's URLs on a bundle server: the gallery's route and Datasette's static mount."""
+    return [f"/-/gallery/{kind}/{token}.jpg", f"/static/{kind}/{token}.jpg"]
+
+
+def bundle_metadata(metadata: dict, name: str, closed_queries: Iterable[str] = ()) -> dict:
+    """The archive's metadata for the public database `name` alone: no other database's entry, no
+    plugin configuration that names private paths, no canned query only archivists may run."""
+    out = {k: v for k, v in metadata.items() if k not in ("databases", "plugins")}
+    plugins = {k: v for k, v in (metadata.get("plugins") or {}).items() if k not in PRIVATE_PLUGINS}
+    if plugins:
+        out["plugins"] = plugins
+    database = dict((metadata.get("databases") or {}).get(name) or {})
+    if "queries" in database:
+        database["queries"] = {k: v for k, v in database["queries"].items() if k not in set(closed_queries)}
+    if database:
+        out["databases"] = {name: database}
+    return out
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one (no fsync per file: one sync before the manifest)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _previous(out: Path) -> dict:
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if manifest.get("format") == FORMAT else {}
+
+
+def _photos(db_path: Path) -> dict[str, list]:
+    """Each public photo's id -> [sha256, token, digest of its row] (a changed row: its page changed)."""
+    conn = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        cur = conn.execute("SELECT * FROM photos ORDER BY id")
+        names = [d[0] for d in cur.description]
+        sha, token = names.index("sha256"), names.index("rendition")
+        return {str(row[0]): [row[sha], row[token], _digest(repr(row).encode())[:16]] for row in cur}
+    finally:
+        conn.close()
+
+
+def _catalogue(path: Path) -> sqlite_utils.Database:
+    return sqlite_utils.Database(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True))
+
+
+def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadata: dict[str, Any], *,
+                   closed_queries: Iterable[str] = (), rebuild: bool = False, base_url: str | None = None,
+                   progress: Callable[[int], None] | None = None) -> BundleReport:
+    """Write or bring up to date the bundle in `out` (see the module's docstring); `progress(n)`
+    is called as renditions are written. Returns what changed and the URLs to purge."""
+    catalogue, out = Path(catalogue), Path(out)
+    name = catalogue.stem
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _previous(out)
+    db_path = out / f"{name}.db"
+    copy = PublicCopy(catalogue, db_path, wal=False)
+    try:
+        copy.refresh(check=True, rebuild=rebuild)
+        report = BundleReport(rebuilt=copy.rebuilt)
+    finally:
+        copy.close()
+    photos = _photos(db_path)
+    report.photos = len(photos)
+    tokens = {p[1] for p in photos.values()}
+
+    # New renditions: every token the database holds whose files are not there yet.
+    source = _catalogue(catalogue)
+    try:
+        for pid, (sha, token, _) in photos.items():
+            targets = [out / "static" / kind / f"{token}.jpg" for kind in KINDS]
+            if all(t.exists() for t in targets) and not rebuild:
+                continue
+            try:
+                boxes = faces.to_obscure(source, int(pid))
+            except ArchiveError:  # not settled since the copy was made: the next run publishes it
+                continue
+            for kind, target in zip(KINDS, targets):
+                _write(target, rendition(store, kind, sha, token, boxes))
+            report.written += 1
+            if progress:
+                progress(1)
+    finally:
+        source.conn.close()
+
+    # Renditions that left: files of tokens the database no longer holds.
+    gone: set[str] = set()
+    for kind in KINDS:
+        folder = out / "static" / kind
+        for path in folder.glob("*.jpg") if folder.is_dir() else ():
+            if path.stem not in tokens:
+                path.unlink()
+                gone.add(path.stem)
+                report.purge += image_paths(kind, path.stem)
+    report.removed = len(gone)
+
+    # Pages whose content changed: photos gone, re-published (new token) or edited.
+    before = previous.get("photos", {})
+    changed = sorted({pid for pid in set(before) | set(photos) if before.get(pid) != photos.get(pid)}, key=int)
+    for pid in changed:
+        report.purge += [f"/{name}/photos/{pid}", f"/{name}/photos/{pid}.json"]
+        old = before.get(pid)
+        if old and old[1] not in tokens and old[1] not in gone:  # files already gone, URLs maybe cached
+            report.purge += [u for kind in KINDS for u in image_paths(kind, old[1])]
+    if changed or gone:
+        report.purge += ["/", f"/{name}", f"/{name}/photos", f"/{name}/photos.json"]
+    if base_url:
+        report.purge = [base_url.rstrip("/") + u for u in report.purge]
+
+    meta = yaml.safe_dump(bundle_metadata(metadata, name, closed_queries), allow_unicode=True, sort_keys=False)
+    _write(out / "metadata.yml", meta.encode("utf-8"))
+    _write(out / "settings.json", json.dumps(SETTINGS, indent=2).encode())
+    _write(out / PURGE, "".join(f"{u}\n" for u in report.purge).encode())
+    os.sync()  # renditions and database on disk before the manifest says they are there
+    files = {n: {"size": (out / n).stat().st_size, "sha256": _file_digest(out / n)}
+             for n in (f"{name}.db", "metadata.yml", "settings.json")}
+    manifest = {"format": FORMAT, "database": f"{name}.db", "files": files,
+                "renditions": {kind: f"static/{kind}/<token>.jpg" for kind in KINDS},
+                "photos": photos, "purge": PURGE}
+    _write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return report
