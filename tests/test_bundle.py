@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_safety import HOST, MARK, _fetch, _free_port, _stop, copy_catalogue, gallery, needles  # noqa: F401
+from test_safety import (  # noqa: F401
+    HOST,
+    MARK,
+    _fetch,
+    _free_port,
+    _stop,
+    copy_catalogue,
+    gallery,
+    needles,
+)
 
 from ingest.cli import main as ingest_main
 
@@ -73,7 +82,7 @@ def _answers(url: str, paths: list[str]) -> dict[str, tuple[int, bytes]]:
     return out
 
 
-def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
+def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):  # noqa: F811
     db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
     out = tmp_path / "bundle"
     said = _publish(db_path, gallery.store, out)
@@ -137,7 +146,7 @@ def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
             _stop(proc)
 
 
-def test_purge_urls_are_absolute_with_a_base_url_and_rebuild_rewrites_everything(gallery, tmp_path):
+def test_purge_urls_are_absolute_with_a_base_url_and_rebuild_rewrites_everything(gallery, tmp_path):  # noqa: F811
     db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
     out = tmp_path / "bundle"
     _publish(db_path, gallery.store, out)
@@ -154,7 +163,7 @@ def test_purge_urls_are_absolute_with_a_base_url_and_rebuild_rewrites_everything
     assert all(u.startswith("https://photos.example.org/") for u in purge)
 
 
-def test_publish_without_a_folder_brings_the_persisted_copy_up_to_date(gallery, tmp_path):
+def test_publish_without_a_folder_brings_the_persisted_copy_up_to_date(gallery, tmp_path):  # noqa: F811
     db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
     result = CliRunner().invoke(ingest_main, ["publish", "--db", str(db_path), "--store", str(gallery.store)])
     assert result.exit_code == 0, result.output

@@ -20,7 +20,12 @@ import yaml
 from datasette.app import Datasette
 from test_publish import MARK, Archive, base_catalogue, dump  # noqa: F401 (base_catalogue: a fixture)
 
-from ingest.catalogue.public_copy import PublicCopy, disagreements, persisted_path, publish
+from ingest.catalogue.public_copy import (
+    PublicCopy,
+    disagreements,
+    persisted_path,
+    publish,
+)
 from ingest.web.compat import datasette_options
 from ingest.web.serving import open_copy
 

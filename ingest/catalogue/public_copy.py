@@ -227,6 +227,9 @@ class PublicCopy:
         self.conn.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
         self.conn.execute("ATTACH DATABASE ? AS src", [f"{self.catalogue.as_uri()}?mode=ro"])
         search.register(self.conn)
+        self.problems: list[str] = []  # what the last checked refresh found (empty: the copy agreed)
+        self.rebuilt = False  # whether the last refresh built the copy whole
+        self._rebuilt = False
 
     def close(self) -> None:
         self.conn.close()
@@ -254,10 +257,6 @@ class PublicCopy:
                 raise
             conn.execute("COMMIT")
             return changed
-
-    problems: list[str] = []  # what the last checked refresh found (empty: the copy agreed)
-    rebuilt = False  # whether the last refresh built the copy whole
-    _rebuilt = False
 
     def _refresh(self, conn: sqlite3.Connection) -> int:
         if not conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():

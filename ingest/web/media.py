@@ -4,6 +4,7 @@ licence-carrying downloads, and Datasette's listings narrowed to what a visitor 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,14 @@ from ingest.catalogue import faces
 from ingest.errors import ArchiveError
 from ingest.media.jpeg import NotJpeg
 from ingest.outputs import bundle
-from ingest.outputs.export import SIZES, PhotoInfo, ZipStream, load_public, public_file, source_path
+from ingest.outputs.export import (
+    SIZES,
+    PhotoInfo,
+    ZipStream,
+    load_public,
+    public_file,
+    source_path,
+)
 from ingest.web import compat, limits, permissions
 from ingest.web.context import (
     SHA,
@@ -103,7 +111,7 @@ async def _bundle_image(datasette, kind: str, token: str) -> Response:
             continue
         try:
             held = (await db.execute("SELECT 1 FROM photos WHERE rendition = ?", [token])).first()
-        except Exception:  # not a bundle's public copy after all
+        except sqlite3.Error:  # not a bundle's public copy after all
             continue
         path = folder / "static" / kind / f"{token}.jpg"
         if held is None:
