@@ -50,5 +50,9 @@ def publish_(ctx, folder, db_path, store_path, rebuild, base_url):
             if show_bar else NoBar() as bar:
         report = publish_bundle(archive.db_path, archive.store, folder, metadata, closed_queries=ARCHIVISTS_QUERIES,
                                 rebuild=rebuild, base_url=base, progress=bar.update)
+    for problem in report.problems[:20]:
+        click.echo(f"{problem}: its images are not in the bundle", err=True)
+    if len(report.problems) > 20:
+        click.echo(f"... and {len(report.problems) - 20} more photos without images (`ingest verify`)", err=True)
     click.echo(f"{folder}: {report.photos} public photos, {report.written} written, {report.removed} removed"
                f"{' (rebuilt)' if report.rebuilt else ''}; {len(report.purge)} URLs to purge in {folder / PURGE}")

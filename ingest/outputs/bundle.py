@@ -54,6 +54,7 @@ class BundleReport:
     removed: int = 0
     rebuilt: bool = False
     purge: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # photos whose images could not be made
 
 
 def rendition(store: Store, kind: str, sha256: str, token: str, boxes: list) -> bytes:
@@ -156,10 +157,12 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
                 continue
             try:
                 boxes = faces.to_obscure(source, int(pid))
-            except ArchiveError:  # not settled since the copy was made: the next run publishes it
+                images = [rendition(store, kind, sha, token, boxes) for kind in KINDS]
+            except (ArchiveError, OSError) as e:  # faces unsettled, a derivative missing: said, not fatal
+                report.problems.append(f"photo {pid}: {getattr(e, 'strerror', None) or e}")
                 continue
-            for kind, target in zip(KINDS, targets):
-                _write(target, rendition(store, kind, sha, token, boxes))
+            for target, data in zip(targets, images):
+                _write(target, data)
             report.written += 1
             if progress:
                 progress(1)
