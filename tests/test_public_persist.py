@@ -192,3 +192,41 @@ async def test_a_withdrawal_made_while_the_server_was_down_is_gone_before_the_fi
     assert (await ds2.client.get(f"/-/gallery/thumbs/{token}.jpg")).status_code == 404
     found = (await ds2.client.get(f"/gallery/photos.json?_search={MARK}keyword&_shape=array")).json()
     assert found == []
+
+
+@pytest.mark.parametrize("edit", ["title", "keywords", "withhold", "demonstration name"])
+def test_words_that_leave_the_copy_leave_the_indexes_raw_data(archive, edit):
+    """Refresh merges the search indexes only when words leave (a withdrawal, an edit of the text),
+    not when a photo comes back with the same words: either way, a word no public photo has any more
+    is nowhere in the FTS5 shadow tables a visitor's SQL reads. (FTS5 stores a term after the
+    one before it without their common prefix: the probes are words no other term starts like, or
+    that sort first.)"""
+    a = archive
+    copy = _reopen(a)
+    try:
+        paris = a.photo_id("paris.jpg")
+        demo = a.one("SELECT demonstration_id FROM photos WHERE id = ?", [paris])[0]
+        if edit == "demonstration name":
+            a.sql("UPDATE demonstrations SET name = 'Qqqjx assembly' WHERE id = ?", [demo])
+        else:
+            a.sql("UPDATE photos SET title = 'Qqqjx rally', keywords = '[\"aaaqz\"]' WHERE id = ?", [paris])
+        copy.refresh()
+        probe = b"aaaqz" if edit == "keywords" else b"qqqjx"
+        assert probe in _raw_index(copy.path)  # the probe sees the index's words
+        # A change that re-publishes the photo with the same words: nothing leaves, nothing to merge.
+        a.sql("UPDATE photos SET licence_id = 'CC-BY-SA-4.0' WHERE id = ?", [paris])
+        copy.refresh()
+        assert probe in _raw_index(copy.path)
+        if edit == "title":
+            a.sql("UPDATE photos SET title = 'Paris rally' WHERE id = ?", [paris])
+        elif edit == "keywords":
+            a.sql("UPDATE photos SET keywords = NULL WHERE id = ?", [paris])
+        elif edit == "withhold":
+            a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [paris])
+        else:
+            a.sql("UPDATE demonstrations SET name = 'Paris assembly' WHERE id = ?", [demo])
+        copy.refresh()
+        assert probe not in _raw_index(copy.path)
+        _same_as_fresh(a, copy)
+    finally:
+        copy.close()

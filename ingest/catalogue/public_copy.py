@@ -28,7 +28,7 @@ import threading
 from pathlib import Path
 
 from ingest.catalogue import faces, search, settings
-from ingest.catalogue.schema import connect, photos_fts_sql
+from ingest.catalogue.schema import FTS_COLUMNS, connect, photos_fts_sql
 
 # Public columns of photos, in the order a journalist reads them (the table view and CSV follow it).
 PHOTO_COLUMNS = (
@@ -230,6 +230,8 @@ class PublicCopy:
         self.problems: list[str] = []  # what the last checked refresh found (empty: the copy agreed)
         self.rebuilt = False  # whether the last refresh built the copy whole
         self._rebuilt = False
+        # bench/startup.py: every change merges the indexes, as before words were compared
+        self.purge_always = False
 
     def close(self) -> None:
         self.conn.close()
@@ -296,17 +298,27 @@ class PublicCopy:
             conn.execute("DELETE FROM temp.republish")
             conn.execute("INSERT OR IGNORE INTO temp.republish SELECT CAST(substr(item, 7) AS INTEGER) "
                          "FROM src.publish_log WHERE seq > ? AND item LIKE 'photo:%'", [last])
-            removed = conn.execute("DELETE FROM main.photos WHERE id IN (SELECT id FROM temp.republish)").rowcount > 0
+            # The indexed text of the photos about to be re-published, to tell whether any word leaves.
+            conn.execute("DROP TABLE IF EXISTS temp.republished_text")
+            conn.execute(f"CREATE TEMP TABLE republished_text AS SELECT id, {', '.join(FTS_COLUMNS)} "
+                         "FROM main.photos WHERE id IN (SELECT id FROM temp.republish)")
+            conn.execute("DELETE FROM main.photos WHERE id IN (SELECT id FROM temp.republish)")
             conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select} "
                          "AND p.id IN (SELECT id FROM temp.republish)")
             changed = conn.execute("SELECT count(*) FROM temp.republish").fetchone()[0]
-        if removed:  # an FTS5 delete only marks words gone; merging drops them from photos_fts_data
+            same = " AND ".join(f"p.{c} IS t.{c}" for c in FTS_COLUMNS)
+            removed = conn.execute("SELECT 1 FROM temp.republished_text t LEFT JOIN main.photos p ON p.id = t.id "
+                                   f"WHERE p.id IS NULL OR NOT ({same}) LIMIT 1").fetchone() is not None
+        if removed or self.purge_always:
+            # An FTS5 delete only marks words gone; merging drops them from photos_fts_data. Only
+            # needed when words left (a photo withdrawn, its text edited): re-publishing the same text
+            # (a new licence, city, demonstration, approval) leaves nothing that is not public.
             conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
         _copy_small_tables(conn)
         if rebuild:
             search.rebuild(conn)
         else:
-            search.update(conn, "temp.republish")
+            search.update(conn, "temp.republish", purge_always=self.purge_always)
         conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
                          [("seq", str(top)), ("location", location), ("faces", blur),
                           ("version", SCHEMA_VERSION)])

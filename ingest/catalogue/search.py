@@ -96,18 +96,26 @@ def changed_places(conn: sqlite3.Connection) -> tuple[str, str]:
     return "temp.search_demos", "temp.search_cities"
 
 
-def update(conn: sqlite3.Connection, republished: str) -> None:
+def update(conn: sqlite3.Connection, republished: str, *, purge_always: bool = False) -> None:
     """Re-index the photos in `republished` (a table of ids) and those of changed demonstrations and
-    cities (changed_places, called before the small tables were copied)."""
+    cities (changed_places, called before the small tables were copied). The index is merged (its
+    deleted words dropped from its data) only when a document left or came back with other text."""
     affected = (f"p.id IN (SELECT id FROM {republished}) "
                 "OR p.demonstration_id IN (SELECT id FROM temp.search_demos) "
                 "OR p.city_id IN (SELECT id FROM temp.search_cities) "
                 "OR (p.city_id IS NULL AND p.demonstration_id IN (SELECT d.id FROM main.demonstrations d "
                 "    WHERE d.city_id IN (SELECT id FROM temp.search_cities)))")
-    removed = conn.execute(f"DELETE FROM main.{TABLE} WHERE rowid IN (SELECT id FROM {republished}) OR rowid IN "
-                           f"(SELECT p.id FROM main.photos p WHERE {affected})").rowcount
+    leaving = (f"rowid IN (SELECT id FROM {republished}) OR rowid IN "
+               f"(SELECT p.id FROM main.photos p WHERE {affected})")
+    conn.execute("DROP TABLE IF EXISTS temp.search_before")
+    conn.execute(f"CREATE TEMP TABLE search_before AS SELECT rowid AS id, {', '.join(COLUMNS)} "
+                 f"FROM main.{TABLE} WHERE {leaving}")
+    conn.execute(f"DELETE FROM main.{TABLE} WHERE {leaving}")
     conn.execute(_documents(affected))
-    if removed:  # a withdrawn photo's words must leave the index's data too, not only be marked gone
+    same = " AND ".join(f"s.{c} IS b.{c}" for c in COLUMNS)
+    words_left = conn.execute(f"SELECT 1 FROM temp.search_before b LEFT JOIN main.{TABLE} s ON s.rowid = b.id "
+                              f"WHERE s.rowid IS NULL OR NOT ({same}) LIMIT 1").fetchone() is not None
+    if words_left or purge_always:  # a withdrawn photo's words must leave the index's data too, not only be marked gone
         conn.execute(f"INSERT INTO main.{TABLE} ({TABLE}) VALUES ('optimize')")
 
 
