@@ -230,3 +230,29 @@ def test_words_that_leave_the_copy_leave_the_indexes_raw_data(archive, edit):
         _same_as_fresh(a, copy)
     finally:
         copy.close()
+
+
+def test_a_merge_owed_when_the_process_died_is_made_before_the_next_refresh_returns(archive):
+    """The merge that drops withdrawn words from the indexes' data is its own transaction, after the
+    one that took the row out; a process killed in between leaves it owed (publish_state), and the
+    next refresh, the first of a restarted server included, makes it before it returns."""
+    a = archive
+    copy = _reopen(a)
+    paris = a.photo_id("paris.jpg")
+    a.sql("UPDATE photos SET title = 'Qqqjx rally' WHERE id = ?", [paris])
+    copy.refresh()
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [paris])
+    copy._merge = lambda conn: False  # dies right after the first transaction
+    copy.refresh()
+    copy.close()
+    conn = sqlite3.connect(persisted_path(a.path))
+    assert conn.execute("SELECT count(*) FROM photos WHERE id = ?", [paris]).fetchone()[0] == 0
+    assert conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() == ("1",)
+    conn.close()
+    assert b"qqqjx" in _raw_index(persisted_path(a.path))  # marked gone, not yet dropped
+    copy = _reopen(a)
+    try:
+        assert b"qqqjx" not in _raw_index(copy.path)
+        assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() is None
+    finally:
+        copy.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from ingest.catalogue import faces, search, settings
@@ -182,15 +183,18 @@ def disagreements(conn: sqlite3.Connection) -> list[str]:
     """Where the copy (main) differs from what the catalogue (src) publishes: photos compared by id
     and rendition token (a photo withheld and published again has a new token), the small tables by
     count and a checksum of ids. Cheap enough for every start: one pass over the public photos."""
-    location, blur = location_setting(conn), settings.public_faces(conn, schema="src") == "blur"
-    wanted = _photo_select(location, blur).split(" FROM src.photos p ", 1)[1]
+    # Index-only reads, so that the check costs little at any size: the catalogue's public ids from
+    # (state, id), each copy token looked up in the catalogue's unique (rendition) index, in token
+    # order. A public photo always has a token and, while faces are obscured, settled faces (the
+    # state's triggers, publication.py): should one not, the copy is rebuilt, never served stale.
     problems = []
-    public = conn.execute(f"SELECT count(*) FROM src.photos p {wanted}").fetchone()[0]
+    if _id_print(conn, "SELECT id FROM src.photos WHERE state = 'public'") != _id_print(conn, "SELECT id FROM main.photos"):
+        problems.append("photos: the ids differ")
     held = conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
-    same = conn.execute("SELECT count(*) FROM main.photos m JOIN src.photos p ON p.id = m.id "
-                        "AND p.rendition = m.rendition AND p.state = 'public'").fetchone()[0]
-    if not public == held == same:
-        problems.append(f"photos: {held} in the copy, {public} public, {same} alike")
+    same = conn.execute("SELECT count(*) FROM main.photos m JOIN src.photos p "
+                        "ON p.rendition = m.rendition AND p.id = m.id").fetchone()[0]
+    if same != held:
+        problems.append(f"photos: {held - same} of {held} with a token the catalogue does not give them")
     selects = {
         "licences": ("SELECT id FROM main.licences", "SELECT id FROM src.licences"),
         "demonstrations": ("SELECT id FROM main.demonstrations",
@@ -232,6 +236,7 @@ class PublicCopy:
         self._rebuilt = False
         # bench/startup.py: every change merges the indexes, as before words were compared
         self.purge_always = False
+        self.seconds = (0.0, 0.0)  # the last refresh: applying the changes, then merging (bench/startup.py)
 
     def close(self) -> None:
         self.conn.close()
@@ -240,9 +245,14 @@ class PublicCopy:
         """Bring the copy up to date with the catalogue; returns how many photos were re-published.
 
         `check` (at start) compares the result with the catalogue and rebuilds on any difference;
-        `rebuild` builds it whole. Either way one transaction: a kill leaves the last good copy."""
+        `rebuild` builds it whole. Either way one transaction: a kill leaves the last good copy.
+        Words that left the search indexes are then merged out of their data in a second one
+        (_merge), before this returns: a server answers nobody before its first refresh returns."""
         with self._lock:
             conn = self.conn
+            if conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
+                self._merge(conn)  # owed by a refresh that did not live to make it
+            started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if rebuild:
@@ -258,6 +268,9 @@ class PublicCopy:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            applied = time.perf_counter()
+            self._merge(conn)
+            self.seconds = (applied - started, time.perf_counter() - applied)
             return changed
 
     def _refresh(self, conn: sqlite3.Connection) -> int:
@@ -309,20 +322,38 @@ class PublicCopy:
             same = " AND ".join(f"p.{c} IS t.{c}" for c in FTS_COLUMNS)
             removed = conn.execute("SELECT 1 FROM temp.republished_text t LEFT JOIN main.photos p ON p.id = t.id "
                                    f"WHERE p.id IS NULL OR NOT ({same}) LIMIT 1").fetchone() is not None
-        if removed or self.purge_always:
-            # An FTS5 delete only marks words gone; merging drops them from photos_fts_data. Only
-            # needed when words left (a photo withdrawn, its text edited): re-publishing the same text
-            # (a new licence, city, demonstration, approval) leaves nothing that is not public.
-            conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
         _copy_small_tables(conn)
         if rebuild:
             search.rebuild(conn)
+            words_left = False
         else:
-            search.update(conn, "temp.republish", purge_always=self.purge_always)
-        conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)",
-                         [("seq", str(top)), ("location", location), ("faces", blur),
-                          ("version", SCHEMA_VERSION)])
+            words_left = search.update(conn, "temp.republish")
+        state = [("seq", str(top)), ("location", location), ("faces", blur), ("version", SCHEMA_VERSION)]
+        # An FTS5 delete only marks words gone: merging drops them from the indexes' data. Only needed
+        # when words left (a photo withdrawn, its text edited, a place renamed): re-publishing the
+        # same text (a new licence, city, demonstration, approval) leaves nothing that is not public.
+        # The merge is the costly part (the whole index), so it is its own transaction, right after
+        # this one (refresh): the row is gone from every page first; `merge` in publish_state says
+        # one is owed, should the process die in between.
+        if removed or words_left or self.purge_always:
+            state.append(("merge", "1"))
+        conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)", state)
         return changed
+
+    def _merge(self, conn: sqlite3.Connection) -> bool:
+        """The merge a refresh left owed (see _refresh), in its own transaction; whether there was one."""
+        if _state(conn, "merge") is None:
+            return False
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
+            search.merge(conn)
+            conn.execute("DELETE FROM main.publish_state WHERE key = 'merge'")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return True
 
 
 def publish(catalogue: str | Path, out: str | Path, *, rebuild: bool = False) -> int:

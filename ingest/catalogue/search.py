@@ -96,10 +96,10 @@ def changed_places(conn: sqlite3.Connection) -> tuple[str, str]:
     return "temp.search_demos", "temp.search_cities"
 
 
-def update(conn: sqlite3.Connection, republished: str, *, purge_always: bool = False) -> None:
+def update(conn: sqlite3.Connection, republished: str) -> bool:
     """Re-index the photos in `republished` (a table of ids) and those of changed demonstrations and
-    cities (changed_places, called before the small tables were copied). The index is merged (its
-    deleted words dropped from its data) only when a document left or came back with other text."""
+    cities (changed_places, called before the small tables were copied). True when words left the
+    index (a document gone, or back with other text): then `merge` must drop them from its data."""
     affected = (f"p.id IN (SELECT id FROM {republished}) "
                 "OR p.demonstration_id IN (SELECT id FROM temp.search_demos) "
                 "OR p.city_id IN (SELECT id FROM temp.search_cities) "
@@ -113,10 +113,13 @@ def update(conn: sqlite3.Connection, republished: str, *, purge_always: bool = F
     conn.execute(f"DELETE FROM main.{TABLE} WHERE {leaving}")
     conn.execute(_documents(affected))
     same = " AND ".join(f"s.{c} IS b.{c}" for c in COLUMNS)
-    words_left = conn.execute(f"SELECT 1 FROM temp.search_before b LEFT JOIN main.{TABLE} s ON s.rowid = b.id "
-                              f"WHERE s.rowid IS NULL OR NOT ({same}) LIMIT 1").fetchone() is not None
-    if words_left or purge_always:  # a withdrawn photo's words must leave the index's data too, not only be marked gone
-        conn.execute(f"INSERT INTO main.{TABLE} ({TABLE}) VALUES ('optimize')")
+    return conn.execute(f"SELECT 1 FROM temp.search_before b LEFT JOIN main.{TABLE} s ON s.rowid = b.id "
+                        f"WHERE s.rowid IS NULL OR NOT ({same}) LIMIT 1").fetchone() is not None
+
+
+def merge(conn: sqlite3.Connection) -> None:
+    """Drop deleted words from the index's data, not only mark them gone (an FTS5 delete only marks)."""
+    conn.execute(f"INSERT INTO main.{TABLE} ({TABLE}) VALUES ('optimize')")
 
 
 def _normalise_dates(text: str) -> str:
