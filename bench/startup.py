@@ -103,8 +103,11 @@ def withdrawal_latency(server, db_path: Path, repeat: int) -> list[float]:
     return took
 
 
-def refresh_cost(db_path: Path, work: Path, repeat: int) -> list[float]:
-    """One withdrawal's refresh, in-process, on a copy of the persisted public copy."""
+def refresh_cost(db_path: Path, work: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """One change's refresh, in-process, on a copy of the persisted public copy: (seconds until the
+    row is out or in, seconds merging the indexes) for a licence change (same words) and a
+    withdrawal (words leave), the current path against the old one (every change merged, as
+    `purge_always`), interleaved in the same run."""
     scratch = work / "scratch.public.db"
     src = sqlite3.connect(persisted_path(db_path))
     dst = sqlite3.connect(scratch)
@@ -113,21 +116,27 @@ def refresh_cost(db_path: Path, work: Path, repeat: int) -> list[float]:
     dst.close()
     copy = PublicCopy(db_path, scratch)
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
-    took = []
+    out: dict[str, list[tuple[float, float]]] = {}
     try:
         copy.refresh()
-        ids = [r[0] for r in copy.conn.execute("SELECT id FROM main.photos ORDER BY id LIMIT ?",
-                                               [repeat + 200])][100:]
-        for pid in ids[:repeat]:
-            conn.execute("UPDATE photos SET withheld = 1 WHERE id = ?", [pid])
-            started = time.perf_counter()
-            copy.refresh()
-            took.append(time.perf_counter() - started)
+        ids = [r[0] for r in copy.conn.execute("SELECT id FROM main.photos ORDER BY id LIMIT ?", [8 * repeat + 100])][100:]
+        for i in range(repeat):
+            for kind in ("licence", "withdrawal"):
+                for old in (False, True):
+                    pid = ids.pop()
+                    if kind == "licence":
+                        conn.execute("UPDATE photos SET licence_id = CASE licence_id WHEN 'CC-BY-4.0' THEN 'CC-BY-SA-4.0' "
+                                     "ELSE 'CC-BY-4.0' END WHERE id = ?", [pid])
+                    else:
+                        conn.execute("UPDATE photos SET withheld = 1 WHERE id = ?", [pid])
+                    copy.purge_always = old
+                    copy.refresh()
+                    out.setdefault(f"{kind}, {'old' if old else 'new'}", []).append(copy.seconds)
     finally:
         conn.close()
         copy.close()
         scratch.unlink(missing_ok=True)
-    return took
+    return out
 
 
 def main() -> None:
@@ -187,9 +196,18 @@ def main() -> None:
             server.stop()
         log(f"withdrawal while running, until its JSON answers 404: median {statistics.median(took):.2f} s, "
             f"max {max(took):.2f} s over {len(took)}")
-        cost = refresh_cost(db_path, run, args.repeat)
-        log(f"refresh of one withdrawal (in-process): median {statistics.median(cost) * 1000:.0f} ms, "
-            f"max {max(cost) * 1000:.0f} ms over {len(cost)}")
+        log("refresh of one change (in-process), median ms: until the row is out or in + merging the indexes "
+            "(old: every change merged in the same transaction)")
+        costs = refresh_cost(db_path, run, args.repeat)
+        for name, values in costs.items():
+            apply = statistics.median(v[0] for v in values) * 1000
+            merge = statistics.median(v[1] for v in values) * 1000
+            log(f"  {name:<16} {apply:6.0f} + {merge:4.0f} ms")
+        for kind in ("licence", "withdrawal"):
+            new, old = (statistics.median(sum(v) for v in costs[f"{kind}, {w}"]) for w in ("new", "old"))
+            first = (statistics.median(v[0] for v in costs[f"{kind}, new"])
+                     / statistics.median(sum(v) for v in costs[f"{kind}, old"]))
+            log(f"  {kind}: total {new / old:.2f}x the old path; the row out or in at {first:.2f}x")
         log(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         if not args.keep:

@@ -256,3 +256,22 @@ def test_a_merge_owed_when_the_process_died_is_made_before_the_next_refresh_retu
         assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() is None
     finally:
         copy.close()
+
+
+def test_following_merges_withdrawn_words_out_step_by_step(archive):
+    """The serving thread's refresh (follow) takes the row out at once and merges the indexes a few
+    pages per transaction: when it returns, the words are out of the raw data all the same."""
+    a = archive
+    copy = _reopen(a)
+    try:
+        paris = a.photo_id("paris.jpg")
+        a.sql("UPDATE photos SET title = 'Qqqjx rally' WHERE id = ?", [paris])
+        copy.follow(pages=1)
+        assert b"qqqjx" in _raw_index(copy.path)
+        a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [paris])
+        copy.follow(pages=1)
+        assert b"qqqjx" not in _raw_index(copy.path)
+        assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() is None
+        _same_as_fresh(a, copy)
+    finally:
+        copy.close()

@@ -215,6 +215,10 @@ def disagreements(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
+# Pages an FTS5 index merges per transaction while serving (follow): tens of milliseconds each.
+MERGE_PAGES = 256
+
+
 class PublicCopy:
     """A public SQLite file kept in step with a catalogue. Thread-safe; one writer per file."""
 
@@ -241,7 +245,7 @@ class PublicCopy:
     def close(self) -> None:
         self.conn.close()
 
-    def refresh(self, *, check: bool = False, rebuild: bool = False) -> int:
+    def refresh(self, *, check: bool = False, rebuild: bool = False, merge: bool = True) -> int:
         """Bring the copy up to date with the catalogue; returns how many photos were re-published.
 
         `check` (at start) compares the result with the catalogue and rebuilds on any difference;
@@ -250,7 +254,7 @@ class PublicCopy:
         (_merge), before this returns: a server answers nobody before its first refresh returns."""
         with self._lock:
             conn = self.conn
-            if conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
+            if merge and conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
                 self._merge(conn)  # owed by a refresh that did not live to make it
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
@@ -269,7 +273,8 @@ class PublicCopy:
                 raise
             conn.execute("COMMIT")
             applied = time.perf_counter()
-            self._merge(conn)
+            if merge:
+                self._merge(conn)
             self.seconds = (applied - started, time.perf_counter() - applied)
             return changed
 
@@ -339,6 +344,40 @@ class PublicCopy:
             state.append(("merge", "1"))
         conn.executemany("INSERT OR REPLACE INTO main.publish_state (key, value) VALUES (?, ?)", state)
         return changed
+
+    def follow(self, pages: int = MERGE_PAGES) -> int:
+        """A serving thread's step: what changed is applied at once (one transaction, refresh), then
+        the words that left are merged out of the indexes `pages` pages per transaction, applying
+        anything new between steps, so that a withdrawal never waits for the last one's merge.
+        Returns how many photos were re-published."""
+        changed = self.refresh(merge=False)
+        while self._merge_step(pages):
+            top = self.conn.execute("SELECT max(seq) FROM src.publish_log").fetchone()[0]
+            if top is not None and str(top) != _state(self.conn, "seq"):
+                changed += self.refresh(merge=False)
+        return changed
+
+    def _merge_step(self, pages: int) -> bool:
+        """Part of an owed merge (FTS5 'merge' with a negative budget: every segment, as 'optimize'
+        does, `pages` pages at a time); True while work remains."""
+        with self._lock:
+            conn = self.conn
+            if _state(conn, "merge") is None:
+                return False
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                worked = False
+                for table in ("photos_fts", search.TABLE):
+                    before = conn.total_changes
+                    conn.execute(f"INSERT INTO main.{table} ({table}, rank) VALUES ('merge', ?)", [-pages])
+                    worked |= conn.total_changes - before >= 2  # how FTS5 says it did something
+                if not worked:
+                    conn.execute("DELETE FROM main.publish_state WHERE key = 'merge'")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return worked
 
     def _merge(self, conn: sqlite3.Connection) -> bool:
         """The merge a refresh left owed (see _refresh), in its own transaction; whether there was one."""

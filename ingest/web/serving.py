@@ -71,7 +71,7 @@ def _follow(served: Served) -> None:
     complained = False
     while not served.stop.wait(INTERVAL):
         try:
-            served.copy.refresh()
+            served.copy.follow()
             complained = False
         except Exception as e:  # keep serving the last good copy; say so once
             if not complained:
