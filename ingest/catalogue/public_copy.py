@@ -307,8 +307,12 @@ class PublicCopy:
         search.changed_places(conn)  # before _copy_small_tables replaces the old names
         self._rebuilt = rebuild
         if rebuild:
-            conn.execute("DELETE FROM main.photos")
-            removed = True
+            if conn.execute("SELECT 1 FROM main.photos LIMIT 1").fetchone():
+                # Dropped, not emptied: an emptied FTS5 index would keep every word marked gone until
+                # merged; dropped tables' pages are zeroed (secure_delete).
+                _drop(conn)
+                _schema(conn)
+            removed = False
             conn.execute(f"INSERT INTO main.photos ({', '.join(_PUBLISHED)}) {select}")
             changed = conn.execute("SELECT count(*) FROM main.photos").fetchone()[0]
         else:
