@@ -99,3 +99,11 @@ def test_export_loads_no_datasette(tmp_path):
     loaded = _command_modules("--db", str(tmp_path / "g.db"), "export", "1", "--to", str(tmp_path))
     assert "datasette" not in loaded
     assert "PIL" in loaded  # it did reach the export code
+
+
+def test_publish_loads_no_datasette(tmp_path):
+    from ingest.catalogue.schema import connect
+    connect(tmp_path / "g.db").conn.close()
+    loaded = _command_modules("--db", str(tmp_path / "g.db"), "publish", str(tmp_path / "bundle"))
+    assert "datasette" not in loaded
+    assert (tmp_path / "bundle" / "manifest.json").is_file()  # it did run
