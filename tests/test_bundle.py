@@ -85,7 +85,7 @@ def _answers(url: str, paths: list[str]) -> dict[str, tuple[int, bytes]]:
 def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):  # noqa: F811
     db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
     out = tmp_path / "bundle"
-    said = _publish(db_path, gallery.store, out)
+    said = _publish(db_path, gallery.store, out, "--originals")
     assert "2 public photos, 2 written, 0 removed" in said
 
     manifest = json.loads((out / "manifest.json").read_text())
@@ -97,13 +97,18 @@ def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
     assert sorted(p.name for p in (out / "static" / "thumbs").iterdir()) == sorted(
         f"{v[1]}.jpg" for v in manifest["photos"].values())
     assert not (out / "gallery.db-wal").exists()
+    # Originals as the gallery's downloads make them: its licence and credit line in XMP, a new
+    # name when the row changes.
+    assert len(manifest["originals"]) == 2
+    original = next(n for n in manifest["originals"] if n.startswith(token))
+    assert b"creativecommons.org/licenses/by/4.0" in (out / "static" / "originals" / original).read_bytes()
     assert _private_in_bundle(gallery, out) == []
     # The bundle is self-contained: no path into the archive or its store.
     assert str(gallery.store) not in (out / "metadata.yml").read_text()
 
     # Nothing changed: nothing written, nothing to purge, the rendition files untouched.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "static").rglob("*.jpg")}
-    assert "2 public photos, 0 written, 0 removed" in _publish(db_path, gallery.store, out)
+    assert "2 public photos, 0 written, 0 removed" in _publish(db_path, gallery.store, out, "--originals")
     assert (out / "purge.txt").read_text() == ""
     assert {p: p.stat().st_mtime_ns for p in (out / "static").rglob("*.jpg")} == stamps
 
@@ -125,7 +130,7 @@ def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
         conn.execute("UPDATE photos SET withheld = 1 WHERE id = ?", [pid])
         conn.commit()
         conn.close()
-        assert "1 public photos, 0 written, 1 removed" in _publish(db_path, gallery.store, out)
+        assert "1 public photos, 0 written, 1 removed" in _publish(db_path, gallery.store, out, "--originals")
         for _, url in servers:  # the same database file, brought up to date in place: no restart
             after = _answers(url, paths)
             assert after[paths[1]][0] == 404 and after[paths[2]][0] == 404
@@ -138,6 +143,7 @@ def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
                      f"/static/web/{token}.jpg", f"/gallery/photos/{pid}", f"/gallery/photos/{pid}.json"):
             assert path in purge
         assert not (out / "static" / "thumbs" / f"{token}.jpg").exists()
+        assert f"/static/originals/{original}" in purge and not (out / "static" / "originals" / original).exists()
         # Its words are gone from the bundle's bytes too (the search indexes' data included).
         assert b"vigiltoken" not in (out / "gallery.db").read_bytes().lower()
         assert _private_in_bundle(gallery, out) == []

@@ -19,11 +19,13 @@ from ingest.outputs.bundle import PURGE, publish_bundle
 @click.argument("folder", required=False, metavar="[DIR]", type=click.Path(file_okay=False, path_type=Path))
 @archive_options
 @click.option("--rebuild", is_flag=True, help="Build the public copy whole instead of applying what changed.")
+@click.option("--originals", is_flag=True,
+              help="With DIR: also licence-carrying originals, as the gallery's downloads make them (large).")
 @click.option("--base-url", envvar="INGEST_PUBLIC_URL", default=None,
               help="The bundle's public address, for absolute URLs in the purge list "
                    "[$INGEST_PUBLIC_URL; default: the public-url setting].")
 @click.pass_context
-def publish_(ctx, folder, db_path, store_path, rebuild, base_url):
+def publish_(ctx, folder, db_path, store_path, rebuild, originals, base_url):
     """Bring the public copy up to date; with DIR, write the public side as a bundle.
 
     Without DIR: the copy the gallery serves (gallery.public.db beside gallery.db), which `ingest
@@ -49,7 +51,8 @@ def publish_(ctx, folder, db_path, store_path, rebuild, base_url):
     with click.progressbar(length=total, label="Publishing", file=sys.stderr, show_eta=True) \
             if show_bar else NoBar() as bar:
         report = publish_bundle(archive.db_path, archive.store, folder, metadata, closed_queries=ARCHIVISTS_QUERIES,
-                                rebuild=rebuild, base_url=base, progress=bar.update)
+                                rebuild=rebuild, base_url=base, originals=archive.name if originals else None,
+                                progress=bar.update)
     for problem in report.problems[:20]:
         click.echo(f"{problem}: its images are not in the bundle", err=True)
     if len(report.problems) > 20:

@@ -5,6 +5,7 @@ mode), behind a CDN or synced to other machines.
     DIR/gallery.db                      the public copy (public_copy.py), one file, no -wal beside it
     DIR/metadata.yml, settings.json     the archive's Datasette metadata, without anything private
     DIR/static/{thumbs,web}/<token>.jpg public renditions: stripped, faces obscured as the archive says
+    DIR/static/originals/...            with --originals: licence-carrying originals, as downloaded
     DIR/manifest.json                   what the run wrote: files, sizes, hashes, each photo's token
     DIR/purge.txt                       the URLs a CDN must forget since the previous run
 
@@ -36,6 +37,7 @@ from ingest.errors import ArchiveError
 from ingest.media import faces as face_pixels
 from ingest.media.jpeg import strip_metadata
 from ingest.media.store import Store
+from ingest.outputs.export import load_photo, public_file
 
 MANIFEST = "manifest.json"
 PURGE = "purge.txt"
@@ -128,11 +130,39 @@ def _catalogue(path: Path) -> sqlite_utils.Database:
     return sqlite_utils.Database(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True))
 
 
+def _originals(source: sqlite_utils.Database, store: Store, out: Path, photos: dict[str, list],
+               archive_name: str, base_url: str | None, name: str, report: BundleReport) -> set[str]:
+    """Licence-carrying originals as the gallery's download route makes them (export.public_file:
+    creator, licence and credit line in XMP, faces obscured, nothing private), named by token and
+    the row's digest, so that a new title or licence gives a new file. Returns the names kept."""
+    folder = out / "static" / "originals"
+    have = {p.name.rsplit(".", 1)[0]: p.name for p in folder.glob("*")} if folder.is_dir() else {}
+    kept = set()
+    page = (lambda i: f"{base_url}/{name}/photos/{i}") if base_url else None
+    for pid, (_, token, digest) in photos.items():
+        stem = f"{token}-{digest[:8]}"
+        if stem in have:
+            kept.add(have[stem])
+            continue
+        try:
+            file_name, data, _ = public_file(store, load_photo(source, int(pid)), "original", archive_name, page)
+        except (ArchiveError, OSError) as e:
+            report.problems.append(f"photo {pid}: its original: {getattr(e, 'strerror', None) or e}")
+            continue
+        target = folder / f"{stem}.{file_name.rsplit('.', 1)[1]}"
+        _write(target, data)
+        kept.add(target.name)
+    return kept
+
+
 def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadata: dict[str, Any], *,
                    closed_queries: Iterable[str] = (), rebuild: bool = False, base_url: str | None = None,
+                   originals: str | None = None,
                    progress: Callable[[int], None] | None = None) -> BundleReport:
     """Write or bring up to date the bundle in `out` (see the module's docstring); `progress(n)`
-    is called as renditions are written. Returns what changed and the URLs to purge."""
+    is called as renditions are written. `originals`, the archive's name for credit lines, adds
+    licence-carrying originals (static/originals/<token>-<digest>.<ext>: large, so asked for).
+    Returns what changed and the URLs to purge."""
     catalogue, out = Path(catalogue), Path(out)
     name = catalogue.stem
     out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +196,7 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
             report.written += 1
             if progress:
                 progress(1)
+        kept = _originals(source, store, out, photos, originals, base_url, name, report) if originals else set()
     finally:
         source.conn.close()
 
@@ -179,6 +210,11 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
                 gone.add(path.stem)
                 report.purge += image_paths(kind, path.stem)
     report.removed = len(gone)
+    folder = out / "static" / "originals"
+    for path in folder.glob("*") if folder.is_dir() else ():
+        if path.name not in kept:  # left, changed, or originals no longer asked for
+            path.unlink()
+            report.purge.append(f"/static/originals/{path.name}")
 
     # Pages whose content changed: photos gone, re-published (new token) or edited.
     before = previous.get("photos", {})
@@ -202,6 +238,6 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
              for n in (f"{name}.db", "metadata.yml", "settings.json")}
     manifest = {"format": FORMAT, "database": f"{name}.db", "files": files,
                 "renditions": {kind: f"static/{kind}/<token>.jpg" for kind in KINDS},
-                "photos": photos, "purge": PURGE}
+                "originals": sorted(kept), "photos": photos, "purge": PURGE}
     _write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     return report
