@@ -180,9 +180,10 @@ def _id_print(conn: sqlite3.Connection, select: str) -> tuple:
 
 
 def disagreements(conn: sqlite3.Connection) -> list[str]:
-    """Where the copy (main) differs from what the catalogue (src) publishes: photos compared by id
-    and rendition token (a photo withheld and published again has a new token), the small tables by
-    count and a checksum of ids. Cheap enough for every start: one pass over the public photos."""
+    """Where the copy (main) differs from what the catalogue (src) publishes: photos compared by
+    count and checksum of ids and by rendition token (a photo withheld and published again has a
+    new token), the small tables by count and a checksum of ids. Cheap enough for every start
+    (0.11 s at 100,000 photos, bench/startup.py)."""
     # Index-only reads, so that the check costs little at any size: the catalogue's public ids from
     # (state, id), each copy token looked up in the catalogue's unique (rendition) index, in token
     # order. A public photo always has a token and, while faces are obscured, settled faces (the
