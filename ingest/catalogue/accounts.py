@@ -4,6 +4,11 @@ Hashes are PBKDF2-SHA256 in the `pbkdf2_sha256$iterations$salt$hash` form Django
 datasette-auth-passwords write, so hashes made by `datasette hash-password` work here too.
 A signed-in session carries a token derived from the account's current hash: changing the
 password, disabling or removing the account ends every session made before, at once.
+
+Each account has one role (issue 16): `photographer` (uploads; sees and edits their own photos
+until they are public), `archivist` (reviews, corrects, publishes) or `admin` (an archivist who
+also runs accounts and settings). An admin's session carries both roles, so every check that asks
+for an archivist lets an admin through.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 ALGORITHM = "pbkdf2_sha256"
 ITERATIONS = 480_000
-ROLES = ("archivist",)
+ROLES = ("photographer", "archivist", "admin")
+DEFAULT_ROLE = "archivist"  # what `ingest archivists add` makes, and what accounts made before roles are
+# What a session of each role carries: an admin is an archivist too.
+SESSION_ROLES = {"photographer": ("photographer",), "archivist": ("archivist",), "admin": ("admin", "archivist")}
 
 
 @dataclass(frozen=True)
@@ -68,25 +76,43 @@ def session_token(account: Account) -> str:
     return hashlib.sha256(b"gallery-session\0" + account.password_hash.encode("utf-8")).hexdigest()[:24]
 
 
-def add_archivist(db: sqlite_utils.Database, name: str, password: str) -> str:
-    """Add NAME (or set a new password, which also enables a disabled account); returns 'added' or
-    'updated'. A new password ends every session signed in with the old one."""
+def add_account(db: sqlite_utils.Database, name: str, password: str, role: str | None = None) -> str:
+    """Add NAME with ROLE (or set a new password, which also enables a disabled account, and the
+    role when one is given); returns 'added' or 'updated'. A new password or role ends every
+    session signed in before."""
     if not _NAME.match(name):
         raise ArchiveError(f"{name!r}: a name is letters, digits and . _ @ - (up to 64)")
     if len(password) < MIN_PASSWORD:
         raise ArchiveError(f"the password must have at least {MIN_PASSWORD} characters")
+    if role is not None and role not in ROLES:
+        raise ArchiveError(f"{role!r}: a role is one of {', '.join(ROLES)}")
     with transaction(db):
         known = db.execute("SELECT 1 FROM archivists WHERE name = ?", [name]).fetchone()
-        db.conn.execute("INSERT INTO archivists (name, password_hash, added_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, disabled_at = NULL",
-                        [name, hash_password(password), now()])
+        db.conn.execute("INSERT INTO archivists (name, password_hash, added_at, role) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, disabled_at = NULL, "
+                        "role = coalesce(?, role)",
+                        [name, hash_password(password), now(), role or DEFAULT_ROLE, role])
     return "updated" if known else "added"
+
+
+def add_archivist(db: sqlite_utils.Database, name: str, password: str) -> str:
+    """`ingest archivists add`: a new account is an archivist; an existing one keeps its role."""
+    return add_account(db, name, password)
+
+
+def set_role(db: sqlite_utils.Database, name: str, role: str) -> None:
+    """Give NAME another role; their sessions end (a session carries the role it began with)."""
+    if role not in ROLES:
+        raise ArchiveError(f"{role!r}: a role is one of {', '.join(ROLES)}")
+    with transaction(db):
+        if not db.conn.execute("UPDATE archivists SET role = ? WHERE name = ?", [role, name]).rowcount:
+            raise ArchiveError(f"{name!r}: no such account")
 
 
 def remove_archivist(db: sqlite_utils.Database, name: str) -> None:
     with transaction(db):
         if not db.conn.execute("DELETE FROM archivists WHERE name = ?", [name]).rowcount:
-            raise ArchiveError(f"{name!r}: no such archivist")
+            raise ArchiveError(f"{name!r}: no such account")
 
 
 def disable_archivist(db: sqlite_utils.Database, name: str, disabled: bool = True) -> None:
@@ -95,7 +121,7 @@ def disable_archivist(db: sqlite_utils.Database, name: str, disabled: bool = Tru
         changed = db.conn.execute("UPDATE archivists SET disabled_at = ? WHERE name = ?",
                                   [now() if disabled else None, name]).rowcount
         if not changed:
-            raise ArchiveError(f"{name!r}: no such archivist")
+            raise ArchiveError(f"{name!r}: no such account")
 
 
 def list_archivists(db: sqlite_utils.Database) -> list[tuple[str, str, str | None]]:
@@ -103,7 +129,12 @@ def list_archivists(db: sqlite_utils.Database) -> list[tuple[str, str, str | Non
     return db.execute("SELECT name, added_at, disabled_at FROM archivists ORDER BY name").fetchall()
 
 
+def list_accounts(db: sqlite_utils.Database) -> list[tuple[str, str, str, str | None]]:
+    """(name, role, added, disabled) of every account."""
+    return db.execute("SELECT name, role, added_at, disabled_at FROM archivists ORDER BY name").fetchall()
+
+
 def accounts(db: sqlite_utils.Database) -> dict[str, Account]:
-    return {name: Account(name, password_hash, ROLES, bool(disabled))
-            for name, password_hash, disabled in db.execute(
-                "SELECT name, password_hash, disabled_at FROM archivists").fetchall()}
+    return {name: Account(name, password_hash, SESSION_ROLES.get(role, ()), bool(disabled))
+            for name, password_hash, disabled, role in db.execute(
+                "SELECT name, password_hash, disabled_at, role FROM archivists").fetchall()}

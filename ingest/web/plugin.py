@@ -15,7 +15,22 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, browse, edit, facets, feed, front, lang, limits, pages, permissions, review, serving, viewer
+from ingest.web import (
+    auth,
+    browse,
+    edit,
+    facets,
+    feed,
+    front,
+    lang,
+    limits,
+    pages,
+    permissions,
+    review,
+    serving,
+    upload,
+    viewer,
+)
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -45,7 +60,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
 
 
 @hookimpl(hookwrapper=True)
@@ -66,13 +81,18 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def menu_links(datasette, actor):
-    """A way to sign in, where a catalogue is served and nobody is signed in; the review queue for archivists."""
+    """A way to sign in, where a catalogue is served and nobody is signed in; uploads and "My photos"
+    for photographers and archivists; the review queue for archivists."""
     if not serving.served(datasette):
         return []
+    links = []
+    if permissions.may_upload(actor):
+        links += [{"href": datasette.urls.path(upload.ROUTE), "label": "Upload photos"},
+                  {"href": datasette.urls.path(upload.MINE), "label": "My photos"}]
     if is_archivist(actor):
-        return [{"href": datasette.urls.path(review.ROUTE), "label": "Review queue"}]
+        links.append({"href": datasette.urls.path(review.ROUTE), "label": "Review queue"})
     if actor:
-        return []
+        return links
     return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]
 
 
