@@ -23,7 +23,9 @@
     try { localStorage.setItem(STORE, JSON.stringify(all)); } catch (e) { /* private mode: no resume hint */ }
   }
   function showPending() {
-    var names = Object.keys(pending()).map(function (k) { return pending()[k].name; });
+    var here = {}, all = pending();
+    items.forEach(function (i) { if (i.sha) here[i.sha] = true; });
+    var names = Object.keys(all).filter(function (k) { return !here[k]; }).map(function (k) { return all[k].name; });
     resume.hidden = !names.length;
     resume.textContent = names.length ? names.length + " file" + (names.length > 1 ? "s" : "") +
       " from an earlier visit did not finish (" + names.slice(0, 5).join(", ") + (names.length > 5 ? ", …" : "") +
@@ -110,7 +112,7 @@
       say(item, "received: waiting for review", "done"); update(); return;
     }
     if (answer.state === "duplicate") {
-      remember(item.sha, null); item.state = "skipped"; totals.skipped++;
+      remember(item.sha, null); item.state = "skipped"; totals.skipped++; item.sent = item.file.size; item.bar.value = item.bar.max;
       say(item, "already in the archive: not sent again", "skipped"); update(); return;
     }
     if (answer.state === "problem") {
@@ -140,7 +142,11 @@
       if (answer.state === "receiving") return sendFrom(item, answer.offset || 0);
       item.sent = item.file.size;
       return follow(item, answer);
-    }).catch(function (e) { fail(item, item.name + ": " + (e.message || e)); });
+    }).catch(function (e) {
+      var lost = e instanceof TypeError;  // fetch's own failure: no answer at all
+      fail(item, item.name + ": " + (lost ? "the connection was lost; choose the file again to go on from where it stopped"
+                                          : (e.message || e)));
+    });
   }
 
   function pump() {
