@@ -49,6 +49,7 @@ GRID = "/-/gallery/photos"   # the photo browser's grid (the public copy)
 def _bench_ingest():
     spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_ingest"] = module  # its pool's workers find their function by this name
     spec.loader.exec_module(module)
     return module
 

@@ -146,7 +146,7 @@ def test_upload_a_folder_close_halfway_resume_review_and_publish(gallery, browse
                     reason="axe-core is not installed (npm install --prefix tests/node axe-core)")
 @pytest.mark.parametrize("size", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}])
 def test_axe_finds_nothing_critical_or_serious_on_the_upload_pages(gallery, browser, size):
-    url, base, _ = gallery
+    url, _, _ = gallery
     context = browser.new_context(viewport=size, bypass_csp=True)  # axe is injected inline
     page = context.new_page()
     sign_in(page, url, "pat", PASSWORD)

@@ -298,7 +298,7 @@ async def test_csrf_protects_every_write(site):
 
 @pytest.mark.parametrize("who", [None, "pat", "alice", "ada"])
 async def test_every_role_against_every_route(site, who):
-    ds, base = site
+    ds, _ = site
     s = await session(ds, who) if who else {"cookies": {}, "token": ""}
     page = await ds.client.get("/-/gallery/upload", cookies=s["cookies"])
     mine = await ds.client.get("/-/gallery/mine", cookies=s["cookies"])
@@ -354,3 +354,54 @@ async def test_a_photographer_sees_and_edits_only_their_own_waiting_photos(site)
                                 data={"csrftoken": pat["token"], "title": "After publication"})
     assert late.status_code == 403  # published: an archivist's to change now
     assert "published" in (await ds.client.get("/-/gallery/mine", cookies=pat["cookies"])).text
+
+
+# ---------------------------------------------------------------- invitations
+
+async def test_an_admin_invites_a_photographer_with_a_one_time_link(site):
+    ds, base = site
+    for who, status in ((None, 403), ("pat", 403), ("alice", 403), ("ada", 200)):
+        s = await session(ds, who) if who else {"cookies": {}}
+        assert (await ds.client.get("/-/gallery/invites", cookies=s["cookies"])).status_code == status, who
+    ada = await session(ds, "ada")
+    made = await ds.client.post("/-/gallery/invites", cookies=ada["cookies"], data={"csrftoken": ada["token"], "days": "3"})
+    assert made.status_code == 200
+    link = re.search(r'value="(http[^"]+/-/gallery/invite/([^"]+))"', made.text)
+    assert link, made.text
+    token = link.group(2)
+    assert rows(base, "SELECT count(*) FROM invites WHERE token_hash LIKE ?", [f"%{token}%"]) == [(0,)]  # only a hash
+    page = await ds.client.get(f"/-/gallery/invite/{token}")
+    assert page.status_code == 200 and "Join as a photographer" in page.text
+    csrf = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    joined = await ds.client.post(f"/-/gallery/invite/{token}", cookies=csrf_cookies(page),
+                                  data={"csrftoken": csrf, "username": "newbie", "password": PASSWORD, "password2": PASSWORD})
+    assert joined.status_code == 302
+    assert rows(base, "SELECT role FROM archivists WHERE name = 'newbie'") == [("photographer",)]
+    again = await ds.client.post(f"/-/gallery/invite/{token}", cookies=csrf_cookies(page),
+                                 data={"csrftoken": csrf, "username": "second", "password": PASSWORD, "password2": PASSWORD})
+    assert again.status_code == 404 and "used or has expired" in again.text
+    assert rows(base, "SELECT count(*) FROM archivists WHERE name = 'second'") == [(0,)]
+    forged = await ds.client.post("/-/gallery/invite/" + "A" * 32, cookies=csrf_cookies(page),
+                                  data={"csrftoken": csrf, "username": "intruder", "password": PASSWORD, "password2": PASSWORD})
+    assert forged.status_code == 404 and rows(base, "SELECT count(*) FROM archivists WHERE name = 'intruder'") == [(0,)]
+    newbie = await session(ds, "newbie")
+    assert (await ds.client.get("/-/gallery/upload", cookies=newbie["cookies"])).status_code == 200
+
+
+def test_an_invitation_expires_and_the_cli_makes_one(site):
+    _, base = site
+    result = CliRunner().invoke(main, ["accounts", "invite", "--days", "1", "--db", str(base / "gallery.db"),
+                                       "--store", str(base / "archive")])
+    assert result.exit_code == 0 and "/-/gallery/invite/" in result.output
+    token = result.output.split("/-/gallery/invite/")[1].split()[0]
+    conn = sqlite3.connect(base / "gallery.db")
+    conn.execute("UPDATE invites SET expires_at = '2020-01-01T00:00:00+00:00'")
+    conn.commit()
+    conn.close()
+    db = connect(base / "gallery.db")
+    from ingest.catalogue.accounts import invite_open, redeem_invite
+    from ingest.errors import ArchiveError
+    assert not invite_open(db, token)
+    with pytest.raises(ArchiveError, match="expired"):
+        redeem_invite(db, token, "late", PASSWORD)
+    assert "late" not in accounts(db)

@@ -19,6 +19,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 import sqlite_utils
@@ -138,3 +139,51 @@ def accounts(db: sqlite_utils.Database) -> dict[str, Account]:
     return {name: Account(name, password_hash, SESSION_ROLES.get(role, ()), bool(disabled))
             for name, password_hash, disabled, role in db.execute(
                 "SELECT name, password_hash, disabled_at, role FROM archivists").fetchall()}
+
+
+# ---------------------------------------------------------------- invitations
+
+INVITE_DAYS = 7
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(b"gallery-invite\0" + token.encode("utf-8")).hexdigest()
+
+
+def create_invite(db: sqlite_utils.Database, by: str, days: int = INVITE_DAYS) -> str:
+    """A one-time token that lets its holder make a photographer account within DAYS; only its
+    hash is stored, so the link is shown once, to the admin who made it."""
+    if not 1 <= days <= 90:
+        raise ArchiveError("an invitation lasts 1 to 90 days")
+    token = secrets.token_urlsafe(24)
+    made = datetime.now(timezone.utc)
+    with transaction(db):
+        db.conn.execute("INSERT INTO invites (token_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                        [_token_hash(token), by, made.isoformat(timespec="seconds"),
+                         (made + timedelta(days=days)).isoformat(timespec="seconds")])
+    return token
+
+
+def invite_open(db: sqlite_utils.Database, token: str) -> bool:
+    """Whether TOKEN is an invitation not used and not expired."""
+    row = db.execute("SELECT expires_at, used_at FROM invites WHERE token_hash = ?", [_token_hash(token)]).fetchone()
+    return row is not None and row[1] is None and row[0] > now()
+
+
+def redeem_invite(db: sqlite_utils.Database, token: str, name: str, password: str) -> None:
+    """Make photographer NAME with TOKEN, which then is spent; refused (ArchiveError) when the token
+    is unknown, used or expired, or the name is taken."""
+    with transaction(db):
+        spent = db.conn.execute("UPDATE invites SET used_at = ?, used_by = ? WHERE token_hash = ? AND used_at IS NULL "
+                                "AND expires_at > ?", [now(), name, _token_hash(token), now()]).rowcount
+        if not spent:
+            raise ArchiveError("this invitation has been used or has expired; ask for a new one")
+        if db.execute("SELECT 1 FROM archivists WHERE name = ?", [name]).fetchone():
+            raise ArchiveError(f"{name!r} is taken; choose another name")
+        add_account(db, name, password, "photographer")
+
+
+def open_invites(db: sqlite_utils.Database) -> list[tuple[str, str, str]]:
+    """(made by, made at, expires at) of the invitations still usable."""
+    return db.execute("SELECT created_by, created_at, expires_at FROM invites WHERE used_at IS NULL AND expires_at > ? "
+                      "ORDER BY created_at DESC", [now()]).fetchall()

@@ -548,6 +548,17 @@ CREATE TABLE uploads (
 CREATE INDEX idx_uploads_account ON uploads(account, created_at);
 CREATE INDEX idx_uploads_photo ON uploads(photo_id);
 CREATE INDEX idx_uploads_state ON uploads(state, updated_at);
+-- One-time links an admin makes for a new photographer (/-/gallery/invite/TOKEN): only the
+-- token's SHA-256 is kept, so the table cannot be used to sign anyone up.
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    role TEXT NOT NULL DEFAULT 'photographer' CHECK (role IN ('photographer')),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    used_by TEXT
+);
 """
 
 # Each step is one SQL script, applied atomically together with its version number.

@@ -6,9 +6,11 @@ import click
 
 from ingest.catalogue import settings
 from ingest.catalogue.accounts import (
+    INVITE_DAYS,
     ROLES,
     accounts,
     add_account,
+    create_invite,
     disable_archivist,
     list_accounts,
     remove_archivist,
@@ -137,6 +139,18 @@ def _account_commands(group: click.Group, *, with_roles: bool) -> click.Group:
             """Give NAME another role (their sessions end)."""
             set_role(get_archive(ctx, db_path, store_path).db, name, role)
             click.echo(f"{name} is now {'an' if role[0] in 'aeiou' else 'a'} {role} (signed out everywhere)")
+
+        @group.command(name="invite")
+        @click.option("--days", type=click.IntRange(1, 90), default=INVITE_DAYS, show_default=True,
+                      help="How long the invitation may be used.")
+        @click.option("--by", default="admin", show_default=True, help="Who invites (recorded with the invitation).")
+        @archive_options
+        @click.pass_context
+        def invite(ctx, days, by, db_path, store_path):
+            """A one-time link that makes one photographer account: /-/gallery/invite/TOKEN (shown only now)."""
+            archive = get_archive(ctx, db_path, store_path)
+            token = create_invite(archive.db, by, days)
+            click.echo(f"{(archive.public_url or '')}/-/gallery/invite/{token}  (one account, within {days} days)")
 
     return group
 

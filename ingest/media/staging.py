@@ -10,6 +10,7 @@ the catalogue.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -66,7 +67,8 @@ def append(path: Path, offset: int, data: bytes, size: int) -> int:
     offset. ValueError when the offset is not the file's (the client resumes from the answer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as f:
-        held = f.tell()
+        fcntl.flock(f, fcntl.LOCK_EX)  # two tabs sending the same file: one chunk at a time
+        held = f.seek(0, os.SEEK_END)
         if offset != held:
             raise ValueError(f"offset {offset}, but {held} bytes are held")
         if held + len(data) > size:

@@ -22,6 +22,7 @@ from ingest.web import (
     facets,
     feed,
     front,
+    invites,
     lang,
     limits,
     pages,
@@ -60,7 +61,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + invites.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
 
 
 @hookimpl(hookwrapper=True)
@@ -91,6 +92,8 @@ def menu_links(datasette, actor):
                   {"href": datasette.urls.path(upload.MINE), "label": "My photos"}]
     if is_archivist(actor):
         links.append({"href": datasette.urls.path(review.ROUTE), "label": "Review queue"})
+    if permissions.is_admin(actor):
+        links.append({"href": datasette.urls.path(invites.ROUTE), "label": "Invite photographers"})
     if actor:
         return links
     return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]

@@ -34,13 +34,21 @@ from datasette.utils.asgi import Response
 
 from ingest.archive import Archive
 from ingest.catalogue import settings, uploads
+from ingest.catalogue.corrections import last_edit
+from ingest.catalogue.csv_roundtrip import current_cells
 from ingest.catalogue.registry import known_demo, load_registry
 from ingest.media import staging
 from ingest.reference.licences import exact_licence
 from ingest.web import serving
-from ingest.web.context import PLUGIN, archive_name, catalogue_db, catalogue_path, on_catalogue, public_db, store_for
-from ingest.catalogue.corrections import last_edit
-from ingest.catalogue.csv_roundtrip import current_cells
+from ingest.web.context import (
+    PLUGIN,
+    archive_name,
+    catalogue_db,
+    catalogue_path,
+    on_catalogue,
+    public_db,
+    store_for,
+)
 from ingest.web.edit import _choices, _may_edit
 from ingest.web.permissions import is_archivist, may_upload
 
@@ -343,7 +351,7 @@ async def page(request, datasette) -> Response:
     account = request.actor["id"]
 
     def load(db):
-        demos, licences = _choices(db)
+        _, licences = _choices(db)
         names = [r[0] for r in db.execute("SELECT name FROM demonstrations WHERE name IS NOT NULL "
                                           "AND provisional = 0 ORDER BY date DESC, name")]
         return names, licences, uploads.last_defaults(db, account)
