@@ -405,3 +405,31 @@ def test_an_invitation_expires_and_the_cli_makes_one(site):
     with pytest.raises(ArchiveError, match="expired"):
         redeem_invite(db, token, "late", PASSWORD)
     assert "late" not in accounts(db)
+
+
+# ---------------------------------------------------------------- uploads and a CLI import at once
+
+async def test_uploads_and_a_cli_import_at_once_lose_nothing_and_never_see_a_locked_database(site):
+    import subprocess
+    import sys
+    ds, base = site
+    s = await session(ds, "pat")
+    card = base / "cli-card"
+    card.mkdir()
+    for i in range(30):
+        shoot(card / f"cli-{i:02d}.jpg", 100 + i)
+    cli = subprocess.Popen([sys.executable, "-c", "from ingest.cli import main; main()", str(card), "--jobs", "2",
+                            "--db", str(base / "gallery.db"), "--store", str(base / "archive")],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ids = []
+    for i in range(8):
+        ids.append((await send_whole(ds, s, f"web-{i}.jpg", shoot(base / f"web-{i}.jpg", 200 + i)))["id"])
+        if i % 3 == 0:
+            await asyncio.to_thread(upload.run_imports, ds)
+    await asyncio.to_thread(upload.run_imports, ds)
+    out, err = cli.communicate(timeout=600)
+    assert cli.returncode == 0, err.decode()
+    assert "locked" not in err.decode() and "30 imported" in out.decode() + err.decode()
+    states = [(await ds.client.get(f"{FILES}/{i}", cookies=s["cookies"])).json()["state"] for i in ids]
+    assert states == ["imported"] * 8
+    assert rows(base, "SELECT count(*) FROM photos")[0][0] == 1 + 30 + 8

@@ -156,8 +156,8 @@ async def create(request, datasette) -> Response:
     root = staging_root(datasette)
 
     def decide(db):
-        if uploads.in_archive(db, sha) is not None:
-            return {"state": "duplicate", "name": name, "message": f"{name}: already in the archive, not sent again"}, 200
+        if (photo := uploads.in_archive(db, sha)) is not None:
+            return {"state": "duplicate", "name": name, "yours": uploads.uploader(db, photo) == account}, 200
         earlier = uploads.open_upload(db, account, sha)
         if earlier is not None and earlier.state != "receiving":
             return {**earlier.as_json(), "offset": earlier.size}, 200

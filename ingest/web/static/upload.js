@@ -113,7 +113,8 @@
     }
     if (answer.state === "duplicate") {
       remember(item.sha, null); item.state = "skipped"; totals.skipped++; item.sent = item.file.size; item.bar.value = item.bar.max;
-      say(item, "already in the archive: not sent again", "skipped"); update(); return;
+      say(item, answer.yours ? "you sent it before: not sent again (see My photos)"
+                             : "already in the archive: not sent again", "skipped"); update(); return;
     }
     if (answer.state === "problem") {
       remember(item.sha, null);
