@@ -433,3 +433,18 @@ async def test_uploads_and_a_cli_import_at_once_lose_nothing_and_never_see_a_loc
     states = [(await ds.client.get(f"{FILES}/{i}", cookies=s["cookies"])).json()["state"] for i in ids]
     assert states == ["imported"] * 8
     assert rows(base, "SELECT count(*) FROM photos")[0][0] == 1 + 30 + 8
+
+
+async def test_a_new_demonstration_named_in_an_upload_waits_for_an_archivist(site):
+    """The registry is public: a photographer's new name must not reach it unreviewed."""
+    ds, base = site
+    s = await session(ds, "pat")
+    refused = await announce(ds, s, "x.jpg", b"x" * 10, defaults={"demo": "Typo march"})
+    assert refused.status_code == 400 and "not a registered demonstration" in refused.json()["error"]
+    done = await send_whole(ds, s, "new.jpg", shoot(base / "new.jpg", 31),
+                            defaults={"demo": "Bridge blockade", "new_demo": True, "licence": "CC0-1.0"})
+    photo = (await imported(ds, s, done["id"]))["photo"]
+    assert rows(base, "SELECT count(*) FROM demonstrations WHERE name = 'Bridge blockade'") == [(0,)]
+    reason, provisional = rows(base, "SELECT p.review_reason, d.provisional FROM photos p LEFT JOIN demonstrations d "
+                                     "ON d.id = p.demonstration_id WHERE p.id = ?", [photo])[0]
+    assert "Bridge blockade" in reason and provisional == 1

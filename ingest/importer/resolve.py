@@ -259,6 +259,12 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
             v["demonstration_id"] = named.id
         elif same_name:
             tags.reasons.append(f"{len(same_name)} demonstrations are called {options.demo!r}, none chosen")
+        elif options.via == "upload":
+            # A photographer's new name is never added to the registry (which is public) unreviewed:
+            # the photo joins its day and city's provisional group, and the name waits for an archivist.
+            v["demonstration_source"] = None
+            tags.reasons.append(f"uploaded as a new demonstration, {options.demo[:80]!r}: name its group or choose one")
+            tags.provisional = bool(date and len(date) == 10 and tags.city is not None)
         else:
             tags.demo_name = options.demo
         return
