@@ -124,6 +124,7 @@ def test_accounts_have_roles_and_archivists_keeps_working(tmp_path):
     assert runner.invoke(main, ["archivists", "add", "alice", "--password", PASSWORD, *db]).exit_code == 0
     listed = runner.invoke(main, ["accounts", "list", *db]).output
     assert "pat  photographer" in listed and "alice  archivist" in listed
+    assert "alice  (added" in runner.invoke(main, ["archivists", "list", *db]).output
     assert "pat" not in runner.invoke(main, ["archivists", "list", *db]).output  # the old list: who may edit
     assert runner.invoke(main, ["accounts", "role", "alice", "admin", *db]).exit_code == 0
     wrong = runner.invoke(main, ["accounts", "passwd", "nobody", "--password", PASSWORD, *db])

@@ -108,8 +108,11 @@ def _account_commands(group: click.Group, *, with_roles: bool) -> click.Group:
     def list_(ctx, db_path, store_path):
         """The accounts that may sign in, with their roles."""
         for name, role, added, disabled in list_accounts(get_archive(ctx, db_path, store_path).db):
-            if with_roles or role != "photographer":
-                click.echo(f"{name}  {role}  (added {added}{f'; disabled {disabled}' if disabled else ''})")
+            when = f"(added {added}{f'; disabled {disabled}' if disabled else ''})"
+            if with_roles:
+                click.echo(f"{name}  {role}  {when}")
+            elif role != "photographer":  # the old list, as it was: who may edit
+                click.echo(f"{name}  {when}")
 
     @group.command(name="disable")
     @click.argument("name")

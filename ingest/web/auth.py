@@ -1,7 +1,7 @@
 """Signing in, sessions that end when the account changes, and the headers every response carries.
 
 - **Sign-in** (`/-/login`, served by /-/gallery/login): accounts from the catalogue (`ingest
-  archivists add`) or from configuration (`datasette-auth-passwords`' `NAME_password_hash` keys).
+  accounts add`, each with its role) or from configuration (`datasette-auth-passwords`' `NAME_password_hash` keys).
   Failures are counted per name and per client address, and past a limit the form answers 429
   without checking anything. Every check costs one PBKDF2 hash, run in a thread, one at a time
   (a queue of bounded length; past it, 503), so guessers cannot starve the pages; an unknown name
