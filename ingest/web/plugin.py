@@ -108,6 +108,8 @@ def startup(datasette):
             # suggestions scan the whole photos table for each column on every grid page (1.6 s
             # of 3.4 s at 100,000 photos, bench/gallery.py); the gallery names its facets.
             datasette._settings["suggest_facets"] = False
+            # Uploads a stopped server left queued are imported, and day-old partial ones dropped.
+            upload.worker_for(datasette)
 
     return inner
 
