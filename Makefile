@@ -27,6 +27,7 @@ samples: $(SAMPLES)
 demo: setup samples
 	$(BIN)/ingest demos import samples/registry.yml
 	$(BIN)/ingest $(SAMPLES) --licence CC-BY-SA-4.0 --creator "Sample photographer" --publish
+	$(BIN)/ingest accounts add photographer --role photographer --password "demo photographer"
 	$(BIN)/ingest serve --host $(HOST) --port $(PORT)
 
 serve: setup

@@ -552,6 +552,15 @@ def route_urls(g: Gallery, public_tables: list[str]) -> dict[str, list[str]]:
         # the archivists' sign-in (ingest/web/auth.py); /-/login is rewritten to it
         "^/-/gallery/login$": ["/-/gallery/login"],
         "^/-/login$": ["/-/login", "/-/login?next=//elsewhere.example/"],
+        # photographers' uploads and My photos (ingest/web/upload.py): nothing for a visitor
+        "^/-/gallery/upload$": ["/-/gallery/upload"],
+        "^/-/gallery/upload/files$": ["/-/gallery/upload/files"],
+        "^/-/gallery/upload/files/(?P<id>[^/]+)$": ["/-/gallery/upload/files/" + "0" * 32, "/-/gallery/upload/files/x"],
+        "^/-/gallery/upload/files/(?P<id>[^/]+)/finish$": ["/-/gallery/upload/files/" + "0" * 32 + "/finish"],
+        "^/-/gallery/mine$": ["/-/gallery/mine"],
+        "^/-/gallery/invites$": ["/-/gallery/invites"],
+        "^/-/gallery/invite/(?P<token>[A-Za-z0-9_-]{16,64})$": ["/-/gallery/invite/" + "A" * 32],
+        "^/-/gallery/mine/(?P<id>\\d+)$": [f"/-/gallery/mine/{w_id}", f"/-/gallery/mine/{p_id}"],
         **datasette1_route_urls(g, public_tables),
     }
 
@@ -567,6 +576,8 @@ def post_urls(g: Gallery) -> list[tuple[str, dict | str]]:
         (f"/-/gallery/faces/{w_id}", {"action": "consent", "shown": "1"}),
         ("/-/gallery/manage/demonstrations", {"demonstration": str(g.demo_id), "name": "Named now"}),
         ("/-/gallery/review", {"decision": "approve", "photo": str(w_id)}),
+        ("/-/gallery/upload/files", {"name": "x.jpg", "size": "10", "sha256": "0" * 64}),
+        ("/-/gallery/invites", {"days": "7"}),
         ("/-/gallery/review", f"decision=approve&photo={g.pending['id']}&photo={w_id}"),
         ("/-/login", {"username": "root", "password": "root"}),
         ("/-/logout", {}),

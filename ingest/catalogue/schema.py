@@ -522,9 +522,48 @@ CREATE TABLE photo_originals (
 CREATE INDEX idx_photo_originals_photo ON photo_originals(photo_id);
 """
 
+_V18 = """
+-- Roles (issue 16): a photographer uploads and edits their own photos before they are public, an
+-- archivist reviews and publishes, an admin also runs accounts and settings. Accounts made before
+-- roles existed were archivists and stay so. `uploads` is every file a signed-in account sent
+-- through /-/gallery/upload: who sent it (the photo's uploader), the name and hash the browser
+-- declared, the batch's defaults, and what became of it. Private, like `archivists`.
+ALTER TABLE archivists ADD COLUMN role TEXT NOT NULL DEFAULT 'archivist'
+    CHECK (role IN ('photographer', 'archivist', 'admin'));
+CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    batch TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'receiving'
+        CHECK (state IN ('receiving', 'queued', 'imported', 'duplicate', 'problem')),
+    photo_id INTEGER REFERENCES photos(id),
+    problem TEXT,
+    defaults TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_uploads_account ON uploads(account, created_at);
+CREATE INDEX idx_uploads_photo ON uploads(photo_id);
+CREATE INDEX idx_uploads_state ON uploads(state, updated_at);
+-- One-time links an admin makes for a new photographer (/-/gallery/invite/TOKEN): only the
+-- token's SHA-256 is kept, so the table cannot be used to sign anyone up.
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    role TEXT NOT NULL DEFAULT 'photographer' CHECK (role IN ('photographer')),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    used_by TEXT
+);
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
-                         _V17]
+                         _V17, _V18]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -26,7 +26,14 @@ SETTINGS = {
     "public-faces": "faces in public images, downloads and feeds: blur (obscured, the default) or show",
     "public-url": "the gallery's public address (https://...): every absolute link, feed and credit line starts with it",
     "title": f"the archive's name: the source of every credit line [default: {DEFAULT_TITLE}]",
+    "upload-max-mb": "the largest file a photographer may upload, in MB [default: 200]",
+    "upload-batch-files": "the most files in one upload batch [default: 2000]",
+    "upload-quota-mb": "what one account may upload in all, in MB (imported and in progress) [default: 50000]",
+    "upload-min-free-mb": "uploads are refused when they would leave less free disk than this, in MB [default: 1024]",
 }
+# Upload limits (web/upload.py): a whole number each, with these defaults.
+UPLOAD_LIMITS = {"upload-max-mb": 200, "upload-batch-files": 2000, "upload-quota-mb": 50_000,
+                 "upload-min-free-mb": 1024}
 
 
 def _conn(db: Any) -> sqlite3.Connection:
@@ -61,6 +68,12 @@ def public_faces(db: Any, schema: str = "main") -> str:
 def publish_on_import(db: Any) -> str:
     found = value(db, "publish-on-import")
     return found if found in PUBLISH_ON_IMPORT else DEFAULT_PUBLISH_ON_IMPORT
+
+
+def upload_limit(db: Any, key: str) -> int:
+    """An upload limit as set, or its default."""
+    found = value(db, key)
+    return int(found) if found and found.isdigit() else UPLOAD_LIMITS[key]
 
 
 def public_url(raw: str) -> str:
@@ -100,6 +113,10 @@ def check(key: str, raw: str) -> str:
         return public_url(raw)
     if key == "publish-on-import" and raw not in PUBLISH_ON_IMPORT:
         raise ValueError(f"{raw!r}: publish-on-import is one of {', '.join(PUBLISH_ON_IMPORT)}")
+    if key in UPLOAD_LIMITS:
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise ValueError(f"{raw!r}: {key} is a whole number above 0")
+        return str(int(raw))
     if key == "title":
         text = " ".join(raw.split())
         if not text or len(text) > 200:

@@ -22,7 +22,7 @@ COMMANDS = {
     "export-csv": "correcting:export_csv_", "import-csv": "correcting:import_csv_",
     "export": "sharing:export_", "sidecars": "sharing:sidecars_",
     "serve": "serving:serve", "publish": "publishing:publish_",
-    "settings": "admin:settings_", "archivists": "admin:archivists",
+    "settings": "admin:settings_", "archivists": "admin:archivists", "accounts": "admin:accounts_",
     "faces": "faces:faces_",
 }
 

@@ -29,6 +29,7 @@ class Options:
     creator: str | None = None     # default for files that carry none
     demo: str | None = None        # forced
     city: str | None = None        # forced
+    via: str | None = None         # who set them, as the tags' source: None for the CLI (`flag`), `upload` for the web form
 
     def as_facts(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v}
@@ -36,7 +37,12 @@ class Options:
     @classmethod
     def from_facts(cls, facts: Facts) -> "Options":
         flags = facts.get("flag", {})
-        return cls(**{k: flags.get(k) for k in ("licence", "creator", "demo", "city")})
+        return cls(**{k: flags.get(k) for k in ("licence", "creator", "demo", "city", "via")})
+
+    @property
+    def source(self) -> str:
+        """The `*_source` of a tag these options set."""
+        return self.via if self.via in ("upload",) else "flag"
 
 
 def _first(facts: Facts, *places: tuple[str, str]) -> tuple[Any, str] | tuple[None, None]:
@@ -96,7 +102,7 @@ _RIGHTS = (
 
 
 def resolve_licence(facts: Facts, default: str | None, archive_default: str | None = None,
-                    ) -> tuple[str | None, str | None, str | None, list[str]]:
+                    flag_source: str = "flag") -> tuple[str | None, str | None, str | None, list[str]]:
     """(SPDX id, source, rights text, review reasons). Exact or nothing; disagreements are flagged.
 
     The file's own statement beats the import's `--licence` (source `flag`), which beats the
@@ -124,7 +130,7 @@ def resolve_licence(facts: Facts, default: str | None, archive_default: str | No
         return None, None, text, [f"licences disagree: {listed}"]
     if unread:  # never let an import default paper over what the photographer wrote
         return None, None, text, [f"licence text names no exact licence: {unread[0][:80]!r}"]
-    default_source = "flag" if default else "archive"
+    default_source = flag_source if default else "archive"
     default = default or archive_default
     reserved = next((t for t in texts if re.search(r"all\s+rights\s+reserved", t, re.I)), None)
     if reserved and default:  # the file reserves all rights, the import says CC: a person decides
@@ -154,7 +160,7 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     creator, source = _first(facts, ("xmp", "dc:creator"), ("iptc", "By-line"), ("exif", "Artist"),
                              ("png", "Author"), ("exif", "XPAuthor"))
     if creator is None and options.creator:
-        creator, source = options.creator, "flag"
+        creator, source = options.creator, options.source
     v["creator"], v["creator_source"] = _text(creator), source
 
     title, source = _first(facts, ("xmp", "dc:title"), ("iptc", "Object Name"),
@@ -177,7 +183,8 @@ def resolve(facts: Facts, registry: Registry) -> Tags:
     v["camera_make"], v["camera_model"], v["lens_model"] = exif.get("Make"), exif.get("Model"), exif.get("LensModel")
     v["orientation"] = facts.get("image", {}).get("Orientation")
 
-    licence, source, text, reasons = resolve_licence(facts, options.licence, registry.settings.get("default-licence"))
+    licence, source, text, reasons = resolve_licence(facts, options.licence, registry.settings.get("default-licence"),
+                                                     options.source)
     tags.reasons += reasons
     v["licence_id"], v["licence_source"], v["licence_text"] = licence, source, text
 
@@ -203,7 +210,7 @@ def _city(facts: Facts, options: Options, registry: Registry, tags: Tags) -> Cit
     v = tags.values
     gps = city_from_gps(v["latitude"], v["longitude"]) if v["latitude"] is not None else None
     if options.city:
-        forced = city_from_name(options.city, None, "flag")
+        forced = city_from_name(options.city, None, options.source)
         if gps and gps.name != forced.name:
             tags.reasons.append(f"--city says {forced.name} but GPS says {gps.name}")
         return forced
@@ -245,13 +252,19 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
     date = v["date"] or (v["taken_at"] if v["taken_at"] and len(v["taken_at"]) == 7 else None)
     city_id = v["city_id"]
     if options.demo:
-        v["demonstration_source"] = "flag"
+        v["demonstration_source"] = options.source
         named = registry.named(options.demo, date)
         same_name = [d for d in registry.demos if d.name and key(d.name) == key(options.demo)]
         if named:
             v["demonstration_id"] = named.id
         elif same_name:
             tags.reasons.append(f"{len(same_name)} demonstrations are called {options.demo!r}, none chosen")
+        elif options.via == "upload":
+            # A photographer's new name is never added to the registry (which is public) unreviewed:
+            # the photo joins its day and city's provisional group, and the name waits for an archivist.
+            v["demonstration_source"] = None
+            tags.reasons.append(f"uploaded as a new demonstration, {options.demo[:80]!r}: name its group or choose one")
+            tags.provisional = bool(date and len(date) == 10 and tags.city is not None)
         else:
             tags.demo_name = options.demo
         return

@@ -1,7 +1,7 @@
 """Signing in, sessions that end when the account changes, and the headers every response carries.
 
 - **Sign-in** (`/-/login`, served by /-/gallery/login): accounts from the catalogue (`ingest
-  archivists add`) or from configuration (`datasette-auth-passwords`' `NAME_password_hash` keys).
+  accounts add`, each with its role) or from configuration (`datasette-auth-passwords`' `NAME_password_hash` keys).
   Failures are counted per name and per client address, and past a limit the form answers 429
   without checking anything. Every check costs one PBKDF2 hash, run in a thread, one at a time
   (a queue of bounded length; past it, 503), so guessers cannot starve the pages; an unknown name
@@ -236,6 +236,21 @@ def session_of(datasette, headers: list[tuple[bytes, bytes]]) -> tuple[bool, boo
     return True, valid_session(datasette, actor)
 
 
+MULTIPART_REFUSED = ("Refused: a multipart form sent with cookies must carry its CSRF token in the "
+                     "x-csrftoken header.\n")
+
+
+def multipart_without_token(method: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """A multipart POST that carries cookies but no `x-csrftoken` header: asgi-csrf 0.11 cannot read
+    its token from the body with python-multipart 0.0.34 (it fails with a 500), so it is refused
+    here, as a CSRF failure, before it gets there."""
+    if method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return False
+    names = {k for k, _ in headers}
+    kind = next((v for k, v in headers if k == b"content-type"), b"").split(b";", 1)[0].strip().lower()
+    return kind == b"multipart/form-data" and b"cookie" in names and b"x-csrftoken" not in names
+
+
 def wrap(app, datasette):
     """The middleware: sessions checked, Basic credentials dropped, /-/login ours, headers added."""
 
@@ -248,6 +263,8 @@ def wrap(app, datasette):
         if path == "/-/login":
             scope = dict(scope, path=LOGIN, raw_path=LOGIN.encode())
         headers = [(k, v) for k, v in scope.get("headers", []) if k != b"authorization"]
+        if multipart_without_token(scope.get("method", ""), headers):
+            return await Response.text(MULTIPART_REFUSED, status=403).asgi_send(send)
         if any(k == b"cookie" and b"ds_actor=" in v for k, v in headers):
             await datasette.invoke_startup()  # the served catalogues hold the accounts (idempotent)
         has_actor, valid = session_of(datasette, headers)

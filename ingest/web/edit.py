@@ -34,10 +34,12 @@ from ingest.catalogue.corrections import (
 from ingest.catalogue.csv_roundtrip import changed_cells, current_cells
 from ingest.catalogue.registry import upsert_demo
 from ingest.catalogue.schema import transaction
+from ingest.catalogue.uploads import uploader
 from ingest.errors import ArchiveError
 from ingest.importer.retag import follow_corrections
 from ingest.web import serving
 from ingest.web.context import catalogue_db, catalogue_path, is_archivist, on_catalogue, public_db
+from ingest.web.permissions import is_photographer, may_edit_upload
 
 MAX_BATCH = 5000
 
@@ -76,25 +78,46 @@ def _back(datasette, form, fallback: str) -> str:
     return target if local else datasette.urls.path(fallback)
 
 
+# What a photographer may correct on their own photos before publication: never its state.
+PHOTOGRAPHER_FIELDS = ("title", "caption", "creator", "keywords", "demonstration", "city", "taken_at", "date", "licence")
+
+
+def _may_edit(db, actor, photo_id: int) -> bool:
+    """Archivists any photo; a photographer their own upload while it waits (permissions.py)."""
+    if is_archivist(actor):
+        return True
+    row = db.execute("SELECT state FROM photos WHERE id = ?", [photo_id]).fetchone()
+    return row is not None and may_edit_upload(actor, uploader(db, photo_id), row[0])
+
+
 async def edit_photo(request, datasette) -> Response:
-    """POST the photo page's form: only changed fields become edits; all or nothing."""
-    if (refused := _refused(datasette, request)) is not None:
+    """POST the photo page's form: only changed fields become edits; all or nothing. A photographer
+    may post it for their own waiting photos (the fields of PHOTOGRAPHER_FIELDS only)."""
+    photo_id = int(request.url_vars["id"])
+    if is_photographer(request.actor) and not is_archivist(request.actor) and catalogue_db(datasette) is not None:
+        if not await on_catalogue(catalogue_db(datasette), lambda db: _may_edit(db, request.actor, photo_id)):
+            return Response.text("Only archivists may edit this photo.", status=403)
+    elif (refused := _refused(datasette, request)) is not None:
         return refused
     if request.method != "POST":
         return Response.text("POST the edit form", status=405)
-    photo_id = int(request.url_vars["id"])
     form = await request.post_vars()
     back = _back(datasette, form, f"/{public_db(datasette).name}/photos/{photo_id}")
     who = request.actor["id"]
+    archivist = is_archivist(request.actor)
 
     def change(db):
         current = current_cells(db, photo_id)
         if current is None:
             raise ArchiveError(f"no photo {photo_id}")
         raw = changed_cells(current, form)
+        if not archivist:
+            if not _may_edit(db, request.actor, photo_id):  # published or withheld since the form was shown
+                raise ArchiveError("this photo is no longer yours to correct (an archivist has decided on it)")
+            raw = {k: v for k, v in raw.items() if k in PHOTOGRAPHER_FIELDS}
         seen = int(form["seen"]) if (form.get("seen") or "").isdigit() else None
         with transaction(db):
-            if (form.get("new_demonstration") or "").strip():
+            if archivist and (form.get("new_demonstration") or "").strip():
                 raw["demonstration"] = str(_new_demonstration(db, photo_id, form["new_demonstration"], who))
             if not raw:
                 return []

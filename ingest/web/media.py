@@ -13,7 +13,7 @@ from typing import AsyncIterator, Callable
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 
-from ingest.catalogue import faces
+from ingest.catalogue import faces, uploads
 from ingest.errors import ArchiveError
 from ingest.media.jpeg import NotJpeg
 from ingest.outputs import bundle
@@ -55,6 +55,13 @@ def _not_found() -> Response:
     return Response.text("Not found", status=404, headers={"Cache-Control": "no-store"})
 
 
+async def _own_upload(datasette, actor, sha256: str) -> bool:
+    catalogue = catalogue_db(datasette)
+    if catalogue is None:
+        return False
+    return await on_catalogue(catalogue, lambda db: uploads.owns_image(db, actor["id"], sha256))
+
+
 async def serve_image(request, datasette) -> Response:
     """A thumbnail or web size from the store, with nothing but its pixels.
 
@@ -81,6 +88,8 @@ async def serve_image(request, datasette) -> Response:
             return _not_found()
     elif SHA.match(name) and permissions.is_archivist(request.actor) and await visible(datasette, request.actor, "sha256", name):
         sha, caching = name, ARCHIVIST_IMAGE
+    elif SHA.match(name) and permissions.is_photographer(request.actor) and await _own_upload(datasette, request.actor, name):
+        sha, caching = name, ARCHIVIST_IMAGE  # a photographer's own photo, public or not: theirs to see
     elif SHA.match(name) and public is not None:
         row = (await public.execute("SELECT rendition FROM photos WHERE sha256 = ?", [name])).first()
         if row is None:

@@ -45,6 +45,38 @@ def is_archivist(actor: dict | None) -> bool:
             and "archivist" in (actor.get("roles") or ()))
 
 
+def _roles(actor: dict | None) -> tuple[str, ...]:
+    """A signed-in session's roles (auth.py checked them against the account); none for anything else."""
+    if not (isinstance(actor, dict) and actor.get(SESSION)):
+        return ()
+    return tuple(r for r in actor.get("roles") or () if isinstance(r, str))
+
+
+def is_photographer(actor: dict | None) -> bool:
+    """A photographer uploads and sees their own photos; never the catalogue, never a publish."""
+    return "photographer" in _roles(actor)
+
+
+def is_admin(actor: dict | None) -> bool:
+    """An admin is an archivist who also runs accounts and settings."""
+    return "admin" in _roles(actor)
+
+
+def may_upload(actor: dict | None) -> bool:
+    """Photographers, archivists and admins upload; visitors and bare actors never."""
+    return is_photographer(actor) or is_archivist(actor)
+
+
+def may_edit_upload(actor: dict | None, uploader: str | None, state: str | None) -> bool:
+    """May this actor correct a photo that UPLOADER sent and that is now in STATE? Archivists any;
+    a photographer only their own, and only while it is not public (never one that was withheld:
+    that is an archivist's decision)."""
+    if is_archivist(actor):
+        return True
+    return (is_photographer(actor) and uploader is not None and actor.get("id") == uploader
+            and state not in ("public", "withheld"))
+
+
 def _stat(path: str) -> tuple:
     out = []
     for name in (path, path + "-wal"):

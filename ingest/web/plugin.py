@@ -15,7 +15,23 @@ from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs.export import load_photo, photo_credit
-from ingest.web import auth, browse, edit, facets, feed, front, lang, limits, pages, permissions, review, serving, viewer
+from ingest.web import (
+    auth,
+    browse,
+    edit,
+    facets,
+    feed,
+    front,
+    invites,
+    lang,
+    limits,
+    pages,
+    permissions,
+    review,
+    serving,
+    upload,
+    viewer,
+)
 from ingest.web.context import (
     DISTRIBUTION,
     PLUGIN,
@@ -45,7 +61,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + invites.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
 
 
 @hookimpl(hookwrapper=True)
@@ -66,13 +82,20 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def menu_links(datasette, actor):
-    """A way to sign in, where a catalogue is served and nobody is signed in; the review queue for archivists."""
+    """A way to sign in, where a catalogue is served and nobody is signed in; uploads and "My photos"
+    for photographers and archivists; the review queue for archivists."""
     if not serving.served(datasette):
         return []
+    links = []
+    if permissions.may_upload(actor):
+        links += [{"href": datasette.urls.path(upload.ROUTE), "label": "Upload photos"},
+                  {"href": datasette.urls.path(upload.MINE), "label": "My photos"}]
     if is_archivist(actor):
-        return [{"href": datasette.urls.path(review.ROUTE), "label": "Review queue"}]
+        links.append({"href": datasette.urls.path(review.ROUTE), "label": "Review queue"})
+    if permissions.is_admin(actor):
+        links.append({"href": datasette.urls.path(invites.ROUTE), "label": "Invite photographers"})
     if actor:
-        return []
+        return links
     return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]
 
 
@@ -85,6 +108,8 @@ def startup(datasette):
             # suggestions scan the whole photos table for each column on every grid page (1.6 s
             # of 3.4 s at 100,000 photos, bench/gallery.py); the gallery names its facets.
             datasette._settings["suggest_facets"] = False
+            # Uploads a stopped server left queued are imported, and day-old partial ones dropped.
+            upload.worker_for(datasette)
 
     return inner
 
