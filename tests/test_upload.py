@@ -11,6 +11,8 @@ import hashlib
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,6 +224,38 @@ async def test_a_corrupt_file_and_a_bomb_are_named_and_the_rest_goes_on(site):
     assert states["bomb.png"]["state"] == "problem" and "megapixels" in states["bomb.png"]["problem"]
     mine = await ds.client.get("/-/gallery/mine", cookies=s["cookies"])
     assert mine.status_code == 200 and "broken.jpg" in mine.text and "waiting for review" in mine.text
+
+
+async def test_a_file_that_crashes_the_importer_is_named_and_the_others_import(site):
+    """A decoder that kills the import process (a signal, not an error) must not leave the batch queued
+    for ever: the server retries file by file, names the one that kills it, imports the rest."""
+    ds, base = site
+    s = await session(ds, "pat")
+    upload._one_import.acquire()  # the server's own worker waits: this test runs the import itself
+    try:
+        ids = {name: (await send_whole(ds, s, name, shoot(base / name, seed)))["id"]
+               for name, seed in (("fine.jpg", 21), ("deadly.jpg", 22))}
+        await asyncio.to_thread(_crash_and_isolate, ds, base, ids)
+    finally:
+        upload._one_import.release()
+    states = {n: (await ds.client.get(f"{FILES}/{i}", cookies=s["cookies"])).json() for n, i in ids.items()}
+    assert states["fine.jpg"]["state"] == "imported"
+    assert states["deadly.jpg"]["state"] == "problem" and "crashed" in states["deadly.jpg"]["problem"]
+    assert not (upload.staging_root(ds) / ids["deadly.jpg"]).exists()
+
+
+def _crash_and_isolate(ds, base: Path, ids: dict[str, str]) -> None:
+    real = upload.importer_run(ds)
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+
+    def run(*extra: str) -> int:
+        # the real importer, except that the run holding deadly.jpg dies by SIGKILL, as a crashing decoder would
+        if not extra or extra == ("--only", ids["deadly.jpg"]):
+            return subprocess.run(killed).returncode
+        return real(*extra)
+
+    assert run() < 0
+    upload.isolate_crash(str(base / "gallery.db"), upload.staging_root(ds), run)
 
 
 # ---------------------------------------------------------------- limits

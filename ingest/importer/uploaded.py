@@ -31,10 +31,11 @@ def _options(defaults: dict[str, str]) -> Options:
                    demo=defaults.get("demo") or None, via="upload")
 
 
-def import_queued(db: sqlite_utils.Database, store: Store, root: Path, *, jobs: int = 1) -> dict[str, str]:
-    """Import every queued upload; returns upload id -> its new state."""
+def import_queued(db: sqlite_utils.Database, store: Store, root: Path, *, jobs: int = 1,
+                  only: str | None = None) -> dict[str, str]:
+    """Import every queued upload (or only the one named); returns upload id -> its new state."""
     outcome: dict[str, str] = {}
-    while queued := uploads.in_state(db, "queued"):
+    while queued := [u for u in uploads.in_state(db, "queued") if only in (None, u.id)]:
         groups: dict[str, list[uploads.Upload]] = {}
         for item in queued:
             groups.setdefault(json.dumps(item.defaults, sort_keys=True), []).append(item)
@@ -80,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--staging", required=True)
     parser.add_argument("--jobs", type=int, default=default_jobs())
+    parser.add_argument("--only", help="import this upload id alone (the server isolates a file that crashed a run)")
     args = parser.parse_args(argv)
     db = connect(args.db, create=False)
     try:
-        import_queued(db, Store(args.store), Path(args.staging), jobs=args.jobs)
+        import_queued(db, Store(args.store), Path(args.staging), jobs=args.jobs, only=args.only)
     finally:
         db.conn.close()
     return 0

@@ -313,12 +313,42 @@ def _run_imports(datasette) -> None:
         queued = bool(uploads.in_state(db, "queued"))
     if not queued:
         return
+    run = importer_run(datasette)
+    if run() < 0:
+        isolate_crash(path, root, run)
+    serving.refresh_now(datasette)
+
+
+def importer_run(datasette):
+    """A function that runs the upload importer's child process (with extra arguments) and returns
+    its exit status, negative when a signal killed it."""
     package = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
-    subprocess.run([sys.executable, "-m", "ingest.importer.uploaded", "--db", path,
-                    "--store", str(store_for(datasette).root), "--staging", str(root)],
-                   env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    serving.refresh_now(datasette)
+    command = [sys.executable, "-m", "ingest.importer.uploaded", "--db", catalogue_path(datasette),
+               "--store", str(store_for(datasette).root), "--staging", str(staging_root(datasette))]
+
+    def run(*extra: str) -> int:
+        return subprocess.run(command + list(extra), env=env, check=False, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode
+    return run
+
+
+def isolate_crash(path: str, root: Path, run) -> None:
+    """A run killed by a signal (a decoder's crash, the kernel's out-of-memory killer) is retried one
+    file at a time, so the one file that kills it is named as a problem instead of stopping every
+    later batch; the others import. An error that is not a crash (the disk, the catalogue) leaves the
+    uploads queued for the next try: nothing is lost."""
+    with Archive(path).connection() as db:
+        left = [u.id for u in uploads.in_state(db, "queued")]
+    for upload_id in left:
+        if run("--only", upload_id) >= 0:
+            continue
+        with Archive(path).connection() as db:
+            found = uploads.get(db, upload_id)
+            if found is not None and found.state == "queued":
+                uploads.mark(db, upload_id, "problem",
+                             problem="reading this file stopped the import (the decoder crashed); it was not imported")
+        staging.discard(root, upload_id)
 
 
 def _older_than_a_day(stamp: str) -> bool:
