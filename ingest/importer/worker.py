@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import FileProblem, MetadataProblem
-from ingest.importer.read.exif import read_exif, read_exif_pillow
+from ingest.importer.read.exif import read_exif, read_exif_pillow, read_exif_tags
 from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.names import read_names
 from ingest.importer.read.png import read_png_text
@@ -160,12 +160,14 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
 
 
 def _exif(data: bytes, opened: images.Opened, fmt: str) -> dict[str, Any]:
-    """Pillow's reading of the EXIF the header parse found (its C-speed parser, 4x exifread's on
-    real files), then exifread where Pillow finds nothing, and for raws and JPEG XL (a raw's
-    opened image is its preview; a JPEG XL is not opened, so as not to decode it)."""
+    """The EXIF block's tags as the header parse walked them (`exifblock`, once per file), else
+    Pillow's reading (TIFF), then exifread where neither finds anything, and for raws and JPEG XL
+    (a raw's opened image is its preview; a JPEG XL is not opened, so as not to decode it)."""
     problem = None
     facts = {}
-    if fmt not in RAW_FORMATS and fmt != "JXL":
+    if opened.exif is not None:
+        facts = read_exif_tags(opened.exif)
+    elif fmt not in RAW_FORMATS and fmt != "JXL" and opened.segments is None:   # a JPEG walked already has no EXIF
         try:
             facts = read_exif_pillow(images.file_exif(opened.image))
         except Exception:   # a block Pillow cannot parse: exifread has its own try
@@ -199,7 +201,9 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     _facts(result, "exif", _exif, data, opened, fmt)
     # A raw's picture is its embedded preview, whose metadata is not the raw's: XMP from the raw's own header.
     # (a JPEG XL's XMP is in a box its plugin does not give: read from the bytes, without decoding)
-    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt == "JXL" else opened.image.info)
+    # (a JPEG's is in its header segments, walked once when it was opened)
+    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt in ("JXL", "JPEG") else opened.image.info,
+           opened.segments)
     if fmt == "PNG":
         _facts(result, "png", read_png_text, opened.image.info)
     _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)
@@ -208,7 +212,7 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
         # The raw bytes: Photoshop stores IPTC as LONGs, which Pillow's parsed value mangles.
         raw = getattr(getattr(opened.image, "tag_v2", None), "_tagdata", {}).get(33723)
         tiff_iptc = bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
-    _facts(result, "iptc", read_iptc, data, tiff_iptc)
+    _facts(result, "iptc", read_iptc, data, tiff_iptc, opened.segments)
     result.facts.update(read_names(path))
     # What the pixels still need after decoding (pillow-heif applies it itself), beside what EXIF said.
     result.facts["image"] = {"Orientation": opened.orientation, "Format": fmt}

@@ -11,7 +11,8 @@ import exifread
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import as_text, clean_date, clean_text, valid_gps
-from ingest.media.tags import EXIF, EXIF_IFD, exifread_name
+from ingest.media import exifblock
+from ingest.media.tags import EXIF, EXIF_IFD, GPS_IFD, exifread_name
 
 # exifread logs every oddity of every camera at WARNING; they are not the user's problem.
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
@@ -135,15 +136,27 @@ def _ascii(value: Any) -> str | None:
 
 
 def read_exif_pillow(exif: Any) -> dict[str, Any]:
-    """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
-    facts: dict[str, Any] = {}
+    """EXIF facts from a Pillow `Image.Exif` (TIFF files, and blocks `exifblock` cannot walk)."""
     try:
-        ifds = {None: exif, EXIF_IFD: exif.get_ifd(EXIF_IFD)}
-        gps = exif.get_ifd(0x8825)
+        ifds = {None: exif, EXIF_IFD: exif.get_ifd(EXIF_IFD), GPS_IFD: exif.get_ifd(GPS_IFD)}
     except Exception:
-        return facts
+        return {}
+    return read_exif_tags({(ifd, tag): value for ifd, tags in ifds.items() for tag, value in tags.items()
+                           if (ifd, tag) in _PILLOW or ifd == GPS_IFD})
+
+
+def read_exif_block(raw: bytes) -> dict[str, Any] | None:
+    """EXIF facts from an EXIF block's bytes in one walk (`media.exifblock`); None when the block
+    holds no TIFF structure (then Pillow or exifread try)."""
+    tags = exifblock.parse(raw)
+    return None if tags is None else read_exif_tags(tags)
+
+
+def read_exif_tags(tags: dict[tuple[int | None, int], Any]) -> dict[str, Any]:
+    """EXIF facts from parsed tags keyed (IFD, tag), valued as Pillow gives them."""
+    facts: dict[str, Any] = {}
     for (ifd, tag), key in _PILLOW.items():
-        value = ifds[ifd].get(tag)
+        value = tags.get((ifd, tag))
         if value is None:
             continue
         if key in _NUMBERS:
@@ -157,6 +170,7 @@ def read_exif_pillow(exif: Any) -> dict[str, Any]:
         if value is not None:
             facts[key] = value
     lat = lon = alt = None
+    gps = {tag: tags[(i, tag)] for i, tag in tags if i == GPS_IFD}
     if 2 in gps and 4 in gps:
         lat = _dms(gps[2], gps.get(1, "N"))
         lon = _dms(gps[4], gps.get(3, "E"))

@@ -14,7 +14,7 @@ from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
 from ingest.importer.scan import sidecar_paths
 from ingest.media import jxl
 from ingest.media.images import header_info
-from ingest.media.jpeg import APP1, XMP_APP1, header_segments
+from ingest.media.jpeg import APP1, XMP_APP1, Segment, header_segments
 from ingest.media.tags import RDF, XMP_PREFIXES, XMP_SKIPPED
 
 MAX_PACKET = 4 * 1024 * 1024
@@ -165,13 +165,14 @@ def _raw_profile(text: Any) -> bytes | None:
         raise MetadataProblem("XMP in a PNG raw profile is not hexadecimal, ignored") from None
 
 
-def embedded_region(data: bytes, info: dict[str, Any] | None) -> bytes | None:
+def embedded_region(data: bytes, info: dict[str, Any] | None, segments: list[Segment] | None = None) -> bytes | None:
     """The bytes where the file's format keeps its XMP, and only those: a JPEG's XMP APP1 segment
     (before the picture: an image appended after its end is not this photo's), a PNG's iTXt or
     ImageMagick's raw profile, TIFF tag 700, the WebP chunk or the HEIF/AVIF item (as the decoder's
-    `info` gives them), a JPEG XL's `xml ` box. Searching the whole file once gave a Fujifilm photo an Olympus caption."""
+    `info` gives them), a JPEG XL's `xml ` box. Searching the whole file once gave a Fujifilm photo an Olympus caption.
+    `segments`: a JPEG's header segments when walked already."""
     if data[:3] == b"\xff\xd8\xff":
-        return next((s.payload[len(XMP_APP1):] for s in header_segments(data)
+        return next((s.payload[len(XMP_APP1):] for s in (header_segments(data) if segments is None else segments)
                      if s.marker == APP1 and s.startswith(XMP_APP1)), None)
     if data.startswith(jxl.CONTAINER):   # JPEG XL: the container's `xml ` box
         return jxl.boxes(data).get(b"xml ")
@@ -185,11 +186,11 @@ def embedded_region(data: bytes, info: dict[str, Any] | None) -> bytes | None:
     return _raw_profile(info.get("Raw profile type xmp"))
 
 
-def read_xmp(data: bytes, info: dict[str, Any] | None = None) -> dict[str, Any]:
+def read_xmp(data: bytes, info: dict[str, Any] | None = None, segments: list[Segment] | None = None) -> dict[str, Any]:
     """Facts from the XMP packet a file embeds where its format puts it (empty when there is none).
     `info` is the opened image's `info` (Pillow's), which holds it for every format but JPEG;
-    without it the header is parsed here."""
-    region = embedded_region(data, info)
+    without it the header is parsed here. `segments`: a JPEG's header segments, walked already."""
+    region = embedded_region(data, info, segments)
     packet = find_packet(region) if region else None
     return parse_packet(packet) if packet else {}
 
