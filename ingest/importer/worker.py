@@ -162,12 +162,13 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
 def _exif(data: bytes, opened: images.Opened, fmt: str) -> dict[str, Any]:
     """The EXIF block's tags as the header parse walked them (`exifblock`, once per file), else
     Pillow's reading (TIFF), then exifread where neither finds anything, and for raws and JPEG XL
-    (a raw's opened image is its preview; a JPEG XL is not opened, so as not to decode it)."""
+    (a raw's opened image is its preview; a JPEG XL is not opened, so as not to decode it) and AVIF
+    (Pillow rewrites its Orientation to the irot box's)."""
     problem = None
     facts = {}
     if opened.exif is not None:
         facts = read_exif_tags(opened.exif)
-    elif fmt not in RAW_FORMATS and fmt != "JXL" and opened.segments is None:   # a JPEG walked already has no EXIF
+    elif fmt not in RAW_FORMATS and fmt not in ("JXL", "AVIF") and opened.segments is None:   # a JPEG walked already has no EXIF
         try:
             facts = read_exif_pillow(images.file_exif(opened.image))
         except Exception:   # a block Pillow cannot parse: exifread has its own try
@@ -188,7 +189,12 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     if job.size > MAX_FILE_BYTES:
         raise FileProblem("too-large", f"refused: {job.size / 1024**3:.1f} GiB is above the {MAX_FILE_BYTES // 1024**3} GiB file limit")
     with open(path, "rb") as f:
-        data = f.read(MAX_FILE_BYTES + 1)
+        # As many bytes as the file holds now (read(MAX_FILE_BYTES) would reserve a GiB per file),
+        # then whatever it grew by since, up to the limit.
+        expected = min(os.fstat(f.fileno()).st_size, MAX_FILE_BYTES)
+        data = f.read(expected + 1)
+        if len(data) > expected:
+            data += f.read(MAX_FILE_BYTES + 1 - len(data))
     result.size = len(data)
     fmt = images.sniff(data[:64], path.suffix)
     result.format = fmt

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import exifread
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
@@ -171,9 +172,28 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         # `original_orientation`). With a box, the box is the rotation: never both.
         exif_orientation = im.info.get("original_orientation")
         orientation = exif_orientation if exif_orientation in range(2, 9) else 1
+    if fmt == "HEIF" and tags is not None and isinstance(im.info.get("original_orientation"), int):
+        tags[(None, 0x0112)] = im.info["original_orientation"]   # the file's EXIF says it, not the block pillow-heif reset
+    if fmt == "AVIF" and not heif_transformed(data):
+        # As HEIC: a rotation only in EXIF (no irot/imir box) is how the phone shows it. Pillow
+        # overwrites EXIF's Orientation with the boxes' (none: 1), so the file's own EXIF says it.
+        orientation, tags = avif_exif_orientation(data), None
+    elif fmt == "AVIF":
+        tags = None   # Pillow's block carries the boxes' rotation, not the file's EXIF: read from the file
     if orientation >= 5:
         w, h = h, w
     return Opened(im, w, h, orientation, data, exif=tags)
+
+
+def avif_exif_orientation(data: bytes) -> int:
+    """The Orientation an AVIF's own EXIF item holds (1 when none), read by exifread from the file."""
+    try:
+        tags = exifread.process_file(io.BytesIO(data), details=False, stop_tag="Orientation")
+        value = tags.get("Image Orientation")
+        orientation = int(value.values[0]) if value is not None and value.values else 1
+    except Exception:   # exifread raises anything on odd files; no rotation then, as before
+        return 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def _pillow_open(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
