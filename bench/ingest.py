@@ -23,7 +23,9 @@
    same folders. Target >= 5x exiftool.
 3c. With --against REV: the loops of 3 and 3b, CPU seconds per file after a warm-up loop, under this
    checkout's package and under REV's (git archive into the work folder), alternated in fresh
-   processes, best of max(3, --repeat). Target: >= 3x faster than before issue 15's speed work.
+   processes, best of max(3, --repeat); and the workers' part of 3 alone (`worker.read_only`: read,
+   hash, header, readers, names; no resolve, no rows). Target: >= 3x faster than before issue 15's
+   speed work (1bd38f3).
 4. Unchanged re-scan, files/s: `ingest` run again over the N2 small files it just imported, as a
    whole command, and inside a fresh interpreter that has already imported the package (that is,
    without interpreter startup and imports). Target >= 5,000 files/s.
@@ -646,6 +648,16 @@ def run_child(what: str, work: Path) -> None:
         real_loop(paths, work / "child-warm.db", 1)
         used, _ = real_loop(paths, work / "child-real.db", 3)
         per_file = used / (3 * len(paths))
+    elif what.startswith("readers:"):   # the workers' part alone: read, hash, header, readers, names
+        jobs = [Job(str(p), p.stat().st_size, 0, str(work / "unused-store"), dry_run=True, sidecars=())
+                for p in sorted(Path(what[len("readers:"):]).rglob("*")) if p.is_file()]
+        for job in jobs:
+            process(job, read_only)
+        started = time.process_time()
+        for _ in range(3):
+            for job in jobs:
+                process(job, read_only)
+        per_file = (time.process_time() - started) / (3 * len(jobs))
     else:
         folder = Path(what)
         for name in ("child-warm", "child-meta"):
@@ -662,7 +674,7 @@ def bench_against(rep: Report, work: Path, rev: str, small1: Path | None, repeat
     """3c: the same metadata loops (after a warm-up) under this checkout's package and under `rev`'s,
     alternated in fresh processes, best of max(3, --repeat): how much faster the path is than it was."""
     old = checkout(rev, work)
-    cases = [("synthetic 1 MP files", str(small1))] if small1 else []
+    cases = [("synthetic 1 MP files", str(small1)), ("synthetic, the workers' readers alone", f"readers:{small1}")] if small1 else []
     cases.append(("real files", "real"))
     for label, what in cases:
         log(f"against {rev}: {label}")

@@ -94,11 +94,9 @@ def library_warnings(result: FileResult) -> Iterator[None]:
         yield
         return
     sys.stderr.flush()
-    sink = _stderr_sink(os.getpid())
-    sink.seek(0)
-    sink.truncate()
+    sink = _stderr_sink(os.getpid()).fileno()   # empty, at offset 0: left so after every file
     saved = os.dup(2)
-    os.dup2(sink.fileno(), 2)
+    os.dup2(sink, 2)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -106,8 +104,12 @@ def library_warnings(result: FileResult) -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    sink.seek(0)
-    printed = sink.read(4096).decode("utf-8", "replace").splitlines()
+    printed: list[str] = []
+    if os.lseek(sink, 0, os.SEEK_CUR):   # something was printed: read it, then empty the file
+        os.lseek(sink, 0, os.SEEK_SET)
+        printed = os.read(sink, 4096).decode("utf-8", "replace").splitlines()
+        os.ftruncate(sink, 0)
+        os.lseek(sink, 0, os.SEEK_SET)
     said = [str(w.message) for w in caught] + printed
     for line in list(dict.fromkeys(" ".join(line.split()) for line in said if line.strip()))[:_MAX_LIBRARY_WARNINGS]:
         result.warnings.append(("decoder", line[:200]))

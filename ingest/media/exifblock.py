@@ -70,9 +70,7 @@ def _walk(tiff: memoryview, end: str, size: int, offset: int, ifd: int | None, t
         return
     (count,) = struct.unpack_from(end + "H", tiff, offset)
     count = min(count, _MAX_ENTRIES, (size - offset - 2) // 12)
-    entry = _ENTRY[end]
-    for i in range(count):
-        tag, kind, n, inline = entry.unpack_from(tiff, offset + 2 + 12 * i)
+    for tag, kind, n, inline in _ENTRY[end].iter_unpack(tiff[offset + 2:offset + 2 + 12 * count]):
         if tag not in tags or kind not in _TYPES or n == 0:
             continue
         width, code = _TYPES[kind]

@@ -10,7 +10,7 @@ from typing import Any
 import exifread
 
 from ingest.errors import MetadataProblem
-from ingest.importer.read import as_text, clean_date, clean_text, valid_gps
+from ingest.importer.read import as_text, clean_date, clean_text, decode_text, valid_gps
 from ingest.media import exifblock
 from ingest.media.tags import EXIF, EXIF_IFD, GPS_IFD, exifread_name
 
@@ -49,6 +49,8 @@ def _number(value: Any) -> float | int | None:
         value = value[0] if value else None
     if value is None:
         return None
+    if type(value) is int:   # the common case (exifblock's SHORT and LONG): nothing to convert
+        return value
     try:
         if hasattr(value, "numerator") and hasattr(value, "denominator"):
             if not value.denominator:
@@ -152,22 +154,29 @@ def read_exif_block(raw: bytes) -> dict[str, Any] | None:
     return None if tags is None else read_exif_tags(tags)
 
 
+def _text(value: Any) -> str | None:
+    """An EXIF ASCII field: bytes up to the first NUL, UTF-8 where valid, else Latin-1; or a value
+    Pillow decoded as Latin-1, undone the same way."""
+    if isinstance(value, bytes):
+        return clean_text(decode_text(value.split(b"\x00", 1)[0]))
+    return clean_text(_undo_latin1(_ascii(value)))
+
+
+def _date(value: Any) -> str | None:
+    return clean_date(_ascii(value))
+
+
+# (IFD, tag) -> (our key, how its value becomes a fact)
+_CONVERT = {(ifd, tag): (key, _number if key in _NUMBERS else _ucs2 if key in _UCS2 else _date if key in _DATES else _text)
+            for (ifd, tag), key in _PILLOW.items()}
+
+
 def read_exif_tags(tags: dict[tuple[int | None, int], Any]) -> dict[str, Any]:
     """EXIF facts from parsed tags keyed (IFD, tag), valued as Pillow gives them."""
     facts: dict[str, Any] = {}
-    for (ifd, tag), key in _PILLOW.items():
-        value = tags.get((ifd, tag))
-        if value is None:
-            continue
-        if key in _NUMBERS:
-            value = _number(value)
-        elif key in _UCS2:
-            value = _ucs2(value)
-        elif key in _DATES:
-            value = clean_date(_ascii(value))
-        else:
-            value = clean_text(_undo_latin1(_ascii(value)))
-        if value is not None:
+    for where, (key, convert) in _CONVERT.items():
+        value = tags.get(where)
+        if value is not None and (value := convert(value)) is not None:
             facts[key] = value
     lat = lon = alt = None
     gps = {tag: tags[(i, tag)] for i, tag in tags if i == GPS_IFD}

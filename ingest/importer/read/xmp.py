@@ -63,20 +63,33 @@ def _name(tag: str) -> str | None:
     return f"{prefix}:{local}"
 
 
+@lru_cache(maxsize=4096)
+def _kept(tag: str) -> str | None:
+    """The key a tag or attribute is kept under; None for a skipped namespace or a private field."""
+    key = _name(tag)
+    return None if key is None or is_private(key) else key
+
+
+# Clark names of the RDF syntax, spelled once (not per element).
+_RDF = f"{{{RDF}}}"
+_RESOURCE, _BAG, _SEQ, _ALT, _LI = (f"{_RDF}{n}" for n in ("resource", "Bag", "Seq", "Alt", "li"))
+_PARSE_TYPE, _DESCRIPTION = f"{_RDF}parseType", f"{_RDF}Description"
+
+
 def _value(el: Element) -> Any:
     """An element's value: text, a list for rdf:Bag/Seq, the x-default (or first) item for rdf:Alt."""
-    resource = el.get(f"{{{RDF}}}resource")
+    resource = el.get(_RESOURCE)
     if resource is not None:
         return clean_text(resource)
     children = list(el)
     if not children:
         return clean_text(el.text)
     container = children[0]
-    if container.tag in (f"{{{RDF}}}Bag", f"{{{RDF}}}Seq"):
-        items = [clean_text(li.text) for li in container.findall(f"{{{RDF}}}li")][:_MAX_VALUES]
+    if container.tag in (_BAG, _SEQ):
+        items = [clean_text(li.text) for li in container.findall(_LI)][:_MAX_VALUES]
         return [i for i in items if i] or None
-    if container.tag == f"{{{RDF}}}Alt":
-        items = container.findall(f"{{{RDF}}}li")
+    if container.tag == _ALT:
+        items = container.findall(_LI)
         default = [li for li in items if li.get(XML_LANG, "").lower() == "x-default"]
         chosen = (default or items or [None])[0]
         return clean_text(chosen.text) if chosen is not None else None
@@ -90,18 +103,18 @@ def _collect(el: Element, prefix: str, facts: dict[str, Any], depth: int = 0) ->
     for attr, raw in el.attrib.items():
         if len(facts) >= _MAX_VALUES:
             return
-        if attr.startswith(f"{{{RDF}}}") or attr == XML_LANG:
+        if attr.startswith(_RDF) or attr == XML_LANG:
             continue
-        if (key := _name(attr)) and not is_private(key) and (text := clean_text(raw)):
+        if (key := _kept(attr)) and (text := clean_text(raw)):
             facts[prefix + key] = text
     for child in el:
         if len(facts) >= _MAX_VALUES:
             return
-        key = _name(child.tag)
-        if key is None or is_private(key) or child.tag.startswith(f"{{{RDF}}}"):
+        key = _kept(child.tag)
+        if key is None or child.tag.startswith(_RDF):
             continue
-        struct = child.get(f"{{{RDF}}}parseType") == "Resource"
-        inner = child.find(f"{{{RDF}}}Description")
+        struct = child.get(_PARSE_TYPE) == "Resource"
+        inner = child.find(_DESCRIPTION)
         if struct:
             _collect(child, f"{prefix}{key}/", facts, depth + 1)
         elif inner is not None:
