@@ -49,8 +49,10 @@ def _number(value: Any) -> float | int | None:
         value = value[0] if value else None
     if value is None:
         return None
-    if type(value) is int:   # the common case (exifblock's SHORT and LONG): nothing to convert
+    if type(value) is int:   # the common cases (exifblock's SHORT, LONG and rationals): no conversion
         return value
+    if type(value) is float and value - value == 0:   # finite (inf - inf and nan - nan are nan)
+        return int(value) if value.is_integer() else round(value, 6)
     try:
         if hasattr(value, "numerator") and hasattr(value, "denominator"):
             if not value.denominator:
