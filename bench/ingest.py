@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ingest benchmarks: figures and ratios against reference loops and tools, in one run.
 
-    .venv/bin/python bench/ingest.py [--photos N] [--small N1,N2] [--keep DIR] [--quick]
+    .venv/bin/python bench/ingest.py [--photos N] [--small N1,N2] [--keep DIR] [--quick] [--against REV]
 
 1. Full ingest, photos/s, of N 12-megapixel photo-like JPEGs (4000x3000, ~4 MB, EXIF with GPS),
    through the real `ingest` console script (a subprocess, fresh catalogue and store each time),
@@ -21,6 +21,11 @@
    of tests/corpus and ../shared/corpus (cameras, phones, raws, JPEG XL), CPU seconds in this process
    after one warm-up pass, versus exiftool's CPU (user + system) for `exiftool -json -n -r` over the
    same folders. Target >= 5x exiftool.
+3c. With --against REV: the loops of 3 and 3b, CPU seconds per file after a warm-up loop, under this
+   checkout's package and under REV's (git archive into the work folder), alternated in fresh
+   processes, best of max(3, --repeat); and the workers' part of 3 alone (`worker.read_only`: read,
+   hash, header, readers, names; no resolve, no rows). Target: >= 3x faster than before issue 15's
+   speed work (1bd38f3).
 4. Unchanged re-scan, files/s: `ingest` run again over the N2 small files it just imported, as a
    whole command, and inside a fresh interpreter that has already imported the package (that is,
    without interpreter startup and imports). Target >= 5,000 files/s.
@@ -59,10 +64,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 # This file is bench/ingest.py: run as a script, its folder comes first on sys.path and would
-# shadow the `ingest` package. Drop it; fall back to the repository when the package is not installed.
+# shadow the `ingest` package. Drop it; measure this checkout's package (an installed one may be
+# another checkout's), unless PYTHONPATH names one (--against runs an older package that way).
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if importlib.util.find_spec("ingest") is None:
+if not os.environ.get("PYTHONPATH") or importlib.util.find_spec("ingest") is None:
     sys.path.insert(0, str(_HERE.parent))
 sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
 
@@ -613,6 +619,77 @@ def bench_memory_rescan(rep: Report, work: Path, sets: list[tuple[int, Path]], r
     discard(work / f"mem{n2}-store")
 
 
+# ---------------------------------------------------------------- 3c. against an older package
+
+def checkout(rev: str, work: Path) -> Path:
+    """The `ingest` package as it was at `rev` (git archive of this repository), in `work`."""
+    dest = work / f"baseline-{re.sub(r'[^A-Za-z0-9._-]', '_', rev)}"
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(_HERE.parent), "archive", rev, "ingest"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def child_cpu(package_root: Path, what: str, work: Path) -> float:
+    """CPU seconds per file of one metadata loop (after a warm-up loop) in a fresh interpreter that
+    imports the `ingest` package under `package_root`."""
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", what, "--keep", str(work)],
+                         env=env, capture_output=True, text=True, cwd=work)
+    if out.returncode:
+        sys.exit(f"bench: child {what} under {package_root} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["per_file"]
+
+
+def run_child(what: str, work: Path) -> None:
+    """--child: print one JSON line, the CPU seconds per file of the metadata loop `what`."""
+    if what == "real":
+        paths = real_files()
+        real_loop(paths, work / "child-warm.db", 1)
+        used, _ = real_loop(paths, work / "child-real.db", 3)
+        per_file = used / (3 * len(paths))
+    elif what.startswith("readers:"):   # the workers' part alone: read, hash, header, readers, names
+        jobs = [Job(str(p), p.stat().st_size, 0, str(work / "unused-store"), dry_run=True, sidecars=())
+                for p in sorted(Path(what[len("readers:"):]).rglob("*")) if p.is_file()]
+        for job in jobs:
+            process(job, read_only)
+        started = time.process_time()
+        for _ in range(3):
+            for job in jobs:
+                process(job, read_only)
+        per_file = (time.process_time() - started) / (3 * len(jobs))
+    else:
+        folder = Path(what)
+        for name in ("child-warm", "child-meta"):
+            for p in work.glob(f"{name}.db*"):
+                p.unlink()
+        metadata_loop(folder, work / "child-warm.db")
+        started = time.process_time()
+        _, _, files, _ = metadata_loop(folder, work / "child-meta.db")
+        per_file = (time.process_time() - started) / files
+    print(json.dumps({"per_file": per_file, "ingest": str(Path(ingest.__file__).parent)}))
+
+
+def bench_against(rep: Report, work: Path, rev: str, small1: Path | None, repeat: int) -> None:
+    """3c: the same metadata loops (after a warm-up) under this checkout's package and under `rev`'s,
+    alternated in fresh processes, best of max(3, --repeat): how much faster the path is than it was."""
+    old = checkout(rev, work)
+    cases = [("synthetic 1 MP files", str(small1)), ("synthetic, the workers' readers alone", f"readers:{small1}")] if small1 else []
+    cases.append(("real files", "real"))
+    for label, what in cases:
+        log(f"against {rev}: {label}")
+        ours, theirs = [], []
+        for _ in range(max(3, repeat)):
+            theirs.append(child_cpu(old, what, work))
+            ours.append(child_cpu(_HERE.parent, what, work))
+        a, b = min(ours), min(theirs)
+        rep.row(f"metadata path vs {rev}, {label} (CPU per file)", f"{1000 * a:.3f} ms", f"{rev} {1000 * b:.3f} ms",
+                f"{b / a:.1f}x faster", ">= 3x", b / a >= 3)
+        rep.info.append(f"against {rev}, {label}: ours {', '.join(f'{1000 * x:.3f}' for x in ours)} ms/file, "
+                        f"{rev}'s {', '.join(f'{1000 * x:.3f}' for x in theirs)} ms/file (CPU, after a warm-up loop, "
+                        f"each in a fresh process, alternated); load average {os.getloadavg()[0]:.2f}")
+
+
 SECTIONS = ("full", "metadata", "real", "memory", "faces")
 
 
@@ -628,9 +705,15 @@ def main() -> None:
                     help=f"comma-separated sections to run, of {', '.join(SECTIONS)} [default: all]")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per throughput figure; the best is kept")
     ap.add_argument("--cache", default="/tmp/ingest-bench-cache", help="where generated files are kept [default: %(default)s]")
+    ap.add_argument("--against", metavar="REV", help="also time the metadata and real sections' loops under the "
+                    "`ingest` package of git revision REV (e.g. main), in the same run: the speed-up")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     global CACHE, KEEP
     CACHE, KEEP = Path(args.cache), bool(args.keep)
+    if args.child:
+        run_child(args.child, Path(args.keep))
+        return
     n_big = args.photos or (3 if args.quick else 40)
     n1, n2 = (int(x) for x in (args.small or ("40,150" if args.quick else "1000,10000")).split(","))
     if not 0 < n1 < n2 or n_big < 1:
@@ -679,6 +762,8 @@ def main() -> None:
             bench_metadata(rep, work, small1, n1)
         if "real" in only:
             bench_real(rep, work, repeat)
+        if args.against and only & {"metadata", "real"}:
+            bench_against(rep, work, args.against, small1 if "metadata" in only else None, repeat)
         if "memory" in only:
             bench_memory_rescan(rep, work, [(n1, small1), (n2, small2)], repeat)
         if "faces" in only:

@@ -9,13 +9,16 @@ from pathlib import Path
 import exifread
 import pytest
 from fixtures.synth import make_photo
+from PIL import Image
 
 from ingest.catalogue.registry import Registry
 from ingest.errors import MetadataProblem
 from ingest.importer.pipeline import run_ingest
-from ingest.importer.read.exif import read_exif
+from ingest.importer.read.exif import read_exif, read_exif_block, read_exif_pillow
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.worker import Job, process
+from ingest.media import exifblock
+from ingest.media.images import file_exif
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -281,3 +284,48 @@ def test_serial_numbers_never_become_facts_through_the_pillow_fallback(tmp_path)
     result = extracted(path, tmp_path)
     assert result.facts["exif"]["Make"] == "Canon"
     assert SERIAL not in json.dumps(result.facts)
+
+
+# ---- one walk of the EXIF block (media/exifblock.py): the same facts as Pillow's full parse -------
+
+def _exif_blocks(root: Path):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() not in (".md", ".tsv", ".txt", ".rst")):
+        try:
+            with Image.open(path) as im:
+                raw = im.info.get("exif")
+                pillow = read_exif_pillow(file_exif(im)) if isinstance(raw, bytes) and raw else None
+        except (OSError, ValueError, SyntaxError):   # not an image Pillow opens
+            continue
+        if pillow is not None:
+            yield path, raw, pillow
+
+
+def test_one_walk_of_the_exif_block_reads_what_pillow_reads(shared_corpus, tmp_path):
+    """Every real file of both corpora that carries an EXIF block (JPEG, HEIC, AVIF, WebP; cameras
+    and phones), and a made one with GPS south and west, UTF-8 text and Windows XP fields."""
+    made = make_photo(tmp_path / "made.jpg", width=64, height=48, seed=4, exif={
+        "Make": "Canon", "Artist": "Олена Коваленко", "DateTimeOriginal": "2024:05:18 12:00:00",
+        "GPSLatitude": -33.8568, "GPSLongitude": -70.6483, "GPSAltitude": 512.5, "ExposureTime": 1 / 250,
+        "FNumber": 5.6, "ISOSpeedRatings": 400, "Orientation": 6, "XPTitle": "Марш"})
+    seen = 0
+    for root in (CORPUS, shared_corpus, tmp_path):
+        for path, raw, pillow in _exif_blocks(root):
+            assert read_exif_block(raw) == pillow, path
+            seen += 1
+    assert seen >= 60
+    facts = read_exif_block(Image.open(made).info["exif"])
+    assert (facts["Artist"], facts["GPSLatitude"], facts["GPSLongitude"], facts["Orientation"]) == (
+        "Олена Коваленко", -33.8568, -70.6483, 6)
+
+
+def test_a_broken_exif_block_costs_only_its_broken_tags():
+    """Offsets past the end, an IFD that points at itself, a huge entry count: no exception, no loop."""
+    head = b"II*\x00" + (8).to_bytes(4, "little")
+    entry = lambda tag, kind, n, value: (tag.to_bytes(2, "little") + kind.to_bytes(2, "little")
+                                         + n.to_bytes(4, "little") + value)
+    ifd = (3).to_bytes(2, "little") + entry(0x0112, 3, 1, b"\x06\x00\x00\x00") \
+        + entry(0x010F, 2, 100, (4000).to_bytes(4, "little")) + entry(0x8769, 4, 1, (8).to_bytes(4, "little"))
+    tags = exifblock.parse(b"Exif\x00\x00" + head + ifd + b"\x00\x00\x00\x00")
+    assert tags == {(None, 0x0112): 6}
+    assert exifblock.parse(b"Exif\x00\x00" + head + b"\xff\xff") == {}
+    assert exifblock.parse(b"not a block") is None

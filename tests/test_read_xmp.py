@@ -242,6 +242,23 @@ def test_hostile_packet_is_refused(raw):
         parse_packet(raw)
 
 
+def _declared(raw: bytes, encoding: str) -> bytes:
+    """The same document with an XML declaration naming `encoding`, encoded in it."""
+    text = raw.decode().replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>')
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "cp500"])
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_dtd_in_another_encoding_is_refused_too(name, encoding):
+    """Plain packets go to the C parser, the others to defusedxml: a DTD spelled in UTF-16 or EBCDIC,
+    where "<!DOCTYPE" is not those bytes, still goes the guarded way and is refused."""
+    raw = _declared(HOSTILE[name], encoding)
+    assert b"<!DOCTYPE" not in raw
+    with pytest.raises(MetadataProblem, match="refused.*hostile|malformed"):
+        parse_packet(raw)
+
+
 def test_dtd_before_an_embedded_packet_is_refused(tmp_path):
     # The packet is cut from <x:xmpmeta> on, but a DTD just before it is refused too: XMP has no
     # use for one, and its entities could be used inside the packet.

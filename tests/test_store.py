@@ -215,26 +215,48 @@ def test_derivatives_are_upright(cli, tmp_path, fmt, orientation):
 
 
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed (.ci/run installs it)")
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
 @pytest.mark.parametrize("orientation", [6, 8, 3])
-def test_heic_rotated_only_in_exif_is_upright(cli, tmp_path, orientation):
+def test_heic_rotated_only_in_exif_is_upright(cli, tmp_path, orientation, fmt):
     """Samsung phones write a portrait's rotation only in EXIF, with no irot box (issue 15): it is
     shown as the phone shows it. Made as Samsung makes it: sideways pixels, then the EXIF tag
-    written by exiftool, which adds no box."""
+    written by exiftool, which adds no box. AVIF alike (Pillow's AVIF plugin rewrites the EXIF
+    Orientation to the boxes' own, 1 here: the file's EXIF is read from the file)."""
     upright = banded(400, 600)
-    src = tmp_path / "in" / "20240518_140000.heic"
+    src = tmp_path / "in" / f"20240518_140000.{'heic' if fmt == 'HEIF' else 'avif'}"
     src.parent.mkdir(parents=True)
-    upright.transpose(INVERSE[orientation]).save(src, "HEIF", quality=90)
+    upright.transpose(INVERSE[orientation]).save(src, fmt, quality=90)
     subprocess.run(["exiftool", "-q", "-overwrite_original", f"-Orientation#={orientation}", str(src)], check=True)
     assert b"irot" not in src.read_bytes()
     result = cli("import", str(src))
     assert result.exit_code == 0, result.output
     sha, w, h = only_photo(cli)
     assert (w, h) == upright.size
+    assert query(cli, "SELECT value FROM metadata WHERE source = 'exif' AND key = 'Orientation'") == [(str(orientation),)]
     for kind in ("web", "thumbs"):
         im = derivative(cli, kind, sha).convert("RGB")
         assert im.height > im.width, (kind, im.size)
         assert close_to(im.getpixel((im.width // 2, im.height // 16)), RED), f"{kind}: not upright"
         assert close_to(im.getpixel((im.width // 2, im.height * 7 // 8)), BLUE), kind
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed (.ci/run installs it)")
+def test_avif_with_irot_and_exif_orientation_is_rotated_once(cli, tmp_path):
+    """An AVIF whose rotation is in its irot box (Pillow writes one from EXIF's Orientation 6) and
+    whose EXIF also says 8: the box is the rotation, never both."""
+    upright = banded(400, 600)
+    src = tmp_path / "in" / "both.avif"
+    src.parent.mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(INVERSE[6]).save(src, "AVIF", quality=90, exif=exif.tobytes())
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-Orientation#=8", str(src)], check=True)
+    assert b"irot" in src.read_bytes()
+    assert cli("import", str(src)).exit_code == 0
+    sha, w, h = only_photo(cli)
+    assert (w, h) == upright.size
+    im = derivative(cli, "web", sha).convert("RGB")
+    assert close_to(im.getpixel((im.width // 2, im.height // 16)), RED), "not upright"
 
 
 def test_corpus_heic_with_orientation_is_not_rotated_twice(cli, tmp_path, shared_corpus):

@@ -98,9 +98,12 @@ def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str
     return [(photo_id, source, k, _json(value)) for source, values in facts.items() for k, value in values.items()]
 
 
+_READABLE = json.JSONEncoder(ensure_ascii=False).encode   # one encoder: `dumps` with options builds one per call
+
+
 def _json(value: Any) -> str:
     """Readable JSON; escaped (still lossless) if a value holds a lone surrogate SQLite would refuse."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = _READABLE(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import FileProblem, MetadataProblem
-from ingest.importer.read.exif import read_exif, read_exif_pillow
+from ingest.importer.read.exif import read_exif, read_exif_pillow, read_exif_tags
 from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.names import read_names
 from ingest.importer.read.png import read_png_text
@@ -94,11 +94,9 @@ def library_warnings(result: FileResult) -> Iterator[None]:
         yield
         return
     sys.stderr.flush()
-    sink = _stderr_sink(os.getpid())
-    sink.seek(0)
-    sink.truncate()
+    sink = _stderr_sink(os.getpid()).fileno()   # empty, at offset 0: left so after every file
     saved = os.dup(2)
-    os.dup2(sink.fileno(), 2)
+    os.dup2(sink, 2)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -106,8 +104,12 @@ def library_warnings(result: FileResult) -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    sink.seek(0)
-    printed = sink.read(4096).decode("utf-8", "replace").splitlines()
+    printed: list[str] = []
+    if os.lseek(sink, 0, os.SEEK_CUR):   # something was printed: read it, then empty the file
+        os.lseek(sink, 0, os.SEEK_SET)
+        printed = os.read(sink, 4096).decode("utf-8", "replace").splitlines()
+        os.ftruncate(sink, 0)
+        os.lseek(sink, 0, os.SEEK_SET)
     said = [str(w.message) for w in caught] + printed
     for line in list(dict.fromkeys(" ".join(line.split()) for line in said if line.strip()))[:_MAX_LIBRARY_WARNINGS]:
         result.warnings.append(("decoder", line[:200]))
@@ -160,12 +162,15 @@ def _facts(result: FileResult, source: str, reader: Any, *args: Any) -> None:
 
 
 def _exif(data: bytes, opened: images.Opened, fmt: str) -> dict[str, Any]:
-    """Pillow's reading of the EXIF the header parse found (its C-speed parser, 4x exifread's on
-    real files), then exifread where Pillow finds nothing, and for raws and JPEG XL (a raw's
-    opened image is its preview; a JPEG XL is not opened, so as not to decode it)."""
+    """The EXIF block's tags as the header parse walked them (`exifblock`, once per file), else
+    Pillow's reading (TIFF), then exifread where neither finds anything, and for raws and JPEG XL
+    (a raw's opened image is its preview; a JPEG XL is not opened, so as not to decode it) and AVIF
+    (Pillow rewrites its Orientation to the irot box's)."""
     problem = None
     facts = {}
-    if fmt not in RAW_FORMATS and fmt != "JXL":
+    if opened.exif is not None:
+        facts = read_exif_tags(opened.exif)
+    elif fmt not in RAW_FORMATS and fmt not in ("JXL", "AVIF") and opened.segments is None:   # a JPEG walked already has no EXIF
         try:
             facts = read_exif_pillow(images.file_exif(opened.image))
         except Exception:   # a block Pillow cannot parse: exifread has its own try
@@ -186,7 +191,12 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     if job.size > MAX_FILE_BYTES:
         raise FileProblem("too-large", f"refused: {job.size / 1024**3:.1f} GiB is above the {MAX_FILE_BYTES // 1024**3} GiB file limit")
     with open(path, "rb") as f:
-        data = f.read(MAX_FILE_BYTES + 1)
+        # As many bytes as the file holds now (read(MAX_FILE_BYTES) would reserve a GiB per file),
+        # then whatever it grew by since, up to the limit.
+        expected = min(os.fstat(f.fileno()).st_size, MAX_FILE_BYTES)
+        data = f.read(expected + 1)
+        if len(data) > expected:
+            data += f.read(MAX_FILE_BYTES + 1 - len(data))
     result.size = len(data)
     fmt = images.sniff(data[:64], path.suffix)
     result.format = fmt
@@ -199,7 +209,9 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
     _facts(result, "exif", _exif, data, opened, fmt)
     # A raw's picture is its embedded preview, whose metadata is not the raw's: XMP from the raw's own header.
     # (a JPEG XL's XMP is in a box its plugin does not give: read from the bytes, without decoding)
-    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt == "JXL" else opened.image.info)
+    # (a JPEG's is in its header segments, walked once when it was opened)
+    _facts(result, "xmp", read_xmp, data, None if fmt in RAW_FORMATS or fmt in ("JXL", "JPEG") else opened.image.info,
+           opened.segments)
     if fmt == "PNG":
         _facts(result, "png", read_png_text, opened.image.info)
     _facts(result, "xmp-sidecar", read_sidecar, path, job.sidecars)
@@ -208,7 +220,7 @@ def read_file(job: Job, result: FileResult) -> tuple[bytes, images.Opened]:
         # The raw bytes: Photoshop stores IPTC as LONGs, which Pillow's parsed value mangles.
         raw = getattr(getattr(opened.image, "tag_v2", None), "_tagdata", {}).get(33723)
         tiff_iptc = bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
-    _facts(result, "iptc", read_iptc, data, tiff_iptc)
+    _facts(result, "iptc", read_iptc, data, tiff_iptc, opened.segments)
     result.facts.update(read_names(path))
     # What the pixels still need after decoding (pillow-heif applies it itself), beside what EXIF said.
     result.facts["image"] = {"Orientation": opened.orientation, "Format": fmt}

@@ -12,11 +12,19 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import exifread
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
-from ingest.media import jxl
-from ingest.media.jpeg import strip_metadata
+from ingest.media import exifblock, jxl
+from ingest.media.jpeg import (
+    APP1,
+    EXIF_APP1,
+    XMP_APP1,
+    Segment,
+    header_segments,
+    strip_metadata,
+)
 from ingest.media.raw import RAW_FORMATS, open_raw, raw_format
 
 try:  # HEIC/HEIF through libheif; AVIF is native in Pillow >= 11.3
@@ -112,6 +120,8 @@ class Opened:
     data: bytes = b""     # the file's bytes, to open again (a truncated JPEG is decoded a second time)
     warnings: list[str] = field(default_factory=list)   # imported anyway, but the user should know
     loader: Callable[[], Image.Image] | None = None
+    exif: dict | None = None   # the EXIF block's tags the archive reads (`exifblock.parse`), None: not walked
+    segments: list[Segment] | None = None   # a JPEG's header segments, walked once for every reader
 
     @property
     def image(self) -> Image.Image:
@@ -119,6 +129,8 @@ class Opened:
         if self._image is None:
             try:
                 self._image = self.loader()
+            except FileProblem:
+                raise
             except Exception as e:
                 raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
         return self._image
@@ -131,18 +143,9 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         return _open_raw(data, fmt, max_pixels, decode_budget)
     if fmt == "JXL":
         return _open_jxl(data, max_pixels, decode_budget)
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # our check below names the size; restored, never left global
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=[FORMATS[fmt][0]])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FileProblem("too-large", f"refused: more than {max_pixels // 1_000_000} megapixels (possible decompression bomb)") from None
-    except Exception as e:
-        raise FileProblem("corrupt", f"cannot read {fmt} image: {_reason(e)}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    if fmt == "JPEG" and (opened := _open_jpeg(data, max_pixels, decode_budget)) is not None:
+        return opened
+    im = _pillow_open(data, fmt, max_pixels)
     w, h = im.size
     if w <= 0 or h <= 0:
         raise FileProblem("corrupt", f"{fmt} image has no pixels ({w}x{h})")
@@ -152,10 +155,15 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
     if need > decode_budget:
         raise FileProblem("too-large", f"refused: {w}x{h} {fmt} ({im.mode}) needs {need / 2**20:.0f} MiB to decode, "
                                        f"above the {decode_budget / 2**20:.0f} MiB decode budget")
-    try:
-        orientation = int(im.getexif().get(0x0112) or 1)
-    except Exception:
-        orientation = 1
+    raw = im.info.get("exif")
+    tags = exifblock.parse(bytes(raw)) if isinstance(raw, (bytes, bytearray)) and raw and fmt != "TIFF" else None
+    if tags is not None and isinstance(tags.get((None, 0x0112)), int):
+        orientation = tags[(None, 0x0112)]
+    else:   # no EXIF orientation: Pillow's, which also looks in XMP (tiff:Orientation)
+        try:
+            orientation = int(im.getexif().get(0x0112) or 1)
+        except Exception:
+            orientation = 1
     if orientation not in range(1, 9) or fmt in _DECODER_ORIENTS:
         orientation = 1
     if fmt == "HEIF" and not heif_transformed(data):
@@ -164,9 +172,81 @@ def open_image(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS, decode_budge
         # `original_orientation`). With a box, the box is the rotation: never both.
         exif_orientation = im.info.get("original_orientation")
         orientation = exif_orientation if exif_orientation in range(2, 9) else 1
+    if fmt == "HEIF" and tags is not None and isinstance(im.info.get("original_orientation"), int):
+        tags[(None, 0x0112)] = im.info["original_orientation"]   # the file's EXIF says it, not the block pillow-heif reset
+    if fmt == "AVIF" and not heif_transformed(data):
+        # As HEIC: a rotation only in EXIF (no irot/imir box) is how the phone shows it. Pillow
+        # overwrites EXIF's Orientation with the boxes' (none: 1), so the file's own EXIF says it.
+        orientation, tags = avif_exif_orientation(data), None
+    elif fmt == "AVIF":
+        tags = None   # Pillow's block carries the boxes' rotation, not the file's EXIF: read from the file
     if orientation >= 5:
         w, h = h, w
-    return Opened(im, w, h, orientation, data)
+    return Opened(im, w, h, orientation, data, exif=tags)
+
+
+def avif_exif_orientation(data: bytes) -> int:
+    """The Orientation an AVIF's own EXIF item holds (1 when none), read by exifread from the file."""
+    try:
+        tags = exifread.process_file(io.BytesIO(data), details=False, stop_tag="Orientation")
+        value = tags.get("Image Orientation")
+        orientation = int(value.values[0]) if value is not None and value.values else 1
+    except Exception:   # exifread raises anything on odd files; no rotation then, as before
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+def _pillow_open(data: bytes, fmt: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Pillow's header parse, no decoding; the pixel limit is ours (checked by the caller)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our check names the size; restored, never left global
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=[FORMATS[fmt][0]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FileProblem("too-large", f"refused: more than {max_pixels // 1_000_000} megapixels (possible decompression bomb)") from None
+    except Exception as e:
+        raise FileProblem("corrupt", f"cannot read {fmt} image: {_reason(e)}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}   # frame headers (not DHT, JPG, DAC)
+
+
+def _open_jpeg(data: bytes, max_pixels: int, decode_budget: int) -> Opened | None:
+    """A JPEG sized and oriented from one walk of its header segments (frame header, EXIF APP1),
+    opened by Pillow only when its pixels are needed: Pillow's header parse reads the EXIF block
+    again for a DPI, which the metadata stage does not need. None (Pillow's own parse decides) for
+    anything unusual: no frame header, a zero dimension, an orientation only XMP gives."""
+    segments = header_segments(data)
+    frame = next((seg.payload for seg in segments if seg.marker in _SOF), None)
+    if frame is None or len(frame) < 6:
+        return None
+    h, w = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    if not w or not h:
+        return None
+    exif = [seg.payload for seg in segments if seg.marker == APP1 and seg.startswith(EXIF_APP1)]
+    tags = exifblock.parse(exif[0] + b"".join(p[6:] for p in exif[1:])) if exif else None
+    orientation = tags.get((None, 0x0112)) if tags else None
+    if not isinstance(orientation, int):
+        if any(seg.marker == APP1 and seg.startswith(XMP_APP1) for seg in segments):
+            return None   # Pillow takes tiff:Orientation from XMP when EXIF has none
+        orientation = 1
+    if w * h > max_pixels:
+        raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit (possible decompression bomb)")
+    need = decode_bytes(w, h, "RGB", "JPEG")
+    if need > decode_budget:
+        mode = {1: "L", 3: "RGB", 4: "CMYK"}.get(frame[5], "RGB")
+        raise FileProblem("too-large", f"refused: {w}x{h} JPEG ({mode}) needs {need / 2**20:.0f} MiB to decode, "
+                                       f"above the {decode_budget / 2**20:.0f} MiB decode budget")
+    if orientation not in range(1, 9):
+        orientation = 1
+    if orientation >= 5:
+        w, h = h, w
+    return Opened(None, w, h, orientation, data, loader=lambda: _pillow_open(data, "JPEG", max_pixels), exif=tags,
+                  segments=segments)
 
 
 # Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x7f…>"):

@@ -138,6 +138,7 @@ def _cc_id(code: str, version: str, port: str = "") -> str:
     return f"CC-{code.upper()}-{version}" + (f"-{port.upper()}" if port else "")
 
 
+@lru_cache(maxsize=4096)   # a photographer's statement repeats over every photo of a card
 def parse_licence(text: str | None) -> str | None:
     """The SPDX id of the one licence `text` names exactly, else None.
 

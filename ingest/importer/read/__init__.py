@@ -37,10 +37,13 @@ def as_text(value: Any) -> str | None:
 def clean_text(value: Any) -> str | None:
     """Strip NUL padding, C0/C1 control characters (but tab and newline: no person typed them,
     and one in a caption breaks XML outputs and terminals) and whitespace; empty means absent."""
-    text = as_text(value)
+    text = value if type(value) is str else as_text(value)
     if text is None:
         return None
-    text = xml_safe(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if text.isascii() and text.isprintable():   # the common case: nothing to replace or drop
+        text = text.strip()
+    else:
+        text = xml_safe(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
         return None
     return text[:_MAX_TEXT]

@@ -10,8 +10,9 @@ from typing import Any
 import exifread
 
 from ingest.errors import MetadataProblem
-from ingest.importer.read import as_text, clean_date, clean_text, valid_gps
-from ingest.media.tags import EXIF, EXIF_IFD, exifread_name
+from ingest.importer.read import as_text, clean_date, clean_text, decode_text, valid_gps
+from ingest.media import exifblock
+from ingest.media.tags import EXIF, EXIF_IFD, GPS_IFD, exifread_name
 
 # exifread logs every oddity of every camera at WARNING; they are not the user's problem.
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
@@ -48,6 +49,10 @@ def _number(value: Any) -> float | int | None:
         value = value[0] if value else None
     if value is None:
         return None
+    if type(value) is int:   # the common cases (exifblock's SHORT, LONG and rationals): no conversion
+        return value
+    if type(value) is float and value - value == 0:   # finite (inf - inf and nan - nan are nan)
+        return int(value) if value.is_integer() else round(value, 6)
     try:
         if hasattr(value, "numerator") and hasattr(value, "denominator"):
             if not value.denominator:
@@ -135,28 +140,48 @@ def _ascii(value: Any) -> str | None:
 
 
 def read_exif_pillow(exif: Any) -> dict[str, Any]:
-    """EXIF facts from a Pillow `Image.Exif`, for files exifread cannot read."""
-    facts: dict[str, Any] = {}
+    """EXIF facts from a Pillow `Image.Exif` (TIFF files, and blocks `exifblock` cannot walk)."""
     try:
-        ifds = {None: exif, EXIF_IFD: exif.get_ifd(EXIF_IFD)}
-        gps = exif.get_ifd(0x8825)
+        ifds = {None: exif, EXIF_IFD: exif.get_ifd(EXIF_IFD), GPS_IFD: exif.get_ifd(GPS_IFD)}
     except Exception:
-        return facts
-    for (ifd, tag), key in _PILLOW.items():
-        value = ifds[ifd].get(tag)
-        if value is None:
-            continue
-        if key in _NUMBERS:
-            value = _number(value)
-        elif key in _UCS2:
-            value = _ucs2(value)
-        elif key in _DATES:
-            value = clean_date(_ascii(value))
-        else:
-            value = clean_text(_undo_latin1(_ascii(value)))
-        if value is not None:
+        return {}
+    return read_exif_tags({(ifd, tag): value for ifd, tags in ifds.items() for tag, value in tags.items()
+                           if (ifd, tag) in _PILLOW or ifd == GPS_IFD})
+
+
+def read_exif_block(raw: bytes) -> dict[str, Any] | None:
+    """EXIF facts from an EXIF block's bytes in one walk (`media.exifblock`); None when the block
+    holds no TIFF structure (then Pillow or exifread try)."""
+    tags = exifblock.parse(raw)
+    return None if tags is None else read_exif_tags(tags)
+
+
+def _text(value: Any) -> str | None:
+    """An EXIF ASCII field: bytes up to the first NUL, UTF-8 where valid, else Latin-1; or a value
+    Pillow decoded as Latin-1, undone the same way."""
+    if isinstance(value, bytes):
+        return clean_text(decode_text(value.split(b"\x00", 1)[0]))
+    return clean_text(_undo_latin1(_ascii(value)))
+
+
+def _date(value: Any) -> str | None:
+    return clean_date(_ascii(value))
+
+
+# (IFD, tag) -> (our key, how its value becomes a fact)
+_CONVERT = {(ifd, tag): (key, _number if key in _NUMBERS else _ucs2 if key in _UCS2 else _date if key in _DATES else _text)
+            for (ifd, tag), key in _PILLOW.items()}
+
+
+def read_exif_tags(tags: dict[tuple[int | None, int], Any]) -> dict[str, Any]:
+    """EXIF facts from parsed tags keyed (IFD, tag), valued as Pillow gives them."""
+    facts: dict[str, Any] = {}
+    for where, (key, convert) in _CONVERT.items():
+        value = tags.get(where)
+        if value is not None and (value := convert(value)) is not None:
             facts[key] = value
     lat = lon = alt = None
+    gps = {tag: tags[(i, tag)] for i, tag in tags if i == GPS_IFD}
     if 2 in gps and 4 in gps:
         lat = _dms(gps[2], gps.get(1, "N"))
         lon = _dms(gps[4], gps.get(3, "E"))

@@ -7,15 +7,16 @@ from typing import Any
 
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_text
-from ingest.media.jpeg import APP13, PHOTOSHOP_APP13, header_segments
+from ingest.media.jpeg import APP13, PHOTOSHOP_APP13, Segment, header_segments
 from ingest.media.tags import IPTC, IPTC_REPEATABLE
 
 _UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
 
 
-def jpeg_app13(data: bytes) -> bytes | None:
-    """The Photoshop IRB payload of a JPEG's APP13 segment (before the image data)."""
-    for seg in header_segments(data):
+def jpeg_app13(data: bytes, segments: list[Segment] | None = None) -> bytes | None:
+    """The Photoshop IRB payload of a JPEG's APP13 segment (before the image data); `segments`:
+    its header segments when walked already."""
+    for seg in header_segments(data) if segments is None else segments:
         if seg.marker == APP13 and seg.startswith(PHOTOSHOP_APP13):
             return seg.payload[len(PHOTOSHOP_APP13):]
     return None
@@ -78,10 +79,11 @@ def parse_iim(iim: bytes) -> dict[str, Any]:
     return facts
 
 
-def read_iptc(data: bytes, tiff_iptc: bytes | None = None) -> dict[str, Any]:
-    """IPTC facts from a JPEG's bytes, or from a TIFF's IPTC-NAA tag (given by the caller)."""
+def read_iptc(data: bytes, tiff_iptc: bytes | None = None, segments: list[Segment] | None = None) -> dict[str, Any]:
+    """IPTC facts from a JPEG's bytes (or its header `segments`, walked already), or from a TIFF's
+    IPTC-NAA tag (given by the caller)."""
     iim = tiff_iptc
     if iim is None:
-        irb = jpeg_app13(data)
+        irb = jpeg_app13(data, segments)
         iim = iim_from_irb(irb) if irb else None
     return parse_iim(iim) if iim else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def date_from_filename(name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)   # a card's files share their few folders
 def date_from_folder(name: str) -> str | None:
     """`2024-11-02`, `2024-05` or `2 November 2024` in one folder name -> YYYY-MM-DD or YYYY-MM."""
     m = _FOLDER_ISO.search(name)

@@ -1,7 +1,11 @@
-"""XMP, embedded or in a sidecar, parsed with defusedxml (no DTDs, no entities, no network)."""
+"""XMP, embedded or in a sidecar: never with a DTD, never an entity, never the network (defusedxml
+ guards every packet that could hold a DTD; the others go to the C parser)."""
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 from xml.etree.ElementTree import Element, ParseError
@@ -14,7 +18,7 @@ from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
 from ingest.importer.scan import sidecar_paths
 from ingest.media import jxl
 from ingest.media.images import header_info
-from ingest.media.jpeg import APP1, XMP_APP1, header_segments
+from ingest.media.jpeg import APP1, XMP_APP1, Segment, header_segments
 from ingest.media.tags import RDF, XMP_PREFIXES, XMP_SKIPPED
 
 MAX_PACKET = 4 * 1024 * 1024
@@ -45,7 +49,9 @@ def find_packet(data: bytes) -> bytes | None:
     return data[start:end + len(end_tag)]
 
 
+@lru_cache(maxsize=4096)
 def _name(tag: str) -> str | None:
+    """`prefix:local` for a `{uri}local` tag or attribute (None: a namespace the archive skips)."""
     if not tag.startswith("{"):
         return tag
     uri, _, local = tag[1:].partition("}")
@@ -57,20 +63,33 @@ def _name(tag: str) -> str | None:
     return f"{prefix}:{local}"
 
 
+@lru_cache(maxsize=4096)
+def _kept(tag: str) -> str | None:
+    """The key a tag or attribute is kept under; None for a skipped namespace or a private field."""
+    key = _name(tag)
+    return None if key is None or is_private(key) else key
+
+
+# Clark names of the RDF syntax, spelled once (not per element).
+_RDF = f"{{{RDF}}}"
+_RESOURCE, _BAG, _SEQ, _ALT, _LI = (f"{_RDF}{n}" for n in ("resource", "Bag", "Seq", "Alt", "li"))
+_PARSE_TYPE, _DESCRIPTION = f"{_RDF}parseType", f"{_RDF}Description"
+
+
 def _value(el: Element) -> Any:
     """An element's value: text, a list for rdf:Bag/Seq, the x-default (or first) item for rdf:Alt."""
-    resource = el.get(f"{{{RDF}}}resource")
+    resource = el.get(_RESOURCE)
     if resource is not None:
         return clean_text(resource)
     children = list(el)
     if not children:
         return clean_text(el.text)
     container = children[0]
-    if container.tag in (f"{{{RDF}}}Bag", f"{{{RDF}}}Seq"):
-        items = [clean_text(li.text) for li in container.findall(f"{{{RDF}}}li")][:_MAX_VALUES]
+    if container.tag in (_BAG, _SEQ):
+        items = [clean_text(li.text) for li in container.findall(_LI)][:_MAX_VALUES]
         return [i for i in items if i] or None
-    if container.tag == f"{{{RDF}}}Alt":
-        items = container.findall(f"{{{RDF}}}li")
+    if container.tag == _ALT:
+        items = container.findall(_LI)
         default = [li for li in items if li.get(XML_LANG, "").lower() == "x-default"]
         chosen = (default or items or [None])[0]
         return clean_text(chosen.text) if chosen is not None else None
@@ -84,18 +103,18 @@ def _collect(el: Element, prefix: str, facts: dict[str, Any], depth: int = 0) ->
     for attr, raw in el.attrib.items():
         if len(facts) >= _MAX_VALUES:
             return
-        if attr.startswith(f"{{{RDF}}}") or attr == XML_LANG:
+        if attr.startswith(_RDF) or attr == XML_LANG:
             continue
-        if (key := _name(attr)) and not is_private(key) and (text := clean_text(raw)):
+        if (key := _kept(attr)) and (text := clean_text(raw)):
             facts[prefix + key] = text
     for child in el:
         if len(facts) >= _MAX_VALUES:
             return
-        key = _name(child.tag)
-        if key is None or is_private(key) or child.tag.startswith(f"{{{RDF}}}"):
+        key = _kept(child.tag)
+        if key is None or child.tag.startswith(_RDF):
             continue
-        struct = child.get(f"{{{RDF}}}parseType") == "Resource"
-        inner = child.find(f"{{{RDF}}}Description")
+        struct = child.get(_PARSE_TYPE) == "Resource"
+        inner = child.find(_DESCRIPTION)
         if struct:
             _collect(child, f"{prefix}{key}/", facts, depth + 1)
         elif inner is not None:
@@ -104,10 +123,28 @@ def _collect(el: Element, prefix: str, facts: dict[str, Any], depth: int = 0) ->
             facts[prefix + key] = value
 
 
+_PLAIN_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["'](utf-?8|us-ascii|iso-8859-1|latin-?1)["']""", re.I)
+
+
+def _plain(packet: bytes) -> bool:
+    """A packet that can hold no DTD: bytes where "<!DOCTYPE" would show as itself (no NUL, so not
+    UTF-16/32; no declared encoding but UTF-8, ASCII or Latin-1) and does not. Every entity attack
+    needs a DTD, so such a packet goes to the C parser; any other to defusedxml's guarded one."""
+    if b"\x00" in packet or b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
+        return False
+    head = packet[3:259] if packet.startswith(b"\xef\xbb\xbf") else packet[:256]
+    if not head.startswith(b"<?xml"):
+        return True   # no declaration: UTF-8
+    return b"encoding" not in head.split(b"?>", 1)[0] or bool(_PLAIN_ENCODING.match(head))
+
+
 def parse_packet(packet: bytes) -> dict[str, Any]:
     """Facts from one XMP packet. Raises MetadataProblem for hostile or malformed XML."""
     try:
-        root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        if _plain(packet):
+            root = ET.fromstring(packet)
+        else:
+            root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
         raise MetadataProblem(f"XMP refused: {type(e).__name__} (hostile XML)") from None
     except (ParseError, ValueError, UnicodeError, LookupError) as e:  # LookupError: unknown encoding
@@ -165,13 +202,14 @@ def _raw_profile(text: Any) -> bytes | None:
         raise MetadataProblem("XMP in a PNG raw profile is not hexadecimal, ignored") from None
 
 
-def embedded_region(data: bytes, info: dict[str, Any] | None) -> bytes | None:
+def embedded_region(data: bytes, info: dict[str, Any] | None, segments: list[Segment] | None = None) -> bytes | None:
     """The bytes where the file's format keeps its XMP, and only those: a JPEG's XMP APP1 segment
     (before the picture: an image appended after its end is not this photo's), a PNG's iTXt or
     ImageMagick's raw profile, TIFF tag 700, the WebP chunk or the HEIF/AVIF item (as the decoder's
-    `info` gives them), a JPEG XL's `xml ` box. Searching the whole file once gave a Fujifilm photo an Olympus caption."""
+    `info` gives them), a JPEG XL's `xml ` box. Searching the whole file once gave a Fujifilm photo an Olympus caption.
+    `segments`: a JPEG's header segments when walked already."""
     if data[:3] == b"\xff\xd8\xff":
-        return next((s.payload[len(XMP_APP1):] for s in header_segments(data)
+        return next((s.payload[len(XMP_APP1):] for s in (header_segments(data) if segments is None else segments)
                      if s.marker == APP1 and s.startswith(XMP_APP1)), None)
     if data.startswith(jxl.CONTAINER):   # JPEG XL: the container's `xml ` box
         return jxl.boxes(data).get(b"xml ")
@@ -185,11 +223,11 @@ def embedded_region(data: bytes, info: dict[str, Any] | None) -> bytes | None:
     return _raw_profile(info.get("Raw profile type xmp"))
 
 
-def read_xmp(data: bytes, info: dict[str, Any] | None = None) -> dict[str, Any]:
+def read_xmp(data: bytes, info: dict[str, Any] | None = None, segments: list[Segment] | None = None) -> dict[str, Any]:
     """Facts from the XMP packet a file embeds where its format puts it (empty when there is none).
     `info` is the opened image's `info` (Pillow's), which holds it for every format but JPEG;
-    without it the header is parsed here."""
-    region = embedded_region(data, info)
+    without it the header is parsed here. `segments`: a JPEG's header segments, walked already."""
+    region = embedded_region(data, info, segments)
     packet = find_packet(region) if region else None
     return parse_packet(packet) if packet else {}
 
