@@ -31,7 +31,7 @@ from ingest.importer.resolve import Options
 from ingest.media import staging
 from ingest.media.store import Store
 from ingest.web import upload
-from ingest.web.compat import datasette_options
+from ingest.web.compat import DATASETTE_1, datasette_options
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long enough password"
@@ -310,6 +310,7 @@ async def test_partial_uploads_older_than_a_day_are_cleaned_up(site):
 
 # ---------------------------------------------------------------- CSRF and who may do what
 
+@pytest.mark.skipif(DATASETTE_1, reason="Datasette 1.0 has no CSRF token: see the cross-site test below")
 async def test_csrf_protects_every_write(site):
     ds, base = site
     s = await session(ds, "pat")
@@ -329,6 +330,26 @@ async def test_csrf_protects_every_write(site):
     assert multipart.status_code == 403 and "x-csrftoken" in multipart.text and rows(base, "SELECT count(*) FROM uploads") == [(1,)]
     form = await ds.client.post(FILES, data={"csrftoken": s["token"], "name": "a.jpg"}, cookies=s["cookies"])
     assert form.status_code == 400  # through CSRF, refused by the protocol (not JSON)
+
+
+async def test_a_cross_site_write_is_refused(site):
+    """What a forged page in the photographer's browser would send (Datasette 1.0 decides by the
+    browser's Sec-Fetch-Site and Origin headers; 0.65 by its token): refused, nothing recorded."""
+    ds, base = site
+    s = await session(ds, "pat")
+    forged = {"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
+    body = json.dumps({"name": "a.jpg", "size": 10, "sha256": "b" * 64})
+    create = await ds.client.post(FILES, content=body, cookies=s["cookies"],
+                                  headers={**forged, "content-type": "application/json"})
+    plain = await ds.client.post(FILES, content=body, cookies=s["cookies"], headers={**forged, "content-type": "text/plain"})
+    multipart = await ds.client.post(FILES, files={"file": ("a.jpg", b"x")}, cookies=s["cookies"], headers=forged)
+    assert (create.status_code, plain.status_code, multipart.status_code) == (403, 403, 403)
+    made = await ds.client.post(FILES, content=body, **sent(s))
+    chunk = await ds.client.put(f"{FILES}/{made.json()['id']}?offset=0", content=b"x", cookies=s["cookies"],
+                                headers=forged)
+    assert chunk.status_code == 403
+    assert rows(base, "SELECT count(*) FROM uploads") == [(1,)]
+    assert (await ds.client.get(f"{FILES}/{made.json()['id']}", cookies=s["cookies"])).json()["offset"] == 0
 
 
 @pytest.mark.parametrize("who", [None, "pat", "alice", "ada"])
