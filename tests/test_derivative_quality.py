@@ -1,12 +1,11 @@
-"""The derivatives' quality bounds (issue 17): the faster resize (libvips' LANCZOS, or without it
-Pillow's integer reduce then a short BICUBIC step) against Pillow's LANCZOS resize of before, on the bench's photo-like 12 MP
+"""The derivatives' quality bounds (issue 17): the faster resize (integer reduce, then a short
+BICUBIC step) against the LANCZOS resize the archive used before, on the bench's photo-like 12 MP
 JPEGs, on real camera JPEGs, and on a zone plate, where any aliasing shows as rings in what should
 be flat grey. Speed is measured in bench/ingest.py, not here."""
 
 from __future__ import annotations
 
 import io
-from multiprocessing import get_context
 
 import numpy as np
 import pytest
@@ -20,21 +19,6 @@ SSIM_MIN = 0.98
 LANCZOS = Image.Resampling.LANCZOS
 
 
-@pytest.fixture(params=["libvips", "pillow"])
-def backend(request, monkeypatch):
-    """Each bound holds for libvips and for Pillow alone (where pyvips-binary has no wheel)."""
-    if request.param == "libvips" and images._libvips() is None:
-        pytest.fail("pyvips-binary is a dependency: libvips must load")
-    monkeypatch.setattr(images, "USE_LIBVIPS", request.param == "libvips")
-    return request.param
-
-
-def lanczos_before(m: pytest.MonkeyPatch) -> None:
-    """The resize of before: Pillow's thumbnail() with LANCZOS and reducing_gap 2.0."""
-    m.setattr(images, "USE_LIBVIPS", False)
-    m.setattr(images, "RESAMPLE", LANCZOS)
-
-
 def derivatives_both_ways(data: bytes, fmt: str, monkeypatch) -> tuple[tuple[Image.Image, Image.Image], tuple[Image.Image, Image.Image]]:
     """(web, thumbnail) pixels from the archive's resize, then from the LANCZOS resize of before
     (Pillow's thumbnail() with reducing_gap 2.0), both through the real decode path."""
@@ -44,7 +28,7 @@ def derivatives_both_ways(data: bytes, fmt: str, monkeypatch) -> tuple[tuple[Ima
 
     now = pair()
     with monkeypatch.context() as m:
-        lanczos_before(m)
+        m.setattr(images, "RESAMPLE", LANCZOS)
         before = pair()
     return now, before
 
@@ -55,7 +39,7 @@ def ssim(a: Image.Image, b: Image.Image) -> float:
 
 
 @pytest.mark.parametrize("seed, orientation", [(1001, 1), (1002, 6), (1003, 1)])
-def test_bench_photos_keep_ssim_against_lanczos(tmp_path, monkeypatch, backend, seed, orientation):
+def test_bench_photos_keep_ssim_against_lanczos(tmp_path, monkeypatch, seed, orientation):
     """The bench's 12 MP photos (1 in 5 is portrait): SSIM >= 0.98 for the web size and the thumbnail."""
     size = (3000, 4000) if orientation == 6 else (4000, 3000)
     path = make_photo(tmp_path / "p.jpg", width=size[0], height=size[1], seed=seed, quality=90,
@@ -67,7 +51,7 @@ def test_bench_photos_keep_ssim_against_lanczos(tmp_path, monkeypatch, backend, 
     assert ssim(thumb, thumb0) >= SSIM_MIN
 
 
-def test_real_camera_jpegs_keep_ssim_against_lanczos(shared_corpus, monkeypatch, backend):
+def test_real_camera_jpegs_keep_ssim_against_lanczos(shared_corpus, monkeypatch):
     """The corpus' camera JPEGs (small ones: 640 to 3000 px, so mostly the thumbnail's step, each
     at its own ratio): SSIM >= 0.98 for every web size and thumbnail."""
     checked = 0
@@ -111,19 +95,19 @@ def aliasing_and_contrast(out: Image.Image, src_width: int, far: float, top: flo
     (4000, 3000, images.WEB_SIZE),    # a 12 MP PNG or TIFF, no draft (reduce(1), then 2.5x)
     (1600, 1200, images.THUMB_SIZE),  # the web size to the thumbnail (reduce(2), then 2x)
 ])
-def test_zone_plate_aliases_no_more_than_lanczos(width, height, edge, monkeypatch, tmp_path, backend):
+def test_zone_plate_aliases_no_more_than_lanczos(width, height, edge, monkeypatch, tmp_path):
     """Aliasing energy at most 1.5x LANCZOS' (measured: 0.7x to 1.3x, the most for a 4000 px PNG,
     where no reduce applies; the corner crops look alike); where the rings are coarse, at least 95% of
     LANCZOS' amplitude. Both outputs are saved side by side for a look (pytest's tmp_path)."""
     plate, far = zone_plate(width, height)
     now = images.shrink(plate, edge)
     with monkeypatch.context() as m:
-        lanczos_before(m)
+        m.setattr(images, "RESAMPLE", LANCZOS)
         before = images.shrink(plate, edge)
     side = Image.new("RGB", (now.width * 2, now.height))
     side.paste(now, (0, 0))
     side.paste(before, (now.width, 0))
-    side.save(tmp_path / f"zone-{width}x{height}-to-{edge}-{backend}.png")
+    side.save(tmp_path / f"zone-{width}x{height}-to-{edge}.png")
     alias, contrast = aliasing_and_contrast(now, width, far)
     alias0, contrast0 = aliasing_and_contrast(before, width, far)
     assert alias <= 1.5 * alias0, (alias, alias0)
@@ -131,7 +115,7 @@ def test_zone_plate_aliases_no_more_than_lanczos(width, height, edge, monkeypatc
     assert contrast0 > 0.1   # the measure sees the plate at all (full contrast is 0.125)
 
 
-def test_shrink_gives_thumbnails_sizes_and_never_enlarges(backend):
+def test_shrink_gives_thumbnails_sizes_and_never_enlarges():
     """The sizes stored before (Pillow's thumbnail()) for awkward aspects, and small images as they are."""
     for size in [(4000, 3000), (3000, 4000), (4001, 3, ), (3, 4001), (1601, 1600), (1599, 1601), (2000, 1)]:
         im = Image.new("RGB", size)
@@ -142,23 +126,9 @@ def test_shrink_gives_thumbnails_sizes_and_never_enlarges(backend):
     assert images.shrink(small, images.WEB_SIZE) is small
 
 
-def test_derivatives_are_jpegs_of_the_same_sizes(tmp_path, backend):
+def test_derivatives_are_jpegs_of_the_same_sizes(tmp_path):
     """The encoded pair: web 1600 px and thumbnail 400 px on the long edge, as before."""
     path = make_photo(tmp_path / "p.jpg", width=4000, height=3000, seed=7, quality=90)
     web, thumb = images.derivatives(images.open_image(path.read_bytes(), "JPEG"))
     assert Image.open(io.BytesIO(web)).size == (1600, 1200)
     assert Image.open(io.BytesIO(thumb)).size == (400, 300)
-
-
-def _shrink_in_child(_: int) -> tuple[int, int]:
-    return images.shrink(Image.new("RGB", (2000, 1500), "red"), images.WEB_SIZE).size
-
-
-def test_a_forked_child_of_a_libvips_process_resizes_without_hanging():
-    """libvips hangs in a process forked after its parent used it (pytest's own process, an import
-    with --jobs 1 followed by one with --jobs 2): such a child resizes with Pillow instead."""
-    assert images.shrink(Image.new("RGB", (2000, 1500)), images.WEB_SIZE).size == (1600, 1200)
-    assert images._libvips() is not None   # this process loaded it, and used it
-    with get_context("fork").Pool(2) as pool:
-        result = pool.map_async(_shrink_in_child, range(4))
-        assert result.get(timeout=60) == [(1600, 1200)] * 4

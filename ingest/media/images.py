@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
@@ -48,16 +46,14 @@ DECODE_BUDGET = 512 * 1024**2
 WEB_SIZE = 1600
 THUMB_SIZE = 400
 JPEG_QUALITY = 85
-# How the derivatives are resized (`shrink`). A 12 MP JPEG decodes at 2000x1500 (its 1/2 draft), so
-# the web size is a 1.25x step and the thumbnail a 4x step from it. libvips (the pyvips-binary wheel)
-# does both with LANCZOS for a third of Pillow's CPU time, SSIM 0.997 against Pillow's LANCZOS.
-# Without it, Pillow: an integer `reduce()` to within REDUCING_GAP of the target, then BICUBIC
-# (~80% of LANCZOS' cost; BILINEAR would be cheaper but is visibly softer on sharp camera photos,
-# SSIM 0.96). tests/test_derivative_quality.py holds the quality bounds for both (SSIM, aliasing on
-# a zone plate); bench/ingest.py measures the speed against the LANCZOS path of before.
+# How the derivatives are resized (`shrink`): an integer box `reduce()` down to within twice the
+# target, then BICUBIC over the rest. A 12 MP JPEG decodes at 2000x1500 (its 1/2 draft), so the web
+# size is a 1.25x step, where BICUBIC costs ~80% of LANCZOS; the thumbnail is a 4x step, reduce(2)
+# then 2x BICUBIC. BILINEAR would cost half as much again but is visibly softer on sharp camera
+# photos (SSIM 0.96 against LANCZOS, under the 0.98 bound). tests/test_derivative_quality.py holds
+# the bounds (SSIM, aliasing on a zone plate); bench/ingest.py measures the speed against LANCZOS.
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 2.0
-USE_LIBVIPS = True   # False: Pillow only (the bench's reference path, the tests of the fallback)
 
 # Format name -> (Pillow format, file extension, MIME type)
 FORMATS = {
@@ -373,39 +369,12 @@ def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
 
 
 def shrink(im: Image.Image, edge: int) -> Image.Image:
-    """`im` fitted in an `edge` square, never enlarged, by libvips or Pillow (see RESAMPLE). A new
-    image when resized; `im` itself is left as it was."""
+    """`im` fitted in an `edge` square, never enlarged: an integer reduce(), then a short resample
+    (RESAMPLE, REDUCING_GAP). A new image when resized; `im` itself is left as it was."""
     size = fit(im.size, edge)
     if size == im.size:
         return im
-    if im.mode == "RGB" and USE_LIBVIPS and (vips := _libvips()) is not None:
-        small = vips.Image.new_from_memory(im.tobytes(), im.width, im.height, 3, "uchar").resize(
-            size[0] / im.width, vscale=size[1] / im.height, kernel="lanczos3", gap=REDUCING_GAP)
-        return Image.frombytes("RGB", size, small.write_to_memory())
     return im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
-
-
-_vips: Any = None
-_vips_pid: int | None = None   # the process that loaded libvips
-
-
-def _libvips() -> Any:
-    """pyvips, loaded on first use, with one thread (the import's process pool keeps the cores
-    busy) and no operation cache; None without it. libvips is not fork-safe: a process forked
-    after its parent used it hangs in its first operation, so only the process that loaded it
-    uses it, and a forked child of that process resizes with Pillow."""
-    global _vips, _vips_pid
-    if _vips_pid is None:
-        _vips_pid = os.getpid()
-        try:
-            import pyvips
-
-            pyvips.concurrency_set(1)
-            pyvips.cache_set_max(0)
-            _vips = pyvips
-        except Exception:   # no wheel for this platform, or libvips cannot load: Pillow does it
-            _vips = None
-    return _vips if _vips_pid == os.getpid() else None
 
 
 def fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
