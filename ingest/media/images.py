@@ -50,8 +50,11 @@ JPEG_QUALITY = 85
 # target, then BICUBIC over the rest. A 12 MP JPEG decodes at 2000x1500 (its 1/2 draft), so the web
 # size is a 1.25x step, where BICUBIC costs ~80% of LANCZOS; the thumbnail is a 4x step, reduce(2)
 # then 2x BICUBIC. BILINEAR would cost half as much again but is visibly softer on sharp camera
-# photos (SSIM 0.96 against LANCZOS, under the 0.98 bound). tests/test_derivative_quality.py holds
-# the bounds (SSIM, aliasing on a zone plate); bench/ingest.py measures the speed against LANCZOS.
+# photos (SSIM 0.96 against LANCZOS, under the 0.98 bound). libvips (pyvips-binary) resizes with
+# LANCZOS for a third of Pillow's CPU, but hangs in a process forked after its parent used it (the
+# import pool forks), so a photo's derivatives would depend on which process made them.
+# tests/test_derivative_quality.py holds the bounds (SSIM, aliasing on a zone plate);
+# bench/ingest.py measures the speed against LANCZOS.
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 2.0
 
