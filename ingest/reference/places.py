@@ -53,7 +53,7 @@ _CELL = 0.5  # degrees per grid cell
 # latitude, longitude, population, time zone.
 Row = tuple[int, str, str, float, float, int, str]
 Cell = tuple[int, int]
-CACHE_VERSION = 1   # bump when Row or the cache's layout changes
+CACHE_VERSION = 2   # bump when Row or the cache's layout changes
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,17 @@ def _data_file(name: str = "cities15000") -> Path:
 
 
 class Gazetteer:
-    def __init__(self, cells: dict[Cell, list[Row]], order: list[int],
+    def __init__(self, cells: dict[Cell, bytes], index: dict[int, Cell],
                  towns: "Callable[[], Gazetteer | None] | None" = None,
-                 alternates: Callable[[], dict[int, list[str]]] | None = None):
-        self._rows = cells                         # grid cell -> rows, as loaded
-        self._order = order                        # GeoNames ids in the file's order (name lookups' ties)
+                 alternates: Callable[[], dict[Cell, bytes]] | None = None):
+        self._rows = cells                         # grid cell -> its rows, marshalled (decoded on first use)
+        self._index = index                        # GeoNames id -> grid cell, in the file's order
         self._grid: dict[Cell, list[City]] = {}    # grid cell -> cities, made on first use
-        self._cell_of: dict[int, Cell] | None = None
+        self._originals: dict[int, str] = {}       # GeoNames id -> its name as GeoNames writes it
         self._cities: dict[int, City] | None = None
         self._alternates_of = alternates
-        self._alternates: dict[int, list[str]] | None = None
+        self._alternate_cells: dict[Cell, bytes] | None = None
+        self._alternates: dict[Cell, dict[int, list[str]]] = {}
         self._names: dict[str, list[City]] | None = None
         self._towns = towns   # the finer layer, asked only where no city here covers a point
         self._places: dict[tuple[float, float], Place | None] = {}
@@ -87,16 +88,16 @@ class Gazetteer:
         """The cities of one grid cell, made from their rows the first time the cell is asked for."""
         found = self._grid.get(cell)
         if found is None:
+            rows = marshal.loads(self._rows[cell]) if cell in self._rows else ()
+            self._originals.update((row[0], row[1]) for row in rows)
             found = self._grid[cell] = [
                 City(gid, LABELS.get(gid) or ENGLISH.get(name, name), cc, lat, lon, pop, tz)
-                for gid, name, cc, lat, lon, pop, tz in self._rows.get(cell, ())]
+                for gid, name, cc, lat, lon, pop, tz in rows]
         return found
 
     def city(self, geonames_id: int | None) -> City | None:
         """A city by its GeoNames id (only its cell is made)."""
-        if self._cell_of is None:
-            self._cell_of = {row[0]: cell for cell, rows in self._rows.items() for row in rows}
-        cell = self._cell_of.get(geonames_id) if geonames_id is not None else None
+        cell = self._index.get(geonames_id) if geonames_id is not None else None
         return next((c for c in self.in_cell(cell) if c.geonames_id == geonames_id), None) if cell else None
 
     @property
@@ -104,24 +105,28 @@ class Gazetteer:
         """Every city by GeoNames id, in the file's order (makes them all: name lookups need them)."""
         if self._cities is None:
             made = {c.geonames_id: c for cell in self._rows for c in self.in_cell(cell)}
-            self._cities = {gid: made[gid] for gid in self._order}
+            self._cities = {gid: made[gid] for gid in self._index}
         return self._cities
 
-    @property
-    def alternates(self) -> dict[int, list[str]]:
-        """GeoNames' other names of each city, loaded on first use (GPS needs none of them)."""
-        if self._alternates is None:
-            self._alternates = self._alternates_of() if self._alternates_of else {}
-        return self._alternates
+    def alternates(self, geonames_id: int) -> list[str]:
+        """GeoNames' other names of a city (only its cell's are read: GPS needs none of them)."""
+        cell = self._index.get(geonames_id)
+        if cell is None:
+            return []
+        if cell not in self._alternates:
+            if self._alternate_cells is None:
+                self._alternate_cells = self._alternates_of() if self._alternates_of else {}
+            blob = self._alternate_cells.get(cell)
+            self._alternates[cell] = marshal.loads(blob) if blob else {}
+        return self._alternates[cell].get(geonames_id, [])
 
     @property
     def names(self) -> dict[str, list[City]]:
         """Every name and alias -> cities; built on first name lookup (GPS needs none of it)."""
         if self._names is None:
-            originals = {row[0]: row[1] for rows in self._rows.values() for row in rows}
             names: dict[str, list[City]] = {}
             for gid, city in self.cities.items():
-                for alias in {city.name, originals[gid], *self.alternates.get(gid, ())}:
+                for alias in {city.name, self._originals[gid], *self.alternates(gid)}:
                     if (k := key(alias)):
                         names.setdefault(k, []).append(city)
             self._names = names
@@ -203,7 +208,7 @@ class Gazetteer:
         return self.municipality(found) if found else None
 
     def aliases(self, city: City) -> list[str]:
-        return sorted({city.name, *self.alternates.get(city.geonames_id, [])})
+        return sorted({city.name, *self.alternates(city.geonames_id)})
 
 
 @lru_cache(maxsize=1)
@@ -243,43 +248,47 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
-    """Loaded once per process, on first use, from the cache (~0.05 s; ~0.5 s the first time, which
+    """Loaded once per process, on first use, from the cache (~0.03 s; ~0.5 s the first time, which
     writes it), so runs that need no place pay nothing."""
-    cells, order, alternates = _load("cities15000")
-    return Gazetteer(cells, order, towns, alternates)
+    cells, index, alternates = _load("cities15000")
+    return Gazetteer(cells, index, towns, alternates)
 
 
 @lru_cache(maxsize=1)
 def towns() -> Gazetteer:
     """GeoNames' places of 1,000 to 15,000 people (the bigger ones are in `gazetteer`), without
     their alternate names (half the memory): loaded once, the first time a point is outside every
-    city's reach (~0.15 s from the cache, 2.5 s the first time)."""
-    cells, order, _ = _load("cities1000", below=15_000, alternates=False)
-    return Gazetteer(cells, order)
+    city's reach (~0.1 s from the cache, 2.5 s the first time)."""
+    cells, index, _ = _load("cities1000", below=15_000, alternates=False)
+    return Gazetteer(cells, index)
+
+
+Compact = tuple[dict[Cell, bytes], dict[int, Cell], dict[Cell, bytes]]
 
 
 def _load(name: str, below: int | None = None, alternates: bool = True
-          ) -> tuple[dict[Cell, list[Row]], list[int], Callable[[], dict[int, list[str]]]]:
-    """GeoNames' `name` file as rows by grid cell, its ids in order, and a loader of its alternate
-    names: from the
-    cache when it holds this very file (same size and time), else parsed and written there. A cache
-    that cannot be written (a read-only home) only costs the parse each time."""
+          ) -> tuple[dict[Cell, bytes], dict[int, Cell], Callable[[], dict[Cell, bytes]]]:
+    """GeoNames' `name` file as each grid cell's rows (marshalled, decoded when the cell is first
+    asked for), an index from GeoNames id to cell in the file's order, and a loader of each cell's
+    alternate names (marshalled too): from the cache when it holds this very file (same size and
+    time), else parsed and written there. A cache that cannot be written (a read-only home) only
+    costs the parse each time."""
     source = _data_file(name)
     st = source.stat()
     stem = f"{name}-{st.st_size}-{st.st_mtime_ns}-b{below}-c{_CELL}-v{CACHE_VERSION}"
     cells_name, names_name = f"{stem}.cells", f"{stem}.names"
     try:
-        cells, order = marshal.loads(cache.read(cells_name) or b"")
-        if not isinstance(cells, dict) or not isinstance(order, list):
+        cells, index = marshal.loads(cache.read(cells_name) or b"")
+        if not isinstance(cells, dict) or not isinstance(index, dict):
             raise ValueError("not a gazetteer cache")
     except (OSError, ValueError, EOFError, TypeError):
-        cells, order, names = _parse(source, below, alternates)
-        cache.write(cells_name, marshal.dumps((cells, order)))
+        cells, index, names = _parse(source, below, alternates)
+        cache.write(cells_name, marshal.dumps((cells, index)))
         if alternates:
             cache.write(names_name, marshal.dumps(names))
-        return cells, order, lambda: names
+        return cells, index, lambda: names
 
-    def load_names() -> dict[int, list[str]]:
+    def load_names() -> dict[Cell, bytes]:
         if not alternates:
             return {}
         try:
@@ -292,29 +301,30 @@ def _load(name: str, below: int | None = None, alternates: bool = True
         cache.write(names_name, marshal.dumps(names))
         return names
 
-    return cells, order, load_names
+    return cells, index, load_names
 
 
-def _parse(source: Path, below: int | None, alternates: bool
-           ) -> tuple[dict[Cell, list[Row]], list[int], dict[int, list[str]]]:
-    """GeoNames' JSON as rows by grid cell, the ids in the file's order, and alternate names by id
-    (places of `below` people or more left out)."""
+def _parse(source: Path, below: int | None, alternates: bool) -> Compact:
+    """GeoNames' JSON in the cache's form (see `_load`), places of `below` people or more left out."""
     with open(source, encoding="utf-8") as f:
         rows = json.load(f)
     cells: dict[Cell, list[Row]] = {}
-    names: dict[int, list[str]] = {}
-    order: list[int] = []
+    names: dict[Cell, dict[int, list[str]]] = {}
+    index: dict[int, Cell] = {}
+    shared: dict[Cell, Cell] = {}
     for row in rows.values():
         population = int(row.get("population") or 0)
         if below is not None and population >= below:
             continue
         gid, lat, lon = int(row["geonameid"]), float(row["latitude"]), float(row["longitude"])
-        cells.setdefault(Gazetteer._cell(lat, lon), []).append(
+        cell = shared.setdefault(cell := Gazetteer._cell(lat, lon), cell)   # one tuple per cell: marshal keeps one
+        cells.setdefault(cell, []).append(
             (gid, row["name"], row["countrycode"], lat, lon, population, row.get("timezone") or ""))
-        order.append(gid)
-        if alternates:
-            names[gid] = [a for a in row.get("alternatenames") or [] if a]
-    return cells, order, names
+        index[gid] = cell
+        if alternates and (other := [a for a in row.get("alternatenames") or [] if a]):
+            names.setdefault(cell, {})[gid] = other
+    return ({cell: marshal.dumps(rows) for cell, rows in cells.items()}, index,
+            {cell: marshal.dumps(found) for cell, found in names.items()})
 
 
 @lru_cache(maxsize=1)
