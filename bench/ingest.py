@@ -6,6 +6,14 @@
 1. Full ingest, photos/s, of N 12-megapixel photo-like JPEGs (4000x3000, ~4 MB, EXIF with GPS),
    through the real `ingest` console script (a subprocess, fresh catalogue and store each time),
    with --jobs 1 and --jobs 2.
+1b. The same command with the derivatives and fixed costs of before issue 17 ("before", in the same
+   run): Pillow's LANCZOS resize (images.RESAMPLE), and no cache folder (INGEST_CACHE unwritable:
+   GeoNames' JSON parsed and the face model prepared at every command). Target: >= 1.5x before.
+1c. A decode-only loop with the same processes: read, draft-decode at the web size's scale, nothing
+   else; the physical limit on this machine. Target: full ingest >= 0.6x of it.
+1d. Fixed cost per command, as the user runs it (console script, median of 5): `ingest --help`,
+   `ingest settings` (a catalogue read) and a one-file import, against the same with the behaviour
+   of before (every command module loaded for --help; no cache folder; LANCZOS).
 2. The same files through a "bare loop" with the same number of processes (in this process for 1,
    a fork Pool for 2): read once, SHA-256, one draft-mode decode at the photo's own aspect with a
    1600 px long edge, upright, web 1600 px and thumbnail 400 px (from the web size) with Pillow's
@@ -64,11 +72,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 # This file is bench/ingest.py: run as a script, its folder comes first on sys.path and would
-# shadow the `ingest` package. Drop it; measure this checkout's package (an installed one may be
-# another checkout's), unless PYTHONPATH names one (--against runs an older package that way).
+# shadow the `ingest` package. Drop it. The checkout it sits in is the code measured (an editable
+# install may point at another checkout), unless PYTHONPATH names a package (--against runs an
+# older one that way); the installed package when there is no checkout.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if not os.environ.get("PYTHONPATH") or importlib.util.find_spec("ingest") is None:
+if (not os.environ.get("PYTHONPATH") and (_HERE.parent / "ingest" / "__init__.py").exists()) \
+        or importlib.util.find_spec("ingest") is None:
     sys.path.insert(0, str(_HERE.parent))
 sys.path.insert(0, str(_HERE.parent / "tests"))  # test fixtures (synthetic photos)
 
@@ -97,6 +107,8 @@ PER_FOLDER = 500          # files per folder, like a camera card's DCIM/1xxCANON
 
 # Targets
 BARE_RATIO = 0.8
+BEFORE_RATIO = 1.5
+DECODE_RATIO = 0.6
 EXIFTOOL_RATIO = 5.0
 RESCAN_RATE = 5000.0
 MEMORY_GROWTH = 1.2
@@ -278,14 +290,45 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def run(cmd: list[str], cwd: Path, *, in_process: bool = False) -> Run:
+# The package this bench imported is the one measured: a console script installed in editable mode
+# elsewhere (another checkout) would otherwise run that checkout's code.
+_PACKAGE_ROOT = str(Path(ingest.__file__).resolve().parent.parent)
+
+# "Before" (issue 17): the derivatives resized with Pillow's LANCZOS, and no cache folder, so that
+# GeoNames' JSON is parsed and the face model prepared at every command, as they were.
+_BEFORE = """
+import sys
+from PIL import Image
+from ingest.media import images
+images.RESAMPLE = Image.Resampling.LANCZOS
+from ingest.cli import main
+if sys.argv[1:2] in (["--help"], ["-h"]):   # every command's module was imported to list them
+    import click
+    for name in main.lazy:
+        main.get_command(click.Context(main), name)
+main(sys.argv[1:], prog_name="ingest")
+"""
+_NO_CACHE = "/dev/null/no-cache"   # a folder that cannot be made: nothing kept, nothing read
+
+
+def env_for(before: bool = False) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+    if before:
+        env["INGEST_CACHE"] = _NO_CACHE
+    return env
+
+
+def run(cmd: list[str], cwd: Path, *, in_process: bool = False, before: bool = False) -> Run:
     """Run a command; its wall time and the peak RSS of it and its children (kB). With `in_process`,
-    `cmd` is the arguments of `ingest` and the time excludes interpreter startup and imports."""
+    `cmd` is the arguments of `ingest` and the time excludes interpreter startup and imports. With
+    `before`, `cmd` is `ingest`'s command line, run as it was before issue 17 (_BEFORE)."""
     script = [_IN_PROCESS] if in_process else [_WRAPPER]
+    if before:
+        cmd = [sys.executable, "-c", _BEFORE, *cmd[1:]]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
             tempfile.NamedTemporaryFile("r", suffix=".rusage") as usage:
         subprocess.run([sys.executable, "-c", *script, usage.name, *cmd], cwd=cwd, stdout=out, stderr=err,
-                       stdin=subprocess.DEVNULL, check=False)
+                       stdin=subprocess.DEVNULL, check=False, env=env_for(before))
         rc, wall, maxrss, *cpu = usage.read().split()
         out.seek(0)
         err.seek(0)
@@ -293,14 +336,15 @@ def run(cmd: list[str], cwd: Path, *, in_process: bool = False) -> Run:
 
 
 def ingest_run(work: Path, name: str, folder: Path, jobs: int, *, fresh: bool = True, expect: str = "imported",
-               n: int | None = None, in_process: bool = False, extra: tuple[str, ...] = ()) -> Run:
+               n: int | None = None, in_process: bool = False, extra: tuple[str, ...] = (),
+               before: bool = False) -> Run:
     db, store = work / f"{name}.db", work / f"{name}-store"
     if fresh:
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             p.unlink(missing_ok=True)
         shutil.rmtree(store, ignore_errors=True)
     args = ["import", str(folder), "--db", str(db), "--store", str(store), "--jobs", str(jobs), *extra]
-    r = run(args if in_process else [ingest_command(), *args], work, in_process=in_process)
+    r = run(args if in_process else [ingest_command(), *args], work, in_process=in_process, before=before)
     c = r.counts()
     if r.rc != 0 or (n is not None and c.get(expect) != n):
         sys.exit(f"bench: `ingest` over {folder} did not {expect} all {n} files (exit {r.rc}):\n{r.out}{r.err[-2000:]}")
@@ -346,14 +390,26 @@ def bare_one(path: str) -> int:
     return total
 
 
-def bare_loop(paths: list[str], jobs: int) -> float:
+def decode_one(path: str) -> int:
+    """The physical limit: read the file and decode it once at the draft scale the web size needs."""
+    with open(path, "rb") as f:
+        data = f.read()
+    im = Image.open(io.BytesIO(data))
+    w, h = im.size
+    scale = images.WEB_SIZE / max(w, h)
+    im.draft("RGB", (round(w * scale), round(h * scale)))
+    im.load()
+    return im.width
+
+
+def bare_loop(paths: list[str], jobs: int, one=bare_one) -> float:
     started = time.perf_counter()
     if jobs <= 1:
         for p in paths:
-            bare_one(p)
+            one(p)
     else:
         with get_context("fork").Pool(jobs) as pool:
-            for _ in pool.imap_unordered(bare_one, paths, chunksize=1):
+            for _ in pool.imap_unordered(one, paths, chunksize=1):
                 pass
     return time.perf_counter() - started
 
@@ -432,24 +488,78 @@ class Report:
 
 
 def bench_full(rep: Report, work: Path, big: Path, paths: list[str], repeat: int) -> None:
-    """1 + 2: the real command over the 12 MP photos, against the bare loop, with 1 and 2 processes."""
+    """1 + 1b + 1c + 2: the real command over the 12 MP photos, against the same command as it was
+    before issue 17, the decode-only loop and the bare loop, with 1 and 2 processes; interleaved,
+    best of `repeat` each, so that the machine's other work falls on all alike."""
     n = len(paths)
     for jobs in (1, 2):
-        log(f"full ingest, --jobs {jobs}")
-        best = min((ingest_run(work, "full", big, jobs, n=n) for _ in range(repeat)), key=lambda r: r.wall)
+        nows, befores, decodes, bares = [], [], [], []
+        for i in range(repeat):
+            log(f"full ingest, --jobs {jobs} ({i + 1}): now, before, decode-only, bare loop")
+            nows.append(ingest_run(work, "full", big, jobs, n=n))
+            befores.append(ingest_run(work, "full", big, jobs, n=n, before=True))
+            decodes.append(bare_loop(paths, jobs, decode_one))
+            bares.append(bare_loop(paths, jobs))
+        best, before = min(nows, key=lambda r: r.wall), min(befores, key=lambda r: r.wall)
         c = best.counts()
-        rate = n / best.wall
+        rate, before_rate = n / best.wall, n / before.wall
+        decode_rate, bare_rate = n / min(decodes), n / min(bares)
         inner = n / c["seconds"] if c.get("seconds") else float("nan")
-        log(f"bare loop, {jobs} process(es)")
-        bare = min(bare_loop(paths, jobs) for _ in range(repeat))
-        bare_rate = n / bare
-        ratio = rate / bare_rate
+        ratio = rate / before_rate
         rep.row(f"full ingest 12 MP, --jobs {jobs} (whole command)", f"{rate:.2f} photos/s",
+                f"before {before_rate:.2f} photos/s", f"{ratio:.2f}x", f">= {BEFORE_RATIO}x", ratio >= BEFORE_RATIO)
+        ratio = rate / decode_rate
+        rep.row("  the same against the decode-only loop", f"{rate:.2f} photos/s",
+                f"decode-only {decode_rate:.2f} photos/s", f"{ratio:.2f}x", f">= {DECODE_RATIO}x", ratio >= DECODE_RATIO)
+        ratio = rate / bare_rate
+        rep.row("  the same against the bare loop", f"{rate:.2f} photos/s",
                 f"bare loop {bare_rate:.2f} photos/s", f"{ratio:.2f}x", f">= {BARE_RATIO}x", ratio >= BARE_RATIO)
+        cpu_ratio = before.cpu / best.cpu
+        rep.row("  CPU seconds (command + workers), before / now", f"{best.cpu:.1f} s", f"before {before.cpu:.1f} s",
+                f"{cpu_ratio:.2f}x", f">= {BEFORE_RATIO}x", cpu_ratio >= BEFORE_RATIO)
         rep.info.append(f"--jobs {jobs}: ingest {best.wall:.2f} s wall, {c.get('seconds', float('nan')):.1f} s inside "
-                        f"run_ingest ({inner:.2f} photos/s, {inner / bare_rate:.2f}x bare); bare loop {bare:.2f} s; "
-                        f"peak RSS {best.maxrss_kb / 1024:.0f} MB")
+                        f"run_ingest ({inner:.2f} photos/s, {inner / decode_rate:.2f}x decode-only); before "
+                        f"{before.wall:.2f} s; decode-only {min(decodes):.2f} s; bare loop {min(bares):.2f} s; "
+                        f"peak RSS {best.maxrss_kb / 1024:.0f} MB; load average {os.getloadavg()[0]:.2f}")
     discard(work / "full-store")
+
+
+def warm_caches(work: Path, big: Path) -> None:
+    """One import of one photo, so that the cache folder holds the gazetteer's compact copy and the
+    prepared face model before anything is timed (a user's second command onwards)."""
+    one = work / "warm"
+    one.mkdir(exist_ok=True)
+    shutil.copy(next(big.rglob("*.JPG")), one / "IMG_0001.JPG")
+    ingest_run(work, "warm", one, 1, n=1)
+    discard(work / "warm-store")
+
+
+def bench_startup(rep: Report, work: Path, big: Path, repeat: int) -> None:
+    """1d: what a command costs before its first file, now and as before issue 17, alternated."""
+    one = work / "one"
+    one.mkdir(exist_ok=True)
+    shutil.copy(next(big.rglob("*.JPG")), one / "IMG_0001.JPG")
+    db = work / "settings.db"
+    connect(db).conn.close()
+    commands = [("ingest --help", ["--help"], None),
+                ("ingest settings", ["settings", "--db", str(db)], None),
+                ("one-file import (12 MP, GPS)", None, one)]
+    for label, args, folder in commands:
+        now, before = [], []
+        for i in range(max(5, repeat)):
+            log(f"startup: {label} ({i + 1})")
+            for runs, old in ((now, False), (before, True)):
+                if folder is None:
+                    r = run([ingest_command(), *args], work, before=old)
+                    if r.rc != 0:
+                        sys.exit(f"bench: `ingest {' '.join(args)}` failed (exit {r.rc}):\n{r.err[-2000:]}")
+                else:
+                    r = ingest_run(work, "one", folder, 1, n=1, before=old)
+                runs.append(r.wall)
+        t, t0 = statistics.median(now), statistics.median(before)
+        rep.row(f"fixed cost: {label}", f"{t:.2f} s", f"before {t0:.2f} s", f"{t0 / t:.2f}x faster", "-", None)
+    rep.info.append(f"fixed costs: medians of {max(5, repeat)} alternated runs each; load average {os.getloadavg()[0]:.2f}")
+    discard(work / "one-store")
 
 
 def bench_faces(rep: Report, work: Path, big: Path, n: int, repeat: int) -> None:
@@ -690,7 +800,7 @@ def bench_against(rep: Report, work: Path, rev: str, small1: Path | None, repeat
                         f"each in a fresh process, alternated); load average {os.getloadavg()[0]:.2f}")
 
 
-SECTIONS = ("full", "metadata", "real", "memory", "faces")
+SECTIONS = ("full", "startup", "metadata", "real", "memory", "faces")
 
 
 def main() -> None:
@@ -735,7 +845,7 @@ def main() -> None:
 
     log("data")
     data_lines = []
-    if only & {"full", "faces"}:
+    if only & {"full", "faces", "startup"}:
         big = big_set(n_big)
         big_paths = files_in(big)
         size = warm(big_paths) / len(big_paths)
@@ -753,11 +863,15 @@ def main() -> None:
 
     rep = Report()
     try:
+        if only & {"full", "faces", "startup"}:
+            warm_caches(work, big)
         start_fresh, start_rss = startup(work, "startup", fresh=True)
         rep.info.append(f"process startup (ingest over an empty folder, new catalogue): {start_fresh:.2f} s, "
                         f"peak RSS {start_rss / 1024:.0f} MB")
         if "full" in only:
             bench_full(rep, work, big, big_paths, repeat)
+        if "startup" in only:
+            bench_startup(rep, work, big, repeat)
         if "metadata" in only:
             bench_metadata(rep, work, small1, n1)
         if "real" in only:

@@ -432,3 +432,19 @@ async def test_archivists_correct_faces_on_the_photo_page(one):
     new, shown = await _web(ds, photo_id)
     assert new != old and shown == _stored_web(base, db, photo_id)
     assert (await ds.client.get(f"/-/gallery/web/{old}.jpg")).status_code == 404
+
+
+def test_prepared_model_is_kept_and_a_broken_copy_is_replaced(tmp_path, monkeypatch):
+    """The prepared CenterFace model is kept in the cache folder (no onnx import, no preparing in
+    every worker of every command); a kept copy that does not load is prepared and kept again."""
+    from ingest.media import faces
+
+    monkeypatch.setenv("INGEST_CACHE", str(tmp_path))
+    image = Image.new("RGB", (640, 480), "grey")
+    for broken in (False, True):
+        monkeypatch.setattr(faces, "_session", None)
+        if broken:
+            next(tmp_path.glob("centerface-*.onnx")).write_bytes(b"cut short")
+        assert faces.detect(image) == []
+        kept = list(tmp_path.glob("centerface-*.onnx"))
+        assert len(kept) == 1 and kept[0].stat().st_size > 1_000_000

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -79,6 +81,24 @@ def test_help_lists_the_commands():
     for name in ("import", "demos", "retag", "serve"):
         assert re.search(rf"^\s+{name}\*?\s+\S", result.stdout, re.M), f"{name} not listed:\n{result.stdout}"
     assert invoke("-h").stdout == result.stdout
+
+
+def test_help_imports_no_command_module_and_says_what_the_commands_say():
+    """`ingest --help` lists the commands from ingest.cli.SUMMARIES, without importing their modules
+    (a fixed cost of every call to it): the list is the one the loaded commands give."""
+    code = """
+import click, sys
+from click.testing import CliRunner
+from ingest.cli import main
+lazy = CliRunner().invoke(main, ["--help"]).stdout
+print(sorted(m for m in sys.modules if m.startswith("ingest.cli.") and m != "ingest.cli.common"))
+ctx = click.Context(main)
+for name in main.lazy:
+    main.get_command(ctx, name)
+print(lazy == CliRunner().invoke(main, ["--help"]).stdout, "Commands:" in lazy)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "True True"], out
 
 
 def test_every_command_has_help_text_and_is_in_readme():

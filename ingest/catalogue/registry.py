@@ -208,7 +208,7 @@ class Registry:
     def choice_for(self, city_id: int, source: str) -> CityChoice:
         """A city row of the archive as a choice, with its gazetteer entry (for its time zone)."""
         gid = next((g for g, c in self.geonames.items() if c == city_id), None)
-        city = gazetteer().cities.get(gid) if gid is not None else None
+        city = gazetteer().city(gid)
         return CityChoice(self.city_names.get(city_id, "?"), city.country_code if city else None, source, city)
 
     def place_of(self, demo: Demo) -> str:

