@@ -42,8 +42,10 @@ SUMMARIES = {
     "export": "Write licence-carrying copies of PHOTOS (ids, or sha256 prefixes).",
     "sidecars": "Write XMP sidecars with PHOTOS' current, corrected metadata beside their exported copies.",
     "serve": "Browse the archive with Datasette (the database keeps its name: gallery.db is /gallery).",
+    "publish": "Bring the public copy up to date; with DIR, write the public side as a bundle.",
     "settings": "Show the archive's settings, or set KEY to VALUE (then `ingest retag` applies it).",
-    "archivists": "Who may sign in to the gallery (/-/login) and correct photos there.",
+    "archivists": "Who may sign in to the gallery (/-/login) and correct photos there (`ingest accounts` with roles).",
+    "accounts": "Who may sign in to the gallery (/-/login): photographers, archivists and admins.",
     "faces": "Faces in public images: detection, and archivists' corrections (audited).",
 }
 
