@@ -78,4 +78,4 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) $(VENV1) .venv-lint gallery.db gallery.db-* gallery.db.lock gallery.public.db* archive/originals archive/web archive/thumbs $(SAMPLES)
+	rm -rf $(VENV) $(VENV1) .venv-lint gallery.db gallery.db-* gallery.db.lock gallery.db.uploads.lock gallery.public.db* archive/originals archive/web archive/thumbs $(SAMPLES)

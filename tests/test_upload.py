@@ -244,6 +244,27 @@ async def test_a_file_that_crashes_the_importer_is_named_and_the_others_import(s
     assert not (upload.staging_root(ds) / ids["deadly.jpg"]).exists()
 
 
+async def test_two_servers_importing_the_same_queue_import_each_upload_once(site):
+    """Two `ingest serve` on one catalogue each start an importer for what is queued at once: no
+    upload is imported twice or turned into a 'duplicate' or 'lost bytes' problem by the other (the
+    importers take turns on a lock of their own beside the catalogue, so the second finds nothing
+    left to do)."""
+    ds, base = site
+    s = await session(ds, "pat")
+    upload._one_import.acquire()  # the server's own worker waits: the two importers below race instead
+    try:
+        ids = [(await send_whole(ds, s, f"twice{i}.jpg", shoot(base / f"twice{i}.jpg", 30 + i)))["id"] for i in range(3)]
+        photos_before = rows(base, "SELECT count(*) FROM photos")[0][0]
+        run = upload.importer_run(ds)
+        codes = await asyncio.gather(asyncio.to_thread(run), asyncio.to_thread(run))
+    finally:
+        upload._one_import.release()
+    assert codes == [0, 0]
+    states = [(await ds.client.get(f"{FILES}/{i}", cookies=s["cookies"])).json() for i in ids]
+    assert [x["state"] for x in states] == ["imported"] * 3, states
+    assert rows(base, "SELECT count(*) FROM photos")[0][0] == photos_before + 3
+
+
 def _crash_and_isolate(ds, base: Path, ids: dict[str, str]) -> None:
     real = upload.importer_run(ds)
     killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]

@@ -23,17 +23,22 @@ import sqlite_utils
 from ingest.errors import ArchiveError
 
 
-def lock_path(db: sqlite_utils.Database) -> str | None:
+def lock_path(db: sqlite_utils.Database, suffix: str = ".lock") -> str | None:
     """The lock file of a catalogue; None for one in memory (nobody else can open it)."""
     path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-    return f"{path}.lock" if path else None
+    return f"{path}{suffix}" if path else None
 
 
 @contextmanager
-def import_lock(db: sqlite_utils.Database, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+def import_lock(db: sqlite_utils.Database, waiting: Callable[[str], None] | None = None,
+                suffix: str = ".lock") -> Iterator[None]:
     """Hold the catalogue's import lock for the block. When another process holds it, `waiting`
-    gets one line saying so, then this waits (Ctrl-C still interrupts)."""
-    path = lock_path(db)
+    gets one line saying so, then this waits (Ctrl-C still interrupts).
+
+    Another `suffix` is another lock (`.uploads.lock`: one importer of uploads per catalogue,
+    whichever server runs it). Never nest two holds of one lock file in a process: closing the
+    inner one's descriptor would release the outer's (POSIX record locks are per process)."""
+    path = lock_path(db, suffix)
     if path is None:
         yield
         return
@@ -48,7 +53,7 @@ def import_lock(db: sqlite_utils.Database, waiting: Callable[[str], None] | None
             if e.errno not in (errno.EACCES, errno.EAGAIN):
                 raise ArchiveError(f"{path}: cannot take the import lock ({e.strerror})") from None
             if waiting:
-                waiting(f"another import is running on {path.removesuffix('.lock')}, waiting…")
+                waiting(f"another import is running on {path.removesuffix(suffix)}, waiting…")
             fcntl.lockf(fd, fcntl.LOCK_EX)
         yield
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ingest.catalogue import uploads
+from ingest.catalogue.lock import import_lock
 from ingest.catalogue.schema import connect
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db = connect(args.db, create=False)
     try:
-        import_queued(db, Store(args.store), Path(args.staging), jobs=args.jobs, only=args.only)
+        # Two servers on one catalogue each run this: the second waits, then finds nothing queued,
+        # instead of importing (and marking) the same uploads again.
+        with import_lock(db, suffix=".uploads.lock"):
+            import_queued(db, Store(args.store), Path(args.staging), jobs=args.jobs, only=args.only)
     finally:
         db.conn.close()
     return 0
