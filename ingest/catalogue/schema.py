@@ -571,6 +571,20 @@ CREATE TABLE retag_queue (
 {_retag_on("settings", {"INSERT": "WHEN new.key = 'default-licence'", "UPDATE": "WHEN new.key = 'default-licence'",
                         "DELETE": "WHEN old.key = 'default-licence'"},
            {"INSERT": ["'licence-default'"], "UPDATE": ["'licence-default'"], "DELETE": ["'licence-default'"]})}
+-- `ingest verify` runs (media/verify.py): when the store was last checked in full, and where a
+-- nightly --sample stopped (the next one starts after last_id). Not in settings: a settings write
+-- republishes every photo.
+CREATE TABLE verify_runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    mode TEXT NOT NULL,             -- full or sample
+    first_id INTEGER,               -- the photos checked, in id order (a sample may wrap around)
+    last_id INTEGER,
+    checked INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    findings INTEGER NOT NULL
+);
 -- An archive that already has photos was retagged in full until now: its first retag is full too.
 INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 """
