@@ -545,7 +545,9 @@ _V20 = f"""
 -- retag re-derives only those photos and the candidates of those entries, not the whole archive.
 -- Items: photo:<id>; demo:<id> (photos tagged with it); day:<YYYY-MM-DD|YYYY-MM> (photos of that
 -- day or month); named (photos whose facts name an event); cities (photos whose city came from
--- folder names or the registry, or is unknown); city:<id>; licence-default; all. A provisional
+-- names: a renamed city or alias); cities-new (a new city or alias, as every import in a new place
+-- adds: photos whose city came from folder names or the registry, or is unknown); city:<id>;
+-- licence-default; all. A provisional
 -- group (unnamed, never matched by date) changes no other photo's tags as it comes and goes.
 -- A re-noted item moves to the end, so a retag clears only what it saw before it began.
 CREATE TABLE retag_queue (
@@ -565,9 +567,9 @@ CREATE TABLE retag_queue (
             "UPDATE OF name, date, city_id, provisional": ["'demo:' || ROW.id", "'day:' || coalesce(ROW.date, '')", "'named'"],
             "DELETE": ["'demo:' || ROW.id", "'day:' || coalesce(ROW.date, '')", "'named'"]})}
 {_retag_on("cities", {"UPDATE OF name, geonames_id": "WHEN old.name IS NOT new.name OR old.geonames_id IS NOT new.geonames_id"},
-           {"INSERT": ["'cities'"], "UPDATE OF name, geonames_id": ["'cities'", "'city:' || ROW.id"],
+           {"INSERT": ["'cities-new'"], "UPDATE OF name, geonames_id": ["'cities'", "'city:' || ROW.id"],
             "DELETE": ["'cities'", "'city:' || ROW.id"]})}
-{_retag_on("city_aliases", {}, {"INSERT": ["'cities'"], "UPDATE": ["'cities'"], "DELETE": ["'cities'"]})}
+{_retag_on("city_aliases", {}, {"INSERT": ["'cities-new'"], "UPDATE": ["'cities'"], "DELETE": ["'cities'"]})}
 {_retag_on("settings", {"INSERT": "WHEN new.key = 'default-licence'", "UPDATE": "WHEN new.key = 'default-licence'",
                         "DELETE": "WHEN old.key = 'default-licence'"},
            {"INSERT": ["'licence-default'"], "UPDATE": ["'licence-default'"], "DELETE": ["'licence-default'"]})}

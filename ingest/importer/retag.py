@@ -26,6 +26,9 @@ _CANDIDATES = {
     "named": "SELECT DISTINCT photo_id FROM metadata WHERE key = 'Iptc4xmpExt:Event' OR (source = 'flag' AND key = 'demo')",
     # Folder names and place names map to the registry's cities and aliases; GPS goes by GeoNames id.
     "cities": "SELECT id FROM photos WHERE city_source IS NULL OR city_source NOT IN ('gps', 'archivist')",
+    # A new name gives a city only to photos whose own place facts gave none (a photo whose named
+    # place was new to the registry made its city under that name, which keeps precedence).
+    "cities-new": "SELECT id FROM photos WHERE city_source IS NULL OR city_source IN ('folder-name', 'registry')",
     "city": "SELECT id FROM photos WHERE city_id = :v",
     "licence-default": "SELECT id FROM photos WHERE licence_id IS NULL OR licence_source = 'archive'",
 }
