@@ -587,6 +587,9 @@ CREATE TABLE verify_runs (
     seconds REAL NOT NULL,
     findings INTEGER NOT NULL
 );
+-- Each `ingest retag` looks for photos without a perceptual hash (importer/retag.py fill_phashes):
+-- this index finds them without reading every row.
+CREATE INDEX idx_photos_no_phash ON photos(id) WHERE phash IS NULL;
 -- An archive that already has photos was retagged in full until now: its first retag is full too.
 INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 """
