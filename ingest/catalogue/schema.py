@@ -527,6 +527,10 @@ _RETAG_NOTE = ("INSERT INTO retag_queue (item) VALUES ({}) "
                "ON CONFLICT(item) DO UPDATE SET seq = (SELECT max(seq) + 1 FROM retag_queue)")
 
 
+# The item noted last: an import notes each of a photo's facts in a row, and once is enough.
+_LAST = "(SELECT item FROM retag_queue ORDER BY seq DESC LIMIT 1)"
+
+
 def _retag_on(table: str, when: dict[str, str], items: dict[str, list[str]]) -> str:
     """Triggers that note, for `ingest retag`, what a write to `table` may change (ROW: old or new)."""
     out = []
@@ -554,8 +558,9 @@ CREATE TABLE retag_queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     item TEXT NOT NULL UNIQUE
 );
-{_retag_on("metadata", {}, {"INSERT": ["'photo:' || ROW.photo_id"], "UPDATE": ["'photo:' || ROW.photo_id"],
-                            "DELETE": ["'photo:' || ROW.photo_id"]})}
+{_retag_on("metadata", {"INSERT": f"WHEN {_LAST} IS NOT 'photo:' || new.photo_id"},
+           {"INSERT": ["'photo:' || ROW.photo_id"], "UPDATE": ["'photo:' || ROW.photo_id"],
+            "DELETE": ["'photo:' || ROW.photo_id"]})}
 {_retag_on("corrections", {}, {"INSERT": ["'photo:' || ROW.photo_id"], "UPDATE": ["'photo:' || ROW.photo_id"],
                                "DELETE": ["'photo:' || ROW.photo_id"]})}
 {_retag_on("demonstrations",
