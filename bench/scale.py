@@ -76,10 +76,11 @@ SUPERLINEAR = 1.15
 LINK_BYTES = 4096
 FIXITY_FILES, FIXITY_MB = 24, 8
 CLI = "import sys; sys.argv[0] = 'ingest'; from ingest.cli import main; main()"
-# Peak RSS of a whole command: run it in a child that reports its own maximum on exit.
-RSS = ("import resource, sys; sys.argv[0] = 'ingest'; from ingest.cli import main\n"
+# Peak RSS of a whole command: run it in a child that reports its own high-water mark on exit
+# (VmHWM; getrusage's ru_maxrss would keep the forking bench's own, which survives exec).
+RSS = ("import re, sys; sys.argv[0] = 'ingest'; from ingest.cli import main\n"
        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-       "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+       "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], file=sys.stderr)")
 
 
 def log(text: str) -> None:
