@@ -76,6 +76,16 @@ def tagged(cli, tmp_path):
     return cli
 
 
+def test_an_import_leaves_its_photos_derived(cli, tmp_path):
+    """An import derives its photos' tags from their facts: the next retag need not redo them."""
+    make_photo(tmp_path / "in" / "x.jpg", width=320, height=240, seed=7,
+               exif={"DateTimeOriginal": "2024:11:02 13:00:00", "Artist": "Machine Name"})
+    assert cli(str(tmp_path / "in"), "--licence", "CC-BY-4.0").exit_code == 0
+    assert query(cli.db_path, "SELECT item FROM retag_queue WHERE item LIKE 'photo:%'") == []
+    result = cli("retag")
+    assert result.exit_code == 0 and result.stdout.strip() == "0 of 1 photos changed"
+
+
 def test_nothing_changed_rederives_no_photo(tagged):
     assert to_rederive(tagged.db_path) == set()
     result = tagged("retag")
