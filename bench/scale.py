@@ -289,17 +289,25 @@ def retag_figures(db_path: Path, n: int, all_max: int) -> dict[str, float]:
     return out
 
 
+LINKS_PER_FILE = 60_000   # ext4 allows 65,000 links to one inode: a new copy of the source after that
+
+
 def link_store(shas, store: Store, source: Path) -> float:
-    """These photos' originals and derivatives as hard links to one small file."""
+    """These photos' originals and derivatives as hard links to one small file (copies of it)."""
     started = time.perf_counter()
     made: set[Path] = set()
+    links, target = 0, source
     for sha in shas:
         for path in (store.original(sha, "jpg"), store.derivative("thumbs", sha), store.derivative("web", sha)):
             if path.parent not in made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 made.add(path.parent)
+            if links % LINKS_PER_FILE == 0:
+                target = source.with_name(f"{source.name}.{links // LINKS_PER_FILE}")
+                shutil.copyfile(source, target)
             try:
-                os.link(source, path)
+                os.link(target, path)
+                links += 1
             except FileExistsError:
                 pass
     return time.perf_counter() - started
@@ -528,6 +536,8 @@ def main() -> None:
             results[n] = one_size(n, work / f"n{n}", args.all_max, args.verify_max)
             if not args.keep:
                 shutil.rmtree(work / f"n{n}", ignore_errors=True)
+            args.out.mkdir(parents=True, exist_ok=True)   # each size as it is measured: a crash keeps them
+            saved.write_text(json.dumps({"fixity": fixity, "results": results}, indent=1))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
