@@ -6,7 +6,7 @@ SAMPLES := samples/photos
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: demo test test-datasette1 setup samples serve bench clean lint wheel-check
+.PHONY: demo test test-datasette1 setup samples serve bench bench-scale clean lint wheel-check
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ test-datasette1: $(VENV1)/.installed-$(DATASETTE1)
 
 bench: setup
 	$(BIN)/python bench/ingest.py
+
+bench-scale: setup
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) $(VENV1) .venv-lint gallery.db gallery.db-* gallery.db.lock gallery.db.uploads.lock gallery.public.db* archive/originals archive/web archive/thumbs $(SAMPLES)

@@ -282,3 +282,26 @@ def test_demos_add_refuses_a_bad_date(cli, bad):
     assert result.exit_code == 2
     assert "Invalid value for --date" in result.stderr and bad in result.stderr
     assert demos(cli) == []
+
+
+def test_registry_lookups_by_date_and_name_follow_the_list_as_it_changes():
+    """Tagging asks the registry by date and name through an index; it must answer as a scan of
+    `demos` would (a YYYY-MM entry fits every day of its month), in registry order, after appends
+    and after the list is replaced."""
+    from ingest.catalogue.registry import Demo, Registry, demo_fits
+
+    registry = Registry(demos=[Demo(1, "March", "2024-05-18", 10), Demo(2, "Month of action", "2024-05", 11),
+                               Demo(3, "march!", "2024-05-18", 12), Demo(4, "Vigil", None, None)])
+
+    def scan(date):
+        return [d for d in registry.demos if demo_fits(d, date)]
+
+    for date in ("2024-05-18", "2024-05-19", "2024-05", "2024-06-01", None):
+        assert registry.fitting(date) == scan(date), date
+    assert [d.id for d in registry.called("MARCH")] == [1, 3]
+    assert registry.demo(3).name == "march!"
+    registry.demos.append(Demo(5, "March", "2024-05-19", 10))
+    assert registry.fitting("2024-05-19") == scan("2024-05-19") and registry.demo(5).id == 5
+    registry.demos = [d for d in registry.demos if d.id != 1]
+    assert registry.fitting("2024-05-18") == scan("2024-05-18") and registry.demo(1) is None
+    assert [d.id for d in registry.called("march")] == [3, 5]

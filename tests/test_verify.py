@@ -70,3 +70,61 @@ def test_recent_unknown_files_are_an_ingest_in_progress_not_orphans(cli, importe
 def test_no_catalogue_is_one_clear_line(cli):
     result = cli("verify")
     assert result.exit_code == 1 and "no such catalogue" in result.output and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- a rotating share each night
+
+@pytest.fixture
+def five(cli, tmp_path):
+    for i in range(5):
+        make_photo(tmp_path / "in5" / f"q{i}.jpg", width=320, height=240, seed=50 + i)
+    assert cli(str(tmp_path / "in5")).exit_code == 0
+    ids, shas = zip(*sqlite3.connect(cli.db_path).execute("SELECT id, sha256 FROM photos ORDER BY id"))
+    return Store(cli.store_path), list(ids), list(shas)
+
+
+def _runs(cli) -> list[tuple]:
+    conn = sqlite3.connect(cli.db_path)
+    try:
+        return conn.execute("SELECT mode, first_id, last_id, checked FROM verify_runs ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_samples_rotate_through_every_photo_and_wrap_round(cli, five):
+    _, ids, _ = five
+    checked = []
+    for night in range(3):   # 40% of 5 photos: 2 a night, so the third night wraps round to the first
+        result = cli("verify", "--sample", "40%")
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("2 originals verified (photos "), result.stdout
+        assert "orphans" not in result.stdout          # a sample leaves orphans to the full run
+        checked.append(_runs(cli)[-1])
+    assert [(first, last) for _, first, last, _ in checked] == [(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[0])]
+    assert all(mode == "sample" and n == 2 for mode, _, _, n in checked)
+
+
+def test_a_sample_finds_the_rot_in_its_share_and_a_number_is_a_count(cli, five):
+    store, ids, shas = five
+    original = store.original(shas[2], "jpg")
+    original.write_bytes(original.read_bytes()[:-4] + b"rot!")
+    first = cli("verify", "--sample", "2")             # photos 1 and 2: clean
+    assert first.exit_code == 0 and first.stdout.startswith("2 originals verified"), first.output
+    second = cli("verify", "--sample", "0.4")          # photos 3 and 4: the rot
+    assert second.exit_code == 1
+    assert any(l.startswith("corrupt: ") and shas[2] in l for l in second.stderr.splitlines())
+
+
+def test_a_full_run_is_recorded_with_its_throughput(cli, five):
+    result = cli("verify")
+    assert result.exit_code == 0 and " MB/s)" in result.stdout
+    (mode, first, last, checked), = _runs(cli)
+    assert (mode, first, last, checked) == ("full", None, None, 5)
+    assert cli("verify", "--sample", "40%").exit_code == 0
+    assert _runs(cli)[-1][1] == five[1][0]            # a full run does not move the samples' place
+
+
+@pytest.mark.parametrize("share", ["0", "0%", "150%", "1.5", "half", "-3"])
+def test_a_bad_share_is_a_usage_error(cli, five, share):
+    result = cli("verify", "--sample", share)
+    assert result.exit_code == 2 and "--sample" in result.output and "Traceback" not in result.output

@@ -112,7 +112,7 @@ async def test_catalogue_refused_to_anonymous(gallery, path):
 
 @pytest.mark.parametrize("path", [
     "/gallery/photo_sources", "/gallery/photo_sources.json", "/gallery/metadata.json", "/gallery/problems",
-    "/gallery/corrections", "/gallery/settings",
+    "/gallery/corrections", "/gallery/settings", "/gallery/retag_queue", "/gallery/verify_runs",
 ])
 async def test_private_tables_are_not_in_the_public_copy(gallery, path):
     response = await make_ds(gallery[0]).client.get(path)

@@ -162,6 +162,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             photo_id = cur.lastrowid
             db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
                                 _metadata_rows(photo_id, result.facts))
+            derived(db, photo_id)
         _record_faces(db, photo_id, result)
         db.conn.execute(
             """INSERT INTO photo_sources (photo_id, path, size, mtime_ns, first_seen, last_seen)
@@ -218,7 +219,14 @@ def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: in
     db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
                         _metadata_rows(photo_id, {"xmp-sidecar": new}))
     write_tags(db, photo_id, _link(db, registry, tags, photo_id))
+    derived(db, photo_id)
     return True
+
+
+def derived(db: sqlite_utils.Database, photo_id: int) -> None:
+    """The photo's tags were just derived from its facts as they now stand: the next `ingest retag`
+    need not redo it for them (a registry change noted meanwhile still covers it)."""
+    db.conn.execute("DELETE FROM retag_queue WHERE item = ?", [f"photo:{photo_id}"])
 
 
 def retag_photo(db: sqlite_utils.Database, registry: Registry, photo_id: int, tags: Tags) -> list[str]:

@@ -181,6 +181,33 @@ class Registry:
     city_names: dict[int, str] = field(default_factory=dict)  # id -> name
     geonames: dict[int, int] = field(default_factory=dict)    # GeoNames id -> id
     settings: dict[str, str] = field(default_factory=dict)    # the archive's settings table
+    # Demonstrations by id, date and name, so that tagging a photo does not read the whole registry
+    # (a coalition's registry grows with its archive). Rebuilt when `demos` is replaced or grows;
+    # holding the list keeps its identity from being reused.
+    _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _indexed(self) -> tuple[dict, dict, dict]:
+        if self._index is None or self._index[0] is not self.demos or self._index[1] != len(self.demos):
+            by_id, by_date, by_name = {}, {}, {}
+            for order, d in enumerate(self.demos):
+                by_id.setdefault(d.id, d)
+                by_date.setdefault(d.date, []).append((order, d))
+                if d.name:
+                    by_name.setdefault(key(d.name), []).append((order, d))
+            self._index = (self.demos, len(self.demos), (by_id, by_date, by_name))
+        return self._index[2]
+
+    def fitting(self, date: str | None) -> list[Demo]:
+        """The demonstrations whose date `date` falls on (`demo_fits`), in registry order."""
+        if not date:
+            return []
+        by_date = self._indexed()[1]
+        found = by_date.get(date, []) + (by_date.get(date[:7], []) if len(date) == 10 else [])
+        return [d for _, d in sorted(found, key=lambda pair: pair[0])]
+
+    def called(self, name: str) -> list[Demo]:
+        """The demonstrations called `name` (case and punctuation aside), in registry order."""
+        return [d for _, d in self._indexed()[2].get(key(name), [])]
 
     def city_id(self, name: str | None) -> int | None:
         return self.city_ids.get(key(name)) if name else None
@@ -193,12 +220,12 @@ class Registry:
         return self.city_id(choice.name)
 
     def demo(self, demo_id: int | None) -> Demo | None:
-        return next((d for d in self.demos if d.id == demo_id), None) if demo_id else None
+        return self._indexed()[0].get(demo_id) if demo_id else None
 
     def named(self, name: str, date: str | None, city_id: int | None = None) -> Demo | None:
         """The registered demonstration called `name` (case and punctuation aside); the dated one
         when the name recurs, and none when that still leaves more than one."""
-        found = [d for d in self.demos if d.name and key(d.name) == key(name)]
+        found = self.called(name)
         if len(found) > 1:
             found = [d for d in found if demo_fits(d, date)] or found
         if len(found) > 1 and city_id is not None:
@@ -295,7 +322,7 @@ def close_demos(registry: Registry, name: str, limit: int = 3) -> list[Demo]:
 
 def known_demo(registry: Registry, name: str) -> bool:
     """Whether NAME is a registered demonstration's name (case and punctuation aside)."""
-    return any(d.name and key(d.name) == key(name) for d in registry.demos)
+    return bool(registry.called(name))
 
 
 def demo_for(db: sqlite_utils.Database, registry: Registry, name: str | None, date: str | None,

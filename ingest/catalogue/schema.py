@@ -559,11 +559,87 @@ CREATE TABLE invites (
     used_at TEXT,
     used_by TEXT
 );
+
+# An upsert, not INSERT OR REPLACE: a trigger's conflict clause gives way to the outer statement's.
+_RETAG_NOTE = ("INSERT INTO retag_queue (item) VALUES ({}) "
+               "ON CONFLICT(item) DO UPDATE SET seq = (SELECT max(seq) + 1 FROM retag_queue)")
+
+
+# The item noted last: an import notes each of a photo's facts in a row, and once is enough.
+_LAST = "(SELECT item FROM retag_queue ORDER BY seq DESC LIMIT 1)"
+
+
+def _retag_on(table: str, when: dict[str, str], items: dict[str, list[str]]) -> str:
+    """Triggers that note, for `ingest retag`, what a write to `table` may change (ROW: old or new)."""
+    out = []
+    for op, ops in items.items():
+        rows = [i.replace("ROW", r) for i in ops for r in (("old",) if op == "DELETE" else ("new",) if op == "INSERT"
+                                                              else ("old", "new"))]
+        body = " ".join(_RETAG_NOTE.format(i) + ";" for i in dict.fromkeys(rows))
+        out.append(f"CREATE TRIGGER {table}_retag_{op.split()[0][0].lower()} AFTER {op} ON {table} "
+                   f"{when.get(op, '')} BEGIN {body} END;")
+    return "\n".join(out)
+
+
+_V19 = f"""
+-- What `ingest retag` must re-derive (importer/retag.py): triggers note each change of a photo's
+-- facts or corrections, and each registry entry as it was and as it is, whoever writes, so that a
+-- retag re-derives only those photos and the candidates of those entries, not the whole archive.
+-- Items: photo:<id>; demo:<id> (photos tagged with it); day:<YYYY-MM-DD|YYYY-MM> (photos of that
+-- day or month); named (photos whose facts name an event); cities (photos whose city came from
+-- names: a renamed city or alias); cities-new (a new city or alias, as every import in a new place
+-- adds: photos whose city came from folder names or the registry, or is unknown); city:<id>;
+-- licence-default; all. A provisional
+-- group (unnamed, never matched by date) changes no other photo's tags as it comes and goes.
+-- A re-noted item moves to the end, so a retag clears only what it saw before it began.
+CREATE TABLE retag_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    item TEXT NOT NULL UNIQUE
+);
+{_retag_on("metadata", {"INSERT": f"WHEN {_LAST} IS NOT 'photo:' || new.photo_id"},
+           {"INSERT": ["'photo:' || ROW.photo_id"], "UPDATE": ["'photo:' || ROW.photo_id"],
+            "DELETE": ["'photo:' || ROW.photo_id"]})}
+{_retag_on("corrections", {}, {"INSERT": ["'photo:' || ROW.photo_id"], "UPDATE": ["'photo:' || ROW.photo_id"],
+                               "DELETE": ["'photo:' || ROW.photo_id"]})}
+{_retag_on("demonstrations",
+           {"INSERT": "WHEN new.provisional = 0", "DELETE": "WHEN old.provisional = 0",
+            "UPDATE OF name, date, city_id, provisional":
+            "WHEN old.name IS NOT new.name OR old.date IS NOT new.date OR old.city_id IS NOT new.city_id "
+            "OR old.provisional IS NOT new.provisional"},
+           {"INSERT": ["'demo:' || ROW.id", "'day:' || coalesce(ROW.date, '')", "'named'"],
+            "UPDATE OF name, date, city_id, provisional": ["'demo:' || ROW.id", "'day:' || coalesce(ROW.date, '')", "'named'"],
+            "DELETE": ["'demo:' || ROW.id", "'day:' || coalesce(ROW.date, '')", "'named'"]})}
+{_retag_on("cities", {"UPDATE OF name, geonames_id": "WHEN old.name IS NOT new.name OR old.geonames_id IS NOT new.geonames_id"},
+           {"INSERT": ["'cities-new'"], "UPDATE OF name, geonames_id": ["'cities'", "'city:' || ROW.id"],
+            "DELETE": ["'cities'", "'city:' || ROW.id"]})}
+{_retag_on("city_aliases", {}, {"INSERT": ["'cities-new'"], "UPDATE": ["'cities'"], "DELETE": ["'cities'"]})}
+{_retag_on("settings", {"INSERT": "WHEN new.key = 'default-licence'", "UPDATE": "WHEN new.key = 'default-licence'",
+                        "DELETE": "WHEN old.key = 'default-licence'"},
+           {"INSERT": ["'licence-default'"], "UPDATE": ["'licence-default'"], "DELETE": ["'licence-default'"]})}
+-- `ingest verify` runs (media/verify.py): when the store was last checked in full, and where a
+-- nightly --sample stopped (the next one starts after last_id). Not in settings: a settings write
+-- republishes every photo.
+CREATE TABLE verify_runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    mode TEXT NOT NULL,             -- full or sample
+    first_id INTEGER,               -- the photos checked, in id order (a sample may wrap around)
+    last_id INTEGER,
+    checked INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    findings INTEGER NOT NULL
+);
+-- Each `ingest retag` looks for photos without a perceptual hash (importer/retag.py fill_phashes):
+-- this index finds them without reading every row.
+CREATE INDEX idx_photos_no_phash ON photos(id) WHERE phash IS NULL;
+-- An archive that already has photos was retagged in full until now: its first retag is full too.
+INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 """
 
 # Each step is one SQL script, applied atomically together with its version number.
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
-                         _V17, _V18]
+                         _V17, _V18, _V19]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:

@@ -13,9 +13,9 @@ from ingest.cli.common import NoBar, archive_options, display, exact_licence_par
 from ingest.errors import ArchiveError
 from ingest.importer.pipeline import default_jobs, run_ingest
 from ingest.importer.resolve import Options
-from ingest.importer.retag import fill_phashes, retag_all
+from ingest.importer.retag import fill_phashes, note_all, pending, retag_pending
 from ingest.importer.scan import Ignored, Skipped, scan
-from ingest.media.verify import store_bytes
+from ingest.media.verify import parse_share, record_run, sample_rows, store_bytes
 from ingest.media.verify import verify as check
 
 
@@ -95,40 +95,62 @@ def import_(ctx, paths, db_path, store_path, licence, creator, demo, new_demo, c
 
 @click.command()
 @archive_options
+@click.option("--all", "every", is_flag=True,
+              help="Re-derive every photo, not only those whose facts or registry entries changed "
+                   "(after upgrading ingest or its gazetteer).")
 @click.pass_context
-def retag(ctx, db_path, store_path):
-    """Re-run tagging over the archive from stored metadata, without re-reading files.
+def retag(ctx, db_path, store_path, every):
+    """Re-run tagging from stored metadata, without re-reading files.
 
+    Only photos whose facts, corrections or registry entries (demonstrations, cities, the
+    default-licence setting) changed since the last retag are re-derived, unless --all.
     Values an archivist corrected are never changed. Photos imported before perceptual hashes
     existed get theirs, from their thumbnails.
     """
     archive = get_archive(ctx, db_path, store_path)
     db = archive.db
-    changed, total = retag_all(db)
-    click.echo(f"{changed} of {total} photos changed")
+    if every:
+        note_all(db)
+    bar = click.progressbar(length=len(pending(db)[1]), label="Retagging", file=sys.stderr, show_eta=True,
+                            show_pos=True) if sys.stderr.isatty() else NoBar()
+    with bar:
+        report = retag_pending(db, advance=bar.update)
+    click.echo(f"{report.changed} of {report.total} photos changed")
+    click.echo(f"{report.derived} photo{'s' if report.derived != 1 else ''} re-derived"
+               f"{'' if every else ' (the rest had nothing new; --all re-derives every photo)'}", err=True)
     if hashed := fill_phashes(db, archive.store):
         click.echo(f"{hashed} perceptual hash{'es' if hashed != 1 else ''} computed", err=True)
 
 
 @click.command()
 @archive_options
+@click.option("--sample", metavar="SHARE",
+              help="Check only a share of the photos (5%, 0.05, or a number such as 2000), continuing "
+                   "where the previous sample stopped; orphans are left to a full run.")
 @click.pass_context
-def verify(ctx, db_path, store_path):
+def verify(ctx, db_path, store_path, sample):
     """Re-hash the store against the catalogue: report missing, corrupt and orphan files.
 
-    Read-only and safe beside a running ingest or gallery: run it from cron, e.g.
-    `0 3 * * 0 cd /srv/archive && ingest verify || mail -s "archive fixity" you@example.org`.
+    Safe beside a running ingest or gallery: run it from cron, e.g. a share each night and all of
+    it each month: `0 3 * * * cd /srv/archive && ingest verify --sample 5% || mail -s "archive fixity" you@example.org`.
     Exit status 1 when anything is wrong.
     """
     archive = get_archive(ctx, db_path, store_path)
     if not Path(archive.db_path).exists():
         raise ArchiveError(f"{archive.db_path}: no such catalogue")
     db = archive.db
+    rows = None
+    if sample is not None:
+        try:
+            rows = sample_rows(db, parse_share(sample))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--sample") from None
     show_bar = sys.stderr.isatty()
-    total = store_bytes(db) if show_bar else 0
+    total = store_bytes(db, rows) if show_bar else 0
     with click.progressbar(length=max(total, 1), label="Verifying", file=sys.stderr,
                            show_eta=True) if show_bar else NoBar() as bar:
-        report = check(db, archive.store, advance=bar.update)
+        report = check(db, archive.store, advance=bar.update, rows=rows)
+    record_run(db, report, rows)
     for finding in report.findings:
         click.echo(f"{finding.kind}: {finding.path}: {finding.detail}", err=True)
     click.echo(report.text())

@@ -13,12 +13,11 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ingest.catalogue.registry import Registry, demo_fits
+from ingest.catalogue.registry import Registry
 from ingest.importer.dates import resolve_date
 from ingest.model import CityChoice, Facts, Tags
 from ingest.reference.licences import ALL_RIGHTS_RESERVED, looks_like_licence, parse_licence
 from ingest.reference.places import city_from_folders, city_from_gps, city_from_name, timezone_at
-from ingest.text import key
 from ingest.times import local_date, utc
 
 
@@ -254,7 +253,7 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
     if options.demo:
         v["demonstration_source"] = options.source
         named = registry.named(options.demo, date)
-        same_name = [d for d in registry.demos if d.name and key(d.name) == key(options.demo)]
+        same_name = registry.called(options.demo)
         if named:
             v["demonstration_id"] = named.id
         elif same_name:
@@ -274,7 +273,7 @@ def _demonstration(facts: Facts, options: Options, registry: Registry, tags: Tag
         return
     if not date:
         return
-    fits = [d for d in registry.demos if not d.provisional and demo_fits(d, date)]
+    fits = [d for d in registry.fitting(date) if not d.provisional]
     here = [d for d in fits if city_id is not None and d.city_id == city_id]
     if len(here) == 1:
         v["demonstration_id"], v["demonstration_source"] = here[0].id, "registry"
