@@ -559,6 +559,7 @@ CREATE TABLE invites (
     used_at TEXT,
     used_by TEXT
 );
+"""
 
 # An upsert, not INSERT OR REPLACE: a trigger's conflict clause gives way to the outer statement's.
 _RETAG_NOTE = ("INSERT INTO retag_queue (item) VALUES ({}) "
