@@ -16,7 +16,8 @@ Per size, in a fresh folder:
 3. publish latency of one change: a photo withheld by SQL, then `PublicCopy.refresh()`, timed
    (median of 5; up to --copy-max); and end to end: `ingest serve` running, a photo withheld,
    until its page answers 404 (median of 3).
-4. server start-up: `ingest serve` launched until /gallery/photos answers 200.
+4. server start-up: `ingest serve` launched until /gallery/photos answers 200, the first time (the
+   public copy built whole) and again after a restart (the persisted copy checked and brought up to date).
 5. gallery p95 (sequential GETs over one connection): the grid, a facet-filtered grid (top city
    and a year), a search.
 6. `ingest retag`: nothing changed (in process, and the whole command as cron runs it), one
@@ -403,7 +404,8 @@ def served_copy(server) -> Path:
             target = Path(os.readlink(fd))
         except OSError:
             continue
-        if target.parent.name.startswith("gallery-public-") and target.suffix == ".db":
+        if target.name == "gallery.public.db" or (target.parent.name.startswith("gallery-public-")
+                                                   and target.suffix == ".db"):
             return target
     sys.exit("bench: cannot find the served public copy")
 
@@ -433,6 +435,13 @@ def one_size(n: int, work: Path, all_max: int, verify_max: int, copy_max: int) -
             fig["public copy MB"] = public_db.stat().st_size / 1e6
         fig.update(gallery_p95(server, public_db))
         fig["withdrawal reaches gallery s"] = withdrawal_e2e(server, public_db, db_path)
+    finally:
+        server.stop()
+    # A restart (an upgrade, a crash): the persisted public copy is brought up to date, not rebuilt.
+    log(f"{n:,}: restarting ingest serve")
+    server = G.start_ours(work, db_path, store_path)
+    try:
+        fig["restart to first 200 s"] = server.wait("/gallery/photos", timeout=3600)[1]
     finally:
         server.stop()
     log(f"{n:,}: retag")
@@ -491,7 +500,7 @@ def table(results: dict[int, dict[str, float]]) -> list[str]:
 
 
 PANELS = [
-    ("Whole-archive work (s)", ["build s", "public copy build s", "start-up to first 200 s", "verify full s",
+    ("Whole-archive work (s)", ["build s", "public copy build s", "start-up to first 200 s", "restart to first 200 s", "verify full s",
                                 "export-csv s", "retag --all s"]),
     ("One change, one command (s)", ["publish one change s", "withdrawal reaches gallery s", "retag nothing s",
                                      "retag one entry s", "ingest retag (nothing) s", "verify --sample 1% s"]),
