@@ -29,7 +29,7 @@ COMMANDS = {
 # (tests/test_ingest_cli.py checks that these are the commands' own words).
 SUMMARIES = {
     "import": "Import photos from PATHS (files and folders, recursively).",
-    "retag": "Re-run tagging over the archive from stored metadata, without re-reading files.",
+    "retag": "Re-run tagging from stored metadata, without re-reading files.",
     "verify": "Re-hash the store against the catalogue: report missing, corrupt and orphan files.",
     "demos": "The registry of demonstrations that photos are matched to.",
     "fix": 'Correct PHOTO(s): an id, a sha256, or its first 6+ characters. An empty value ("") clears a field.',
