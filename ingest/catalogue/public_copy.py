@@ -26,7 +26,9 @@ import hashlib
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from ingest.catalogue import faces, search, settings
 from ingest.catalogue.schema import FTS_COLUMNS, connect, photos_fts_sql
@@ -238,6 +240,18 @@ def disagreements(conn: sqlite3.Connection) -> list[str]:
 MERGE_PAGES = 256
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction of the copy (its connection runs in autocommit): all of it or none."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class PublicCopy:
     """A public SQLite file kept in step with a catalogue. Thread-safe; one writer per file."""
 
@@ -276,8 +290,7 @@ class PublicCopy:
             if merge and conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'publish_state'").fetchone():
                 self._merge(conn)  # owed by a refresh that did not live to make it
             started = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 if rebuild:
                     _drop(conn)
                 changed = self._refresh(conn)
@@ -287,10 +300,6 @@ class PublicCopy:
                         _drop(conn)
                         changed = self._refresh(conn)
                 self.rebuilt = rebuild or bool(self.problems) or self._rebuilt
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             applied = time.perf_counter()
             if merge:
                 self._merge(conn)
@@ -389,8 +398,7 @@ class PublicCopy:
             conn = self.conn
             if _state(conn, "merge") is None:
                 return False
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 worked = False
                 for table in ("photos_fts", search.TABLE):
                     before = conn.total_changes
@@ -398,25 +406,16 @@ class PublicCopy:
                     worked |= conn.total_changes - before >= 2  # how FTS5 says it did something
                 if not worked:
                     conn.execute("DELETE FROM main.publish_state WHERE key = 'merge'")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             return worked
 
     def _merge(self, conn: sqlite3.Connection) -> bool:
         """The merge a refresh left owed (see _refresh), in its own transaction; whether there was one."""
         if _state(conn, "merge") is None:
             return False
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             conn.execute("INSERT INTO main.photos_fts (photos_fts) VALUES ('optimize')")
             search.merge(conn)
             conn.execute("DELETE FROM main.publish_state WHERE key = 'merge'")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return True
 
 
