@@ -82,6 +82,17 @@ def chromium():
             b.close()
 
 
+AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_problems(page, label: str) -> list[str]:
+    """axe-core's critical and serious violations on the page as it stands, one line each, named by label."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{label}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}"
+            for v in result["violations"] if v["impact"] in ("critical", "serious")]
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

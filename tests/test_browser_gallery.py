@@ -11,10 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, MARKS, sample_gallery
+from browser_support import ARTIFACTS, AXE, MARKS, axe_problems, sample_gallery
 
 pytestmark = MARKS
-AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 SCHEMES = {"desktop": ("desktop", "light"), "phone": ("phone", "light"), "phone-dark": ("phone", "dark")}
 
@@ -79,11 +78,7 @@ def test_axe_finds_nothing_critical_or_serious(browser, server, case):
             page.goto(server + "/-/gallery/photos?q=ceasefire")
             path = page.locator(".gallery-card-image").first.get_attribute("href")
         page.goto(server + path)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        for v in result["violations"]:
-            if v["impact"] in ("critical", "serious"):
-                problems.append(f"{case} {name}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}")
+        problems += axe_problems(page, f"{case} {name}")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name} overflows"
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"gallery-{name}-{case}.png"))

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from pathlib import Path
 
 import pytest
-from browser_support import MARKS, sample_gallery, shot, sign_in
+from browser_support import AXE, MARKS, axe_problems, sample_gallery, shot, sign_in
 
 PASSWORD = "correct horse battery"
 pytestmark = MARKS
@@ -40,7 +39,6 @@ def _wait_count(page, key: str, value: int) -> None:
     expect(page.locator(f'[data-count="{key}"]').first).to_have_text(str(value), timeout=15000)
 
 
-AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.mark.skipif(not AXE.exists() and not os.environ.get("CI"),
@@ -53,10 +51,7 @@ def test_axe_finds_nothing_critical_or_serious_in_the_queue(server, browser, siz
     problems = []
     for path in ("/-/gallery/review", "/-/gallery/review/5"):
         page.goto(server + path)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        problems += [f"{path} at {size['width']} px: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}"
-                     for v in result["violations"] if v["impact"] in ("critical", "serious")]
+        problems += axe_problems(page, f"{path} at {size['width']} px")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
     shot(page, f"review-photo-{size['width']}")
     context.close()

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import MARKS, sample_gallery, shot, sign_in
+from browser_support import AXE, MARKS, axe_problems, sample_gallery, shot, sign_in
 from playwright.sync_api import expect
 
 pytestmark = MARKS
@@ -23,7 +23,6 @@ PASSWORD = "correct horse battery"
 CORPUS = Path(__file__).parent / "corpus" / "exif-samples"
 CAMERA_FILES = ["jpg/Canon_40D.jpg", "jpg/Kodak_CX7530.jpg", "jpg/Nikon_D70.jpg", "jpg/gps/DSCN0010.jpg",
                 "jpg/orientation/landscape_6.jpg", "jpg/tests/32-lens_data.jpeg", "heic/IMG_5195.HEIC"]
-AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +152,7 @@ def test_axe_finds_nothing_critical_or_serious_on_the_upload_pages(gallery, brow
     problems = []
     for path in ("/-/gallery/upload", "/-/gallery/mine"):
         page.goto(url + path)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        problems += [f"{path} at {size['width']} px: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:160]}"
-                     for v in result["violations"] if v["impact"] in ("critical", "serious")]
+        problems += axe_problems(page, f"{path} at {size['width']} px")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         shot(page, f"upload-page{path.replace('/', '-')}-{size['width']}")
     # The file pickers are reachable from the keyboard.
