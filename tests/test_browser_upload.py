@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from browser_support import AXE, MARKS, axe_problems, sample_gallery, shot, sign_in
+from fixtures.catalogue import rows
 from playwright.sync_api import expect
 
 pytestmark = MARKS
@@ -45,13 +45,6 @@ def _public_count(url: str) -> int:
     with urllib.request.urlopen(f"{url}/gallery/photos.json?_shape=array&_size=200", timeout=10) as r:
         return len(json.loads(r.read()))
 
-
-def _rows(base: Path, sql: str, params=()):
-    conn = sqlite3.connect(base / "gallery.db")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def _fill_defaults(page) -> None:
@@ -86,7 +79,7 @@ def test_upload_a_folder_close_halfway_resume_review_and_publish(gallery, browse
     time.sleep(1)
     shot(page, "upload-interrupted-1366")
     page.close()
-    partial = _rows(base, "SELECT count(*) FROM uploads WHERE state = 'receiving'")[0][0]
+    partial = rows(base, "SELECT count(*) FROM uploads WHERE state = 'receiving'")[0][0]
     assert partial >= 1, "some uploads must be left unfinished by the closed page"
 
     # Reopen: the page says what did not finish; choose the folder again and it goes on.
@@ -104,13 +97,13 @@ def test_upload_a_folder_close_halfway_resume_review_and_publish(gallery, browse
     assert sum("waiting for review" in s or "you sent it before" in s for s in states) == good
 
     # Every good photo arrived once, held; nothing new is public.
-    uploaded = _rows(base, "SELECT DISTINCT photo_id FROM uploads WHERE state = 'imported' AND account = 'pat'")
+    uploaded = rows(base, "SELECT DISTINCT photo_id FROM uploads WHERE state = 'imported' AND account = 'pat'")
     assert len(uploaded) == good
-    assert _rows(base, "SELECT count(*) FROM photos WHERE id IN (SELECT photo_id FROM uploads)")[0][0] == good
-    assert _rows(base, "SELECT count(DISTINCT sha256) FROM photos")[0][0] == _rows(base, "SELECT count(*) FROM photos")[0][0]
-    assert {r[0] for r in _rows(base, "SELECT state FROM photos WHERE id IN (SELECT photo_id FROM uploads)")} == {"pending"}
+    assert rows(base, "SELECT count(*) FROM photos WHERE id IN (SELECT photo_id FROM uploads)")[0][0] == good
+    assert rows(base, "SELECT count(DISTINCT sha256) FROM photos")[0][0] == rows(base, "SELECT count(*) FROM photos")[0][0]
+    assert {r[0] for r in rows(base, "SELECT state FROM photos WHERE id IN (SELECT photo_id FROM uploads)")} == {"pending"}
     assert _public_count(url) == public_before
-    assert _rows(base, "SELECT problem FROM uploads WHERE state = 'problem' AND file_name LIKE '%broken.jpg'")
+    assert rows(base, "SELECT problem FROM uploads WHERE state = 'problem' AND file_name LIKE '%broken.jpg'")
 
     page.goto(url + "/-/gallery/mine")
     assert page.locator("tr[data-state=pending]").count() == good
@@ -196,5 +189,5 @@ def test_a_page_without_crypto_subtle_hashes_in_javascript_and_uploads(gallery, 
     page.set_input_files("#upload-files", str(photo))
     expect(page.locator("#upload-status")).to_contain_text("Done", timeout=60000)
     digest = hashlib.sha256(photo.read_bytes()).hexdigest()
-    assert _rows(base, "SELECT state FROM uploads WHERE sha256 = ?", [digest]) in ([("queued",)], [("imported",)])
+    assert rows(base, "SELECT state FROM uploads WHERE sha256 = ?", [digest]) in ([("queued",)], [("imported",)])
     context.close()

@@ -4,7 +4,6 @@ clear when answered, and demonstrations that contradict a photo's date or city."
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from pathlib import Path
@@ -14,9 +13,10 @@ import yaml
 from click.testing import CliRunner
 from datasette.app import Datasette
 from datasette_versions import csrf_cookies
+from fixtures.catalogue import rows
 from fixtures.synth import make_photo
 
-from ingest.catalogue import publication, review
+from ingest.catalogue import review
 from ingest.catalogue.accounts import add_archivist
 from ingest.catalogue.corrections import Contradiction, apply_changes, decide, parse_changes, undo
 from ingest.catalogue.registry import import_registry
@@ -40,13 +40,6 @@ def shoot(folder: Path, name: str, seed: int, *, date="2024:05:18 12:00:00", whe
 def cli(base: Path, *args: str):
     return CliRunner().invoke(main, ["--db", str(base / "gallery.db"), "--store", str(base / "archive"), *args])
 
-
-def rows(base: Path, sql: str, params=()):
-    conn = sqlite3.connect(base / "gallery.db")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def public_ids(base: Path) -> set[int]:

@@ -20,6 +20,7 @@ import yaml
 from click.testing import CliRunner
 from datasette.app import Datasette
 from datasette_versions import csrf_cookies
+from fixtures.catalogue import rows
 from fixtures.synth import make_photo
 
 from ingest.catalogue.accounts import accounts, add_account
@@ -44,13 +45,6 @@ def shoot(path: Path, seed: int, date="2024:05:18 12:00:00") -> bytes:
                exif={"DateTimeOriginal": date, "GPSLatitude": LONDON[0], "GPSLongitude": LONDON[1]})
     return path.read_bytes()
 
-
-def rows(base: Path, sql: str, params=()):
-    conn = sqlite3.connect(base / "gallery.db")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.fixture
