@@ -82,7 +82,7 @@ def _back(datasette, form, fallback: str) -> str:
 PHOTOGRAPHER_FIELDS = ("title", "caption", "creator", "keywords", "demonstration", "city", "taken_at", "date", "licence")
 
 
-def _may_edit(db, actor, photo_id: int) -> bool:
+def may_edit(db, actor, photo_id: int) -> bool:
     """Archivists any photo; a photographer their own upload while it waits (permissions.py)."""
     if is_archivist(actor):
         return True
@@ -95,7 +95,7 @@ async def edit_photo(request, datasette) -> Response:
     may post it for their own waiting photos (the fields of PHOTOGRAPHER_FIELDS only)."""
     photo_id = int(request.url_vars["id"])
     if is_photographer(request.actor) and not is_archivist(request.actor) and catalogue_db(datasette) is not None:
-        if not await on_catalogue(catalogue_db(datasette), lambda db: _may_edit(db, request.actor, photo_id)):
+        if not await on_catalogue(catalogue_db(datasette), lambda db: may_edit(db, request.actor, photo_id)):
             return Response.text("Only archivists may edit this photo.", status=403)
     elif (refused := _refused(datasette, request)) is not None:
         return refused
@@ -112,7 +112,7 @@ async def edit_photo(request, datasette) -> Response:
             raise ArchiveError(f"no photo {photo_id}")
         raw = changed_cells(current, form)
         if not archivist:
-            if not _may_edit(db, request.actor, photo_id):  # published or withheld since the form was shown
+            if not may_edit(db, request.actor, photo_id):  # published or withheld since the form was shown
                 raise ArchiveError("this photo is no longer yours to correct (an archivist has decided on it)")
             raw = {k: v for k, v in raw.items() if k in PHOTOGRAPHER_FIELDS}
         seen = int(form["seen"]) if (form.get("seen") or "").isdigit() else None
@@ -247,7 +247,7 @@ async def batch_edit(request, datasette) -> Response:
         return Response.redirect(back_url)
 
     def context(db):
-        return (*_choices(db), last_edit(db))
+        return (*form_choices(db), last_edit(db))
 
     demos, licences, seen = await on_catalogue(catalogue_db(datasette), context)
     shas = await view.execute(f"SELECT id, sha256, title FROM photos WHERE id IN "
@@ -258,7 +258,7 @@ async def batch_edit(request, datasette) -> Response:
     }, request=request))
 
 
-def _choices(db) -> tuple[list, list]:
+def form_choices(db) -> tuple[list, list]:
     """What the forms' pickers offer: (slug, label) of every demonstration, (id, name) of every licence."""
     return (db.execute("SELECT slug, label FROM demonstrations ORDER BY date DESC, label").fetchall(),
             db.execute("SELECT id, name FROM licences ORDER BY is_cc DESC, id").fetchall())
@@ -289,7 +289,7 @@ async def edit_context(datasette, request, photo_id: int) -> dict[str, Any] | No
                  for e in found]
         return {
             "current": current, "seen": last_edit(db, [photo_id]), "history": edits,
-            **dict(zip(("demonstrations", "licences"), _choices(db))),
+            **dict(zip(("demonstrations", "licences"), form_choices(db))),
             "cities": [r[0] for r in db.execute("SELECT name FROM cities ORDER BY name")],
             "withheld": current["withheld"] == "yes",
             "faces": _faces_context(db, photo_id),

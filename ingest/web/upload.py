@@ -49,7 +49,7 @@ from ingest.web.context import (
     public_db,
     store_for,
 )
-from ingest.web.edit import _choices, _may_edit
+from ingest.web.edit import form_choices, may_edit
 from ingest.web.permissions import is_archivist, may_upload
 
 ROUTE = f"/-/{PLUGIN}/upload"
@@ -381,7 +381,7 @@ async def page(request, datasette) -> Response:
     account = request.actor["id"]
 
     def load(db):
-        _, licences = _choices(db)
+        _, licences = form_choices(db)
         names = [r[0] for r in db.execute("SELECT name FROM demonstrations WHERE name IS NOT NULL "
                                           "AND provisional = 0 ORDER BY date DESC, name")]
         return names, licences, uploads.last_defaults(db, account)
@@ -425,9 +425,9 @@ async def mine_photo(request, datasette) -> Response:
             return None
         current = current_cells(db, photo_id)
         state, sha = db.execute("SELECT state, sha256 FROM photos WHERE id = ?", [photo_id]).fetchone()
-        demos, licences = _choices(db)
+        demos, licences = form_choices(db)
         return {"current": current, "state": state, "sha256": sha, "demonstrations": demos, "licences": licences,
-                "editable": _may_edit(db, request.actor, photo_id), "seen": last_edit(db, [photo_id])}
+                "editable": may_edit(db, request.actor, photo_id), "seen": last_edit(db, [photo_id])}
 
     found = await on_catalogue(catalogue, load)
     if found is None:
