@@ -176,3 +176,72 @@ def test_publish_without_a_folder_brings_the_persisted_copy_up_to_date(gallery, 
     assert result.output.strip().endswith("gallery.public.db: 2 public photos")
     result = CliRunner().invoke(ingest_main, ["publish", "--rebuild", "--db", str(db_path), "--store", str(gallery.store)])
     assert result.exit_code == 0 and "2 public photos" in result.output
+
+
+def test_a_bundle_server_shows_the_whole_gallery_and_follows_a_withdrawal(gallery, tmp_path):  # noqa: F811
+    """With this package installed, `datasette serve DIR` shows the gallery journalists use, from
+    the bundle's files alone: front page, photo browser and its search, photo pages with their
+    credit line, the feed and licence-carrying downloads; a withdrawal published to the bundle
+    leaves all of them, and nothing private is in any answer."""
+    db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
+    out = tmp_path / "bundle"
+    _publish(db_path, gallery.store, out, "--base-url", "https://photos.example.org")
+    leaving, staying = gallery.public["public-two.jpg"], gallery.public["public-one.jpg"]
+    pid, token = leaving["id"], leaving["rendition"]
+    proc, url = _start(out, tmp_path / "server.log")
+    try:
+        pages = {"front": "/", "browser": "/-/gallery/photos", "search": "/-/gallery/photos?q=vigiltoken",
+                 "photo": f"/gallery/photos/{pid}", "feed": "/-/gallery/feed.atom",
+                 "demonstrations": "/-/gallery/demonstrations", "cities": "/-/gallery/cities"}
+        got = {name: _fetch(url + path) for name, path in pages.items()}
+        assert {name: g[0] for name, g in got.items()} == dict.fromkeys(pages, 200)
+        for name in ("front", "browser", "search", "feed"):
+            assert token.encode() in got[name][1], name  # its thumbnail is shown
+        assert staying["rendition"].encode() not in got["search"][1]  # search narrows
+        photo_page = got["photo"][1].decode()
+        # The credit line names the archive and links to the photo's public address, not this server's.
+        assert f"Source: https://photos.example.org/gallery/photos/{pid}" in photo_page
+        assert "Download web size" in photo_page and "Download original" not in photo_page  # no originals published
+        assert _fetch(f"{url}/-/gallery/download/{pid}?size=original")[0] == 404
+
+        status, body, headers = _fetch(f"{url}/-/gallery/download/{pid}?size=web")
+        assert status == 200 and body[:2] == b"\xff\xd8"
+        assert b"creativecommons.org/licenses/by/4.0" in body and f"photos.example.org/gallery/photos/{pid}".encode() in body
+        status, zipped, _ = _fetch(f"{url}/-/gallery/download.zip?id={pid}&id={staying['id']}&size=web")
+        assert status == 200 and zipped[:2] == b"PK" and b"CREDITS.txt" in zipped
+        for name, (_, answer, _) in {**got, "web": (0, body, {}), "zip": (0, zipped, {})}.items():
+            text = answer.decode("latin-1").lower()
+            assert [n for n, needle in needles(gallery).items() if needle.lower() in text] == [], name
+
+        conn = sqlite3.connect(db_path)
+        conn.execute("UPDATE photos SET withheld = 1 WHERE id = ?", [pid])
+        conn.commit()
+        conn.close()
+        _publish(db_path, gallery.store, out, "--base-url", "https://photos.example.org")
+        after = {name: _fetch(url + path) for name, path in pages.items()}
+        assert after["photo"][0] == 404
+        for name in ("front", "browser", "search", "feed"):
+            assert after[name][0] == 200 and token.encode() not in after[name][1], name
+        assert staying["rendition"].encode() in after["browser"][1]
+        assert _fetch(f"{url}/-/gallery/download/{pid}?size=web")[0] == 404
+        assert _fetch(f"{url}/-/gallery/web/{token}.jpg")[0] == 404
+        purge = (out / "purge.txt").read_text().split()
+        assert "https://photos.example.org/-/gallery/photos" in purge and "https://photos.example.org/-/gallery/feed.atom" in purge
+    finally:
+        _stop(proc)
+
+
+def test_a_bundle_with_originals_serves_them_as_published(gallery, tmp_path):  # noqa: F811
+    db_path = copy_catalogue(gallery, tmp_path / "archive-copy")
+    out = tmp_path / "bundle"
+    _publish(db_path, gallery.store, out, "--originals")
+    photo = gallery.public["public-one.jpg"]
+    proc, url = _start(out, tmp_path / "server.log")
+    try:
+        assert "Download original" in _fetch(f"{url}/gallery/photos/{photo['id']}")[1].decode()
+        status, body, headers = _fetch(f"{url}/-/gallery/download/{photo['id']}?size=original")
+        stored = next((out / "static" / "originals").glob(f"{photo['rendition']}-*"))
+        assert status == 200 and body == stored.read_bytes()
+        assert "filename=" in headers.get("Content-Disposition", headers.get("content-disposition", ""))
+    finally:
+        _stop(proc)

@@ -51,7 +51,7 @@ def publish_(ctx, folder, db_path, store_path, rebuild, originals, base_url):
     with click.progressbar(length=total, label="Publishing", file=sys.stderr, show_eta=True) \
             if show_bar else NoBar() as bar:
         report = publish_bundle(archive.db_path, archive.store, folder, metadata, closed_queries=ARCHIVISTS_QUERIES,
-                                rebuild=rebuild, base_url=base, originals=archive.name if originals else None,
+                                rebuild=rebuild, base_url=base, originals=archive.name if originals else None, title=archive.name,
                                 progress=bar.update)
     for problem in report.problems[:20]:
         click.echo(f"{problem}: its images are not in the bundle", err=True)

@@ -6,7 +6,8 @@ mode), behind a CDN or synced to other machines.
     DIR/metadata.yml, settings.json     the archive's Datasette metadata, without anything private
     DIR/static/{thumbs,web}/<token>.jpg public renditions: stripped, faces obscured as the archive says
     DIR/static/originals/...            with --originals: licence-carrying originals, as downloaded
-    DIR/manifest.json                   what the run wrote: files, sizes, hashes, each photo's token
+    DIR/manifest.json                   what the run wrote: files, sizes, hashes, each photo's token,
+                                    and the archive's public settings (its name, its address)
     DIR/purge.txt                       the URLs a CDN must forget since the previous run
 
 File names of renditions are their rendition tokens (catalogue/schema.py, migration 14): a new
@@ -15,6 +16,9 @@ deletes files. A second run brings the copy up to date from the catalogue's chan
 renditions of new tokens only and deletes those that left, in that order after the database: a
 withdrawn photo is out of the database before its files go, and the gallery's image route on a
 bundle server answers only tokens the database holds (web/media.py).
+
+With this package installed, a bundle server shows the whole public gallery (front page, photo
+browser, search, pages, feed, downloads) from these files alone (web/serving.py finds bundles).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from ingest.errors import ArchiveError
 from ingest.media import faces as face_pixels
 from ingest.media.jpeg import strip_metadata
 from ingest.media.store import Store
-from ingest.outputs.export import load_photo, public_file
+from ingest.outputs.credit import Credit
+from ingest.outputs.export import PhotoInfo, file_name, load_photo, photo_credit, public_file, with_licence, xmp_fields
 
 MANIFEST = "manifest.json"
 PURGE = "purge.txt"
@@ -84,6 +89,65 @@ def bundle_metadata(metadata: dict, name: str, closed_queries: Iterable[str] = (
     if database:
         out["databases"] = {name: database}
     return out
+
+
+def folder_of(db_path: str | Path) -> Path | None:
+    """The bundle folder `db_path` is the public copy of (its manifest names it), else None."""
+    path = Path(db_path)
+    manifest = _previous(path.parent)
+    return path.parent if manifest.get("database") == path.name else None
+
+
+_settings_read: dict[Path, tuple[float, dict]] = {}
+
+
+def public_settings(folder: Path) -> dict[str, str]:
+    """The archive's public settings as the last `ingest publish DIR` wrote them (its name and
+    public address: nothing else of the catalogue's settings leaves it); re-read when the
+    manifest changes, so a server follows a synced bundle without a restart."""
+    try:
+        mtime = (folder / MANIFEST).stat().st_mtime
+    except OSError:
+        return {}
+    cached = _settings_read.get(folder)
+    if cached is None or cached[0] != mtime:
+        found = _previous(folder).get("settings")
+        cached = (mtime, {k: v for k, v in found.items() if k in PUBLIC_SETTINGS and isinstance(v, str)}
+                  if isinstance(found, dict) else {})
+        _settings_read[folder] = cached
+    return cached[1]
+
+
+# The gallery's own listings a bundle server shows (web/pages.py, browse.py, feed.py): purged with
+# Datasette's whenever a photo arrives, changes or leaves.
+LISTINGS = ("/-/gallery/photos", "/-/gallery/feed.atom", "/-/gallery/demonstrations", "/-/gallery/cities")
+# The catalogue's settings a bundle carries: what its pages and credit lines need, nothing private.
+PUBLIC_SETTINGS = ("title", "public-url")
+
+
+def published_path(folder: Path, photo: PhotoInfo, size: str) -> Path | None:
+    """The bundle's file a download of `photo` is made from: its web rendition, or the original
+    `ingest publish --originals` wrote (None when the bundle carries no original of it)."""
+    if size == "web":
+        return folder / "static" / "web" / f"{photo.rendition}.jpg"
+    folder = folder / "static" / "originals"
+    return next(iter(sorted(folder.glob(f"{photo.rendition}-*"))), None) if photo.rendition else None
+
+
+def published_file(folder: Path, photo: PhotoInfo, size: str, archive_name: str,
+                   page_url: Any = None) -> tuple[str, bytes, Credit]:
+    """(file name, bytes, credit) of a download on a bundle server, as the gallery's download route
+    makes it from the store (export.public_file): the web rendition (already stripped and
+    obscured) given the licence-carrying XMP, or the original as publish wrote it."""
+    url = page_url(photo.id) if page_url else None
+    line = photo_credit(photo, archive_name, url)
+    path = published_path(folder, photo, size)
+    if path is None:
+        raise ArchiveError(f"photo {photo.id}: this server publishes no original of it")
+    data = path.read_bytes()
+    if size == "web":
+        return file_name(photo, "jpg"), with_licence(data, photo, xmp_fields(photo, line, url)), line
+    return file_name(photo, path.suffix.lstrip(".")), data, line
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -157,11 +221,12 @@ def _originals(source: sqlite_utils.Database, store: Store, out: Path, photos: d
 
 def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadata: dict[str, Any], *,
                    closed_queries: Iterable[str] = (), rebuild: bool = False, base_url: str | None = None,
-                   originals: str | None = None,
+                   originals: str | None = None, title: str | None = None,
                    progress: Callable[[int], None] | None = None) -> BundleReport:
     """Write or bring up to date the bundle in `out` (see the module's docstring); `progress(n)`
     is called as renditions are written. `originals`, the archive's name for credit lines, adds
     licence-carrying originals (static/originals/<token>-<digest>.<ext>: large, so asked for).
+    `title`, the archive's name, goes into the manifest for the credit lines a bundle server shows.
     Returns what changed and the URLs to purge."""
     catalogue, out = Path(catalogue), Path(out)
     name = catalogue.stem
@@ -225,7 +290,7 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
         if old and old[1] not in tokens and old[1] not in gone:  # files already gone, URLs maybe cached
             report.purge += [u for kind in KINDS for u in image_paths(kind, old[1])]
     if changed or gone:
-        report.purge += ["/", f"/{name}", f"/{name}/photos", f"/{name}/photos.json"]
+        report.purge += ["/", f"/{name}", f"/{name}/photos", f"/{name}/photos.json", *LISTINGS]
     if base_url:
         report.purge = [base_url.rstrip("/") + u for u in report.purge]
 
@@ -238,6 +303,7 @@ def publish_bundle(catalogue: str | Path, store: Store, out: str | Path, metadat
              for n in (f"{name}.db", "metadata.yml", "settings.json")}
     manifest = {"format": FORMAT, "database": f"{name}.db", "files": files,
                 "renditions": {kind: f"static/{kind}/<token>.jpg" for kind in KINDS},
-                "originals": sorted(kept), "photos": photos, "purge": PURGE}
+                "originals": sorted(kept), "photos": photos, "purge": PURGE,
+                "settings": {k: v for k, v in (("title", title or originals), ("public-url", base_url)) if v}}
     _write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     return report

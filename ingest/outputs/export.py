@@ -82,6 +82,28 @@ def load_photo(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
                      row[14], obscure, row[15])
 
 
+def load_published(db: sqlite_utils.Database, photo_id: int) -> PhotoInfo:
+    """A photo's public facts from a public copy, for a server that has no catalogue (a published
+    bundle): what its page, credit line and downloads need. Its renditions are already obscured,
+    so nothing is left to obscure (`obscure` is [])."""
+    row = db.execute(
+        """SELECT p.id, p.sha256, p.format, p.title, p.caption, p.creator, p.taken_at, p.licence_id,
+                  l.name, l.url, p.licence_text, p.keywords, c.name, d.name, p.rendition,
+                  p.camera_make, p.camera_model, p.lens_model
+           FROM photos p LEFT JOIN licences l ON l.id = p.licence_id LEFT JOIN cities c ON c.id = p.city_id
+           LEFT JOIN demonstrations d ON d.id = p.demonstration_id WHERE p.id = ?""", [photo_id]).fetchone()
+    if row is None:
+        raise ArchiveError(f"no photo {photo_id}")
+    exif = {k: v for k, v in zip(("Make", "Model", "LensModel"), row[15:]) if v}
+    return PhotoInfo(*row[:11], json.loads(row[11]) if row[11] else [], row[12], row[13], False, exif,
+                     "public", [], row[14])
+
+
+def with_licence(jpeg: bytes, photo: PhotoInfo, fields: dict[str, Any]) -> bytes:
+    """A JPEG's metadata replaced by the licence-carrying XMP and the minimal EXIF of a public copy."""
+    return replace_jpeg_metadata(jpeg, exif=_exif_block(photo, None), xmp=xmp_packet(fields))
+
+
 def photo_credit(photo: PhotoInfo, archive_name: str, page_url: str | None) -> Credit:
     return credit(title=photo.title, creator=photo.creator, licence_id=photo.licence_id,
                   licence_url=photo.licence_url, source_url=page_url, archive_name=archive_name)
@@ -145,8 +167,7 @@ def public_copy(store: Store, photo: PhotoInfo, size: str, fields: dict[str, Any
     seed = face_pixels.seed_for(photo.sha256, photo.rendition or "", size)
     if size == "web":
         data = store.derivative("web", photo.sha256).read_bytes()
-        data = face_pixels.obscure_jpeg(data, photo.obscure, seed)
-        return replace_jpeg_metadata(data, exif=_exif_block(photo, None), xmp=xmp), "jpg"
+        return with_licence(face_pixels.obscure_jpeg(data, photo.obscure, seed), photo, fields), "jpg"
     data = store.original(photo.sha256, images.FORMATS[photo.format][1]).read_bytes()
     if photo.format == "JPEG" and keeps_colours(data) and not photo.obscure:
         orientation = images.open_image(data, "JPEG").orientation

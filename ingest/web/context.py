@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from ingest.archive import Archive
 from ingest.catalogue import settings
 from ingest.media.store import Store
+from ingest.outputs import bundle
 from ingest.web import serving
 from ingest.web.compat import instance_metadata
 from ingest.web.permissions import is_archivist
@@ -111,7 +112,12 @@ _settings: "weakref.WeakKeyDictionary[Any, dict[str, tuple[float, str | None]]]"
 
 def archive_setting(datasette, key: str) -> str | None:
     """A setting of the archive this server publishes, read from its catalogue at most every 2
-    seconds (hooks and every request ask). None, and nothing remembered, before a catalogue is served."""
+    seconds (hooks and every request ask). None, and nothing remembered, before a catalogue is served.
+    A bundle server has no catalogue: the settings the bundle carries (outputs/bundle.py)."""
+    if catalogue_db(datasette) is None:
+        for folder in serving.bundles(datasette).values():
+            return bundle.public_settings(folder).get(key)
+        return None
     now = time.monotonic()
     cached = _settings.get(datasette, {}).get(key)
     if cached and now - cached[0] < 2:

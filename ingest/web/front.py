@@ -48,7 +48,7 @@ async def datasette_index(request, send, datasette):
 
 
 async def front(request, send, datasette) -> Response:
-    if not serving.served(datasette):
+    if not serving.publishing(datasette):
         return await datasette_index(request, send, datasette)
     db = _public(datasette)
     await _allowed(datasette, request, db)

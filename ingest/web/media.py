@@ -4,7 +4,6 @@ licence-carrying downloads, and Datasette's listings narrowed to what a visitor 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -22,10 +21,11 @@ from ingest.outputs.export import (
     PhotoInfo,
     ZipStream,
     load_public,
+    load_published,
     public_file,
     source_path,
 )
-from ingest.web import compat, limits, permissions
+from ingest.web import compat, limits, permissions, serving
 from ingest.web.context import (
     SHA,
     TOKEN,
@@ -73,8 +73,9 @@ async def serve_image(request, datasette) -> Response:
     kind, name = request.url_vars["kind"], request.url_vars["sha256"]
     public = public_db(datasette)
     boxes: list = []
-    if public is None and TOKEN.match(name):
-        return await _bundle_image(datasette, kind, name)
+    folder = serving.bundles(datasette).get(public.name) if public is not None else None
+    if folder is not None and TOKEN.match(name):
+        return await _bundle_image(public, folder, kind, name)
     if TOKEN.match(name):
         row = (await public.execute("SELECT sha256, id FROM photos WHERE rendition = ?", [name])).first() \
             if public is not None else None
@@ -110,28 +111,18 @@ async def serve_image(request, datasette) -> Response:
     return Response(body, content_type="image/jpeg", headers={"Cache-Control": caching, "ETag": etag})
 
 
-async def _bundle_image(datasette, kind: str, token: str) -> Response:
+async def _bundle_image(db, folder: Path, kind: str, token: str) -> Response:
     """A server of a published bundle (`ingest publish DIR`, outputs/bundle.py) has no catalogue: its
     renditions are files named by token beside the database, served while the database holds the
     token (a withdrawal takes it out before its files go)."""
-    for db in list(datasette.databases.values()):
-        folder = Path(db.path).parent if db.path else None
-        if folder is None or not (folder / bundle.MANIFEST).is_file():
-            continue
-        try:
-            held = (await db.execute("SELECT 1 FROM photos WHERE rendition = ?", [token])).first()
-        except sqlite3.Error:  # not a bundle's public copy after all
-            continue
-        path = folder / "static" / kind / f"{token}.jpg"
-        if held is None:
-            return _not_found()
-        try:
-            body = await asyncio.to_thread(path.read_bytes)
-        except OSError:
-            return _not_found()
-        return Response(body, content_type="image/jpeg",
-                        headers={"Cache-Control": PUBLIC_IMAGE, "ETag": f'"{token}-{kind}"'})
-    return _not_found()
+    held = (await db.execute("SELECT 1 FROM photos WHERE rendition = ?", [token])).first()
+    if held is None:
+        return _not_found()
+    try:
+        body = await asyncio.to_thread((folder / "static" / kind / f"{token}.jpg").read_bytes)
+    except OSError:
+        return _not_found()
+    return Response(body, content_type="image/jpeg", headers={"Cache-Control": PUBLIC_IMAGE, "ETag": f'"{token}-{kind}"'})
 
 
 MAX_ZIP = 200
@@ -220,7 +211,8 @@ async def download(request, datasette) -> Response:
         return Response.text(f"give 1 to {MAX_ZIP} photo ids", status=400)
     ids = list(dict.fromkeys(int(r) for r in raw))
     db, catalogue = public_db(datasette), catalogue_db(datasette)
-    if db is None or catalogue is None:
+    folder = serving.bundles(datasette).get(db.name) if db is not None and catalogue is None else None
+    if db is None or (catalogue is None and folder is None):
         return Response.text("Not found", status=404)
     for photo_id in ids:
         if not await visible(datasette, request.actor, "id", photo_id):
@@ -235,15 +227,24 @@ async def download(request, datasette) -> Response:
         return absolute_url(datasette, request, datasette.urls.row(db.name, "photos", str(photo_id)))[0]
 
     def copy(photo: PhotoInfo) -> tuple:
+        if folder is not None:  # a bundle server: from the bundle's files (outputs/bundle.py)
+            return bundle.published_file(folder, photo, size, name, page)
         return public_file(store, photo, size, name, page)
+
+    def present(photo: PhotoInfo) -> bool:
+        path = bundle.published_path(folder, photo, size) if folder is not None else source_path(store, photo, size)
+        return path is not None and path.is_file()
 
     gate = limits.gate_for(datasette, "zip", MAX_ZIPS, ZIP_WAITING, ZIP_WAIT_SECONDS)
     try:
-        photos = await on_catalogue(catalogue, lambda cat: load_public(cat, ids))
-        if not all(await asyncio.to_thread(lambda: [source_path(store, p, size).is_file() for p in photos])):
+        if folder is not None:
+            photos = await on_catalogue(db, lambda pub: [load_published(pub, i) for i in ids])
+        else:
+            photos = await on_catalogue(catalogue, lambda cat: load_public(cat, ids))
+        if not all(await asyncio.to_thread(lambda: [present(p) for p in photos])):
             raise ArchiveError("a stored file is missing")
         if "id" in request.url_vars:
-            if size == "web" or (photos[0].format == "JPEG" and not photos[0].obscure):  # a copy of the stored bytes: cheap
+            if size == "web" or folder is not None or (photos[0].format == "JPEG" and not photos[0].obscure):  # cheap: no decode
                 filename, data, _ = await asyncio.to_thread(copy, photos[0])
             else:  # decoded in full (PNG, TIFF, HEIC ... originals): counts like a ZIP being made
                 async with gate.slot() as ok:

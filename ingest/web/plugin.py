@@ -14,7 +14,8 @@ import asyncio
 from datasette import hookimpl, hookspecs
 
 from ingest.outputs.credit import permission_words, short_name
-from ingest.outputs.export import load_photo, photo_credit
+from ingest.outputs import bundle
+from ingest.outputs.export import load_photo, load_published, photo_credit
 from ingest.web import (
     auth,
     browse,
@@ -103,6 +104,7 @@ def menu_links(datasette, actor):
 def startup(datasette):
     async def inner():
         await asyncio.to_thread(serving.publish_catalogues, datasette)
+        await asyncio.to_thread(serving.find_bundles, datasette)
         if serving.served(datasette):
             # Only when a catalogue is served, though the setting is the instance's: facet
             # suggestions scan the whole photos table for each column on every grid page (1.6 s
@@ -158,7 +160,7 @@ def prepare_jinja2_environment(env, datasette):
 def styles_page(datasette, database: str | None) -> bool:
     """The gallery's CSS and JavaScript go on its own pages and its databases' pages (both style
     any photos table and fold any facets), not on another database's."""
-    return bool(serving.served(datasette)) and (database is None or database in permissions.managed(datasette))
+    return serving.publishing(datasette) and (database is None or database in permissions.managed(datasette))
 
 
 @hookimpl
@@ -191,12 +193,13 @@ def extra_template_vars(view_name, database, table, request, datasette):
     async def inner():
         pk = request.url_vars.get("pks", "")
         db, catalogue = public_db(datasette), catalogue_db(datasette)
-        if db is None or catalogue is None or not pk.isdigit():
+        folder = serving.bundles(datasette).get(db.name) if db is not None and catalogue is None else None
+        if db is None or (catalogue is None and folder is None) or not pk.isdigit():
             return {"gallery_managed": True}
         if not await visible(datasette, request.actor, "id", int(pk)):
             return {"gallery_managed": True}
-        try:
-            photo = await on_catalogue(catalogue, lambda cat: load_photo(cat, int(pk)))
+        try:  # a bundle server has no catalogue: the public copy's facts (export.load_published)
+            photo = await on_catalogue(catalogue or db, lambda cat: (load_published if folder else load_photo)(cat, int(pk)))
         except Exception:
             return {"gallery_managed": True}
         path = datasette.urls.row(db.name, "photos", pk)
@@ -211,6 +214,7 @@ def extra_template_vars(view_name, database, table, request, datasette):
             "city": photo.city, "demonstration": photo.demonstration,
             "licence_name": photo.licence_name, "licence_url": photo.licence_url,
             "permissions": permission_words(photo),
+            "original": folder is None or bundle.published_path(folder, photo, "original") is not None,
             "credit": {"text": line.text, "html": line.html, "markdown": line.markdown},
         }, "gallery_edit": editing}
 

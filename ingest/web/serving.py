@@ -9,6 +9,10 @@ The copy persists beside the catalogue (gallery.public.db, public_copy.persisted
 restart applies only what changed while the server was down, and checks the copy against the
 catalogue, before Datasette answers its first request (the startup hook). A folder the server may
 not write to gets a temporary copy, built whole, as before.
+
+A server of a published bundle (`ingest publish DIR`, outputs/bundle.py; `datasette serve DIR`)
+has no catalogue: the bundle's public copy, recognised by the manifest beside it, is served as the
+gallery's public database, read-only, with its renditions and settings from the bundle's files.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from datasette.database import Database
 
 from ingest.catalogue.public_copy import PublicCopy, persisted_path
+from ingest.outputs import bundle
 
 CATALOGUE = "catalogue"
 INTERVAL = 0.5  # a withdrawal reaches the copy within this plus one refresh
@@ -143,12 +148,37 @@ def publish_catalogues(datasette) -> None:
         served.thread.start()
 
 
+def find_bundles(datasette) -> None:
+    """Note each served database that is a published bundle's public copy (its folder's manifest
+    names it) and not a catalogue: the gallery's pages serve it with nothing but the bundle's files."""
+    found = _bundles.setdefault(datasette, {})
+    for name, db in list(datasette.databases.items()):
+        if name == "_internal" or db.is_memory or not db.path or name in found:
+            continue
+        folder = bundle.folder_of(db.path)
+        if folder is not None and not is_catalogue(db.path):
+            found[name] = folder
+
+
+_bundles: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # datasette -> {name: bundle folder}
+
+
+def bundles(datasette) -> dict[str, Path]:
+    """The published bundles this server serves: database name -> the bundle's folder."""
+    return dict(_bundles.get(datasette, {}))
+
+
 def served(datasette) -> list[Served]:
     return list(_served.get(datasette, {}).values())
 
 
+def publishing(datasette) -> bool:
+    """Whether this server shows a gallery: a catalogue's public copy or a published bundle."""
+    return bool(served(datasette) or bundles(datasette))
+
+
 def public_names(datasette) -> set[str]:
-    return {s.public for s in served(datasette)}
+    return {s.public for s in served(datasette)} | set(bundles(datasette))
 
 
 def catalogue_names(datasette) -> set[str]:
