@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, AXE, MARKS, axe_problems, sample_gallery
+from browser_support import ARTIFACTS, AXE, MARKS, axe_problems, sample_gallery, tab_to
 
 pytestmark = MARKS
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
@@ -92,28 +92,19 @@ def test_axe_finds_nothing_critical_or_serious(browser, server, case):
     assert not problems, "\n".join(problems)
 
 
-def _tab_to(page, selector: str, limit: int = 60) -> None:
-    """Press Tab until the focused element matches `selector`, as someone without a mouse does."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
-            return
-    raise AssertionError(f"Tab never reached {selector}")
-
-
 def test_keyboard_only_search_filter_view_and_download(browser, server):
     page = browser.new_page(viewport=SIZES["desktop"], accept_downloads=True)
     page.goto(server + "/")
-    _tab_to(page, "#gallery-q")
+    tab_to(page, "#gallery-q")
     page.keyboard.type("ceasefire London")
     page.keyboard.press("Enter")
     page.wait_for_url("**q=ceasefire*")
-    _tab_to(page, "a.chip[href*='use=commercial']")
+    tab_to(page, "a.chip[href*='use=commercial']")
     page.keyboard.press(" ")
     page.wait_for_url("**use=commercial*")
-    _tab_to(page, "#select-" + page.locator(".gallery-card input[name=id]").first.get_attribute("value"))
+    tab_to(page, "#select-" + page.locator(".gallery-card input[name=id]").first.get_attribute("value"))
     page.keyboard.press(" ")
-    _tab_to(page, "a.gallery-card-image")
+    tab_to(page, "a.gallery-card-image")
     page.keyboard.press("Enter")
     page.wait_for_selector(".viewer-title")
     first = page.url
@@ -121,8 +112,8 @@ def test_keyboard_only_search_filter_view_and_download(browser, server):
     page.wait_for_url(lambda url: url != first)
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(lambda url: url == first)
-    _tab_to(page, ".viewer-fullscreen")
-    _tab_to(page, "a.download-button")
+    tab_to(page, ".viewer-fullscreen")
+    tab_to(page, "a.download-button")
     with page.expect_download():
         page.keyboard.press("Enter")
     page.close()

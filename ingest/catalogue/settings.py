@@ -10,7 +10,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.catalogue.publication import DEFAULT_FACES, DEFAULT_PUBLISH_ON_IMPORT, PUBLISH_ON_IMPORT
+from ingest.catalogue.publication import DEFAULT_FACES, DEFAULT_PUBLISH_ON_IMPORT, FACES_SETTLED, PUBLISH_ON_IMPORT
 from ingest.reference.licences import exact_licence
 
 DEFAULT_TITLE = "Demonstration photo archive"
@@ -134,3 +134,15 @@ def put(db: Any, key: str, raw: str | None) -> str | None:
     _conn(db).execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, checked])
     return checked
+
+
+def follow_up(db: Any, key: str, value: str | None) -> list[str]:
+    """What else to do after KEY was set to VALUE, in words (the CLI and the settings page say it)."""
+    if key == "default-licence" and _conn(db).execute("SELECT 1 FROM photos LIMIT 1").fetchone():
+        return ["Run `ingest retag` to apply it to the photos already in the archive."]
+    if key == "public-faces" and value == "blur":
+        waiting = _conn(db).execute(f"SELECT count(*) FROM photos p WHERE NOT {FACES_SETTLED.format(p='p')}").fetchone()[0]
+        if waiting:
+            are = "photos have" if waiting != 1 else "photo has"
+            return [f"{waiting} {are} no face detection yet, so not public: run `ingest faces detect`."]
+    return []

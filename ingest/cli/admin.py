@@ -16,7 +16,6 @@ from ingest.catalogue.accounts import (
     remove_archivist,
     set_role,
 )
-from ingest.catalogue.faces import settled
 from ingest.catalogue.schema import transaction
 from ingest.cli.common import archive_options, get_archive
 
@@ -53,13 +52,8 @@ def settings_(ctx, key, value, db_path, store_path, unset):
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="VALUE") from None
     click.echo(f"{key} = {value or ''}")
-    if key == "default-licence" and db.execute("SELECT 1 FROM photos LIMIT 1").fetchone():
-        click.echo("Run `ingest retag` to apply it to the photos already in the archive.", err=True)
-    if key == "public-faces" and value == "blur":
-        waiting = db.execute(f"SELECT count(*) FROM photos p WHERE NOT {settled('p')}").fetchone()[0]
-        if waiting:
-            are = "photos have" if waiting != 1 else "photo has"
-            click.echo(f"{waiting} {are} no face detection yet, so not public: run `ingest faces detect`.", err=True)
+    for line in settings.follow_up(db, key, value):
+        click.echo(line, err=True)
 
 
 def _account_commands(group: click.Group, *, with_roles: bool) -> click.Group:

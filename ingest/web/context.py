@@ -130,6 +130,11 @@ def archive_setting(datasette, key: str) -> str | None:
     return found
 
 
+def forget_settings(datasette) -> None:
+    """After this process changed a setting: the next read goes to the catalogue."""
+    _settings.pop(datasette, None)
+
+
 async def archive_name(datasette) -> str:
     """The archive's name, the source of every credit line: its `title` setting, else the title in
     Datasette's metadata, else the default."""

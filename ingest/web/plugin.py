@@ -17,6 +17,7 @@ from ingest.outputs.credit import permission_words, short_name
 from ingest.outputs import bundle
 from ingest.outputs.export import load_photo, load_published, photo_credit
 from ingest.web import (
+    admin,
     auth,
     browse,
     edit,
@@ -62,7 +63,7 @@ def register_routes():
     ]
     if QueryListView is not None:  # before Datasette's own
         routes.append((r"^/(?P<database>[^\/\.]+)/-/queries(\.(?P<format>json))?$", query_list))
-    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + invites.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
+    return routes + auth.ROUTES + edit.ROUTES + review.ROUTES + upload.ROUTES + invites.ROUTES + admin.ROUTES + pages.ROUTES + feed.ROUTES + browse.ROUTES + front.ROUTES
 
 
 @hookimpl(hookwrapper=True)
@@ -94,7 +95,9 @@ def menu_links(datasette, actor):
     if is_archivist(actor):
         links.append({"href": datasette.urls.path(review.ROUTE), "label": "Review queue"})
     if permissions.is_admin(actor):
-        links.append({"href": datasette.urls.path(invites.ROUTE), "label": "Invite photographers"})
+        links += [{"href": datasette.urls.path(invites.ROUTE), "label": "Invite photographers"},
+                  {"href": datasette.urls.path(admin.ACCOUNTS), "label": "Accounts"},
+                  {"href": datasette.urls.path(admin.SETTINGS), "label": "Settings"}]
     if actor:
         return links
     return [{"href": datasette.urls.path("/-/login"), "label": "Sign in"}]
