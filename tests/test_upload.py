@@ -411,6 +411,12 @@ async def test_a_photographer_sees_and_edits_only_their_own_waiting_photos(site)
                                       "next": f"/-/gallery/mine/{photo}"})
     assert edit.status_code == 302
     assert rows(base, "SELECT title, state FROM photos WHERE id = ?", [photo]) == [("Banner at the bridge", "pending")]
+    # A bare date, as a photographer whose phone stripped the time knows it.
+    assert 'name="date"' in page.text
+    dated = await ds.client.post(f"/-/gallery/edit/{photo}", cookies=pat["cookies"],
+                                 data={"csrftoken": pat["token"], "date": "2024-05-17"})
+    assert dated.status_code == 302
+    assert rows(base, "SELECT date, date_source FROM photos WHERE id = ?", [photo]) == [("2024-05-17", "archivist")]
     stolen = await ds.client.post(f"/-/gallery/edit/{photo}", cookies=quinn["cookies"],
                                   data={"csrftoken": quinn["token"], "title": "Not mine"})
     assert stolen.status_code == 403
