@@ -76,6 +76,11 @@ def _import_group(db, store: Store, root: Path, items: list[uploads.Upload], opt
     return outcome
 
 
+# The server's pages come first: an import of uploads runs at a lower CPU priority, so visitors
+# browsing the gallery while a photographer's batch is imported wait less (bench/upload.py).
+NICE = 10
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
@@ -83,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staging", required=True)
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--only", help="import this upload id alone (the server isolates a file that crashed a run)")
+    parser.add_argument("--nice", type=int, default=NICE, help="lower this process's CPU priority by this much")
     args = parser.parse_args(argv)
+    if args.nice and hasattr(os, "nice"):
+        os.nice(args.nice)  # its workers, forked from it, inherit it
     db = connect(args.db, create=False)
     try:
         # Two servers on one catalogue each run this: the second waits, then finds nothing queued,
