@@ -146,3 +146,24 @@ def test_cr3_cut_short_in_its_preview_is_refused_plainly():
 
     with pytest.raises(FileProblem, match="^CR3 camera raw has no preview and LibRaw cannot decode it"):
         images.open_image(CR3.read_bytes()[:300_000], "CR3")
+
+
+def test_cr3_and_the_cameras_jpeg_are_one_photo(tmp_path, archive):
+    """The pairing needs the CR3's capture time, which exifread never found (every CR3 was paired with
+    nothing and had no date)."""
+    from fixtures.synth import make_photo
+
+    from ingest.importer.pipeline import run_ingest
+    from ingest.importer.resolve import Options
+
+    db, store, *_ = archive
+    card = tmp_path / "card"
+    card.mkdir()
+    shutil.copyfile(CR3, card / "IMG_0001.CR3")
+    make_photo(card / "IMG_0001.JPG", width=1620, height=1080, seed=3,
+               exif={"DateTimeOriginal": "2021:05:12 12:21:21", "OffsetTimeOriginal": "+02:00", "Make": "Canon"})
+    summary = run_ingest(db, store, [str(card)], Options())
+    assert (summary.imported, summary.paired, summary.problems) == (1, 1, 0)
+    # The first in the folder's order is the photo: here the CR3, the JPEG its second original.
+    assert db.execute("SELECT format, taken_at FROM photos").fetchall() == [("CR3", "2021-05-12T12:21:21.92+02:00")]
+    assert db.execute("SELECT format FROM photo_originals").fetchall() == [("JPEG",)]
