@@ -25,6 +25,12 @@ pytestmark = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed
 RAWS = sorted(p for p in (CORPUS / "raw").rglob("*") if p.suffix.lower() in RAW_SUFFIXES)
 # exiftool's names for the JPEGs a raw embeds; the largest is the camera's rendering.
 PREVIEW_TAGS = ("PreviewImage", "JpgFromRaw", "OtherImage")
+# What a raw says of who took it and with which camera and lens: never in a derivative (values of
+# 6 characters or more: a shorter one can occur in compressed bytes by chance).
+PRIVATE_TAGS = ("IFD0:Artist", "IFD0:Copyright", "ExifIFD:SerialNumber", "ExifIFD:LensSerialNumber",
+                "ExifIFD:OwnerName", "Canon:SerialNumber", "Canon:LensSerialNumber", "Canon:InternalSerialNumber", "Canon:OwnerName",
+                "Nikon:SerialNumber", "Sony:InternalSerialNumber", "Panasonic:InternalSerialNumber",
+                "Olympus:SerialNumber", "Pentax:SerialNumber", "FujiFilm:InternalSerialNumber")
 
 
 def exiftool(path: Path) -> dict:
@@ -119,6 +125,10 @@ def test_raw_agrees_with_exiftool_and_its_derivatives_are_its_preview_upright(im
         assert mean_difference(made, upright) < 4, kind
         # ...which tells a picture upside down (a quarter turn fails the aspect check already)
         assert mean_difference(made, upright.transpose(Image.Transpose.ROTATE_180)) > 10 * mean_difference(made, upright), kind
+        # ...and carries nothing of the raw's metadata: no EXIF or XMP, no name, no serial number
+        data = store.derivative(kind, photo["sha256"]).read_bytes()
+        assert b"Exif\x00\x00" not in data and b"ns.adobe.com/xap" not in data, kind
+        assert [t for t in PRIVATE_TAGS if len(str(e.get(t) or "")) >= 6 and str(e[t]).encode() in data] == [], kind
 
 
 CR3 = CORPUS / "raw/exiv2/test/data/Canon-R6-pruned.CR3"
