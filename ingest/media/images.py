@@ -18,7 +18,7 @@ import exifread
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
-from ingest.media import exifblock, jxl
+from ingest.media import cr3, exifblock, jxl
 from ingest.media.jpeg import (
     APP1,
     EXIF_APP1,
@@ -293,8 +293,10 @@ def _open_raw(data: bytes, fmt: str, max_pixels: int, decode_budget: int) -> Ope
     if need > decode_budget:
         raise FileProblem("too-large", f"refused: the {fmt} preview needs {need / 2**20:.0f} MiB to decode, "
                                        f"above the {decode_budget / 2**20:.0f} MiB decode budget")
-    # No bytes to re-open: a preview cut short is not retried as a truncated file.
-    return Opened(im, picture.width, picture.height, picture.orientation, b"", [picture.note] if picture.note else [])
+    # No bytes to re-open: a preview cut short is not retried as a truncated file. A CR3's EXIF is in
+    # boxes exifread does not read; the other raws' is read from their TIFF structure by exifread.
+    return Opened(im, picture.width, picture.height, picture.orientation, b"", [picture.note] if picture.note else [],
+                  exif=cr3.exif_tags(data) if fmt == "CR3" else None)
 
 
 def file_exif(im: Image.Image) -> Image.Exif:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ingest.errors import FileProblem
+from ingest.media import cr3
 
 # LibRaw's OpenMP pool is not safe across fork(), which the import pool uses; the archive decodes one
 # photo per worker process anyway. Set before LibRaw loads; a value the user set is kept.
@@ -88,12 +89,12 @@ def _open(data: bytes, fmt: str, min_edge: int, max_pixels: int, decode_budget: 
             raise FileProblem("corrupt", f"cannot read {fmt} camera raw: the file ends before its picture (cut short?)") from None
         raise FileProblem("corrupt", f"cannot read {fmt} camera raw: {_plain(e)}") from None
     try:
-        return _picture(raw, fmt, min_edge, max_pixels, decode_budget)
+        return _picture(raw, data, fmt, min_edge, max_pixels, decode_budget)
     finally:
         raw.close()
 
 
-def _picture(raw, fmt: str, min_edge: int, max_pixels: int, decode_budget: int) -> RawPicture:
+def _picture(raw, data: bytes, fmt: str, min_edge: int, max_pixels: int, decode_budget: int) -> RawPicture:
     sizes = raw.sizes
     w, h = sizes.width, sizes.height
     if w <= 0 or h <= 0:
@@ -101,8 +102,11 @@ def _picture(raw, fmt: str, min_edge: int, max_pixels: int, decode_budget: int) 
     if w * h > max_pixels:
         raise FileProblem("too-large", f"refused: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {max_pixels // 1_000_000} MP limit")
     orientation = _FLIP.get(sizes.flip, 1)
-    shown = (h, w) if orientation in (6, 8) else (w, h)
-    preview = _preview(raw)
+    # The camera's own crop of the sensor (Canon's, a DNG's DefaultCrop) is the picture's size: what its
+    # JPEG and preview show, and what exiftool calls ImageSize. LibRaw's width keeps the sensor's border.
+    cw, ch = (sizes.crop_width, sizes.crop_height) if 0 < sizes.crop_width <= w and 0 < sizes.crop_height <= h else (w, h)
+    shown = (ch, cw) if orientation in (6, 8) else (cw, ch)
+    preview = _preview(raw) or _own_preview(data, fmt)
     if preview is not None and max(preview.size) >= min(min_edge, max(w, h)):
         return RawPicture(preview, *shown, orientation, None)
     need = w * h * 2 + (w // 2) * (h // 2) * 4   # the raw's 16-bit samples, then the half-size RGB
@@ -127,6 +131,17 @@ def _preview(raw) -> Image.Image | None:
         if thumb.format == rawpy.ThumbFormat.JPEG:
             return Image.open(io.BytesIO(bytes(thumb.data)), formats=["JPEG"])
         return Image.fromarray(thumb.data)
+    except Exception:
+        return None
+
+
+def _own_preview(data: bytes, fmt: str) -> Image.Image | None:
+    """A preview LibRaw does not give: a CR3's PRVW, when the full-size JPEG at its end is missing."""
+    jpeg = cr3.preview(data) if fmt == "CR3" else None
+    if jpeg is None:
+        return None
+    try:
+        return Image.open(io.BytesIO(jpeg), formats=["JPEG"])
     except Exception:
         return None
 

@@ -16,7 +16,7 @@ from defusedxml import DefusedXmlException
 from ingest.errors import MetadataProblem
 from ingest.importer.read import clean_date, clean_text, is_private, valid_gps
 from ingest.importer.scan import sidecar_paths
-from ingest.media import jxl
+from ingest.media import cr3, jxl
 from ingest.media.images import header_info
 from ingest.media.jpeg import APP1, XMP_APP1, Segment, header_segments
 from ingest.media.tags import RDF, XMP_PREFIXES, XMP_SKIPPED
@@ -206,13 +206,15 @@ def embedded_region(data: bytes, info: dict[str, Any] | None, segments: list[Seg
     """The bytes where the file's format keeps its XMP, and only those: a JPEG's XMP APP1 segment
     (before the picture: an image appended after its end is not this photo's), a PNG's iTXt or
     ImageMagick's raw profile, TIFF tag 700, the WebP chunk or the HEIF/AVIF item (as the decoder's
-    `info` gives them), a JPEG XL's `xml ` box. Searching the whole file once gave a Fujifilm photo an Olympus caption.
+    `info` gives them), a JPEG XL's `xml ` box, a CR3's XMP box. Searching the whole file once gave a Fujifilm photo an Olympus caption.
     `segments`: a JPEG's header segments when walked already."""
     if data[:3] == b"\xff\xd8\xff":
         return next((s.payload[len(XMP_APP1):] for s in (header_segments(data) if segments is None else segments)
                      if s.marker == APP1 and s.startswith(XMP_APP1)), None)
     if data.startswith(jxl.CONTAINER):   # JPEG XL: the container's `xml ` box
         return jxl.boxes(data).get(b"xml ")
+    if cr3.is_cr3(data):   # Canon CR3: its XMP `uuid` box
+        return cr3.parts(data).get(b"XMP")
     if info is None:
         info = header_info(data)
     found = info.get("xmp") or info.get("XML:com.adobe.xmp")
