@@ -335,13 +335,20 @@ def run(cmd: list[str], cwd: Path, *, in_process: bool = False, before: bool = F
         return Run(int(rc), float(wall), int(maxrss), out.read(), err.read(), float(cpu[0]) if cpu else float("nan"))
 
 
+def new_catalogue(db: Path) -> Path:
+    """`db` with no catalogue left from an earlier run (a reused one would measure duplicates, or
+    hold a schema an older package cannot open under --against)."""
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    return db
+
+
 def ingest_run(work: Path, name: str, folder: Path, jobs: int, *, fresh: bool = True, expect: str = "imported",
                n: int | None = None, in_process: bool = False, extra: tuple[str, ...] = (),
                before: bool = False) -> Run:
     db, store = work / f"{name}.db", work / f"{name}-store"
     if fresh:
-        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-            p.unlink(missing_ok=True)
+        new_catalogue(db)
         shutil.rmtree(store, ignore_errors=True)
     args = ["import", str(folder), "--db", str(db), "--store", str(store), "--jobs", str(jobs), *extra]
     r = run(args if in_process else [ingest_command(), *args], work, in_process=in_process, before=before)
@@ -589,9 +596,7 @@ def bench_faces(rep: Report, work: Path, big: Path, n: int, repeat: int) -> None
 def bench_metadata(rep: Report, work: Path, small1: Path, n1: int) -> None:
     """3: readers + resolve + catalogue rows in-process, against exiftool over the same folder."""
     log("metadata only")
-    meta_db = work / "metadata.db"
-    for p in (meta_db, Path(f"{meta_db}-wal"), Path(f"{meta_db}-shm")):
-        p.unlink(missing_ok=True)
+    meta_db = new_catalogue(work / "metadata.db")
     meta_s, meta_first, meta_files, meta_rows = metadata_loop(small1, meta_db)
     meta_rate = meta_files / meta_s
     steady_rate = (meta_files - 1) / max(1e-9, meta_s - meta_first)
@@ -634,7 +639,7 @@ def real_loop(paths: list[Path], db_path: Path, passes: int) -> tuple[float, int
     catalogue each pass), and the files the archive imports of them."""
     used, imported = 0.0, 0
     for n in range(passes):
-        db = connect(db_path.with_name(f"{db_path.stem}-{n}.db"))
+        db = connect(new_catalogue(db_path.with_name(f"{db_path.stem}-{n}.db")))
         registry = load_registry(db)
         batch = Batch(db)   # commits as the pipeline does, every half second
         started = time.process_time()
@@ -770,12 +775,9 @@ def run_child(what: str, work: Path) -> None:
         per_file = (time.process_time() - started) / (3 * len(jobs))
     else:
         folder = Path(what)
-        for name in ("child-warm", "child-meta"):
-            for p in work.glob(f"{name}.db*"):
-                p.unlink()
-        metadata_loop(folder, work / "child-warm.db")
+        metadata_loop(folder, new_catalogue(work / "child-warm.db"))
         started = time.process_time()
-        _, _, files, _ = metadata_loop(folder, work / "child-meta.db")
+        _, _, files, _ = metadata_loop(folder, new_catalogue(work / "child-meta.db"))
         per_file = (time.process_time() - started) / files
     print(json.dumps({"per_file": per_file, "ingest": str(Path(ingest.__file__).parent)}))
 
