@@ -93,9 +93,18 @@ def write_tags(db: sqlite_utils.Database, photo_id: int, values: dict[str, Any])
     return changed
 
 
-def _metadata_rows(photo_id: int, facts: Facts) -> list[tuple[int, str, str, str]]:
-    """Every value JSON-encoded, so that types survive the round trip ("20240518" stays a string)."""
-    return [(photo_id, source, k, _json(value)) for source, values in facts.items() for k, value in values.items()]
+# All of a photo's facts in one statement: a statement that fires triggers (the retag queue's) opens a
+# statement journal of its own, so 34 one-row INSERTs (executemany) cost ~2x one INSERT of 34 rows.
+_INSERT_FACTS = ("INSERT INTO metadata (photo_id, source, key, value) SELECT ?, json_extract(value, '$[0]'), "
+                 "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)")
+
+
+def insert_facts(db: sqlite_utils.Database, photo_id: int, facts: Facts) -> None:
+    """Store `facts` as `metadata` rows, every value JSON-encoded, so that types survive the round
+    trip ("20240518" stays a string)."""
+    rows = [[source, k, _json(value)] for source, values in facts.items() for k, value in values.items()]
+    if rows:
+        db.conn.execute(_INSERT_FACTS, [photo_id, _READABLE(rows)])
 
 
 _READABLE = json.JSONEncoder(ensure_ascii=False).encode   # one encoder: `dumps` with options builds one per call
@@ -160,8 +169,7 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
                 list(values.values()),
             )
             photo_id = cur.lastrowid
-            db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
-                                _metadata_rows(photo_id, result.facts))
+            insert_facts(db, photo_id, result.facts)
             derived(db, photo_id)
         _record_faces(db, photo_id, result)
         db.conn.execute(
@@ -216,8 +224,7 @@ def _refresh_sidecar(db: sqlite_utils.Database, registry: Registry, photo_id: in
     if new == load_facts(db, photo_id).get("xmp-sidecar", {}):
         return False
     db.conn.execute("DELETE FROM metadata WHERE photo_id = ? AND source = 'xmp-sidecar'", [photo_id])
-    db.conn.executemany("INSERT INTO metadata (photo_id, source, key, value) VALUES (?, ?, ?, ?)",
-                        _metadata_rows(photo_id, {"xmp-sidecar": new}))
+    insert_facts(db, photo_id, {"xmp-sidecar": new})
     write_tags(db, photo_id, _link(db, registry, tags, photo_id))
     derived(db, photo_id)
     return True
