@@ -521,6 +521,30 @@ def test_a_photo_gets_a_new_rendition_token_whenever_its_public_rendition_may_ch
     assert _public_rendition(archive.fresh(), pid) == token()
 
 
+def test_a_row_inserted_by_plain_sql_gets_its_derived_columns_in_one_write(archive):
+    """Migration 21: whoever inserts a photo, what its licence allows, its year, state and rendition
+    are set by one UPDATE (the publish log notes it twice, not six times), and the public copy
+    shows it; a write that sets a rendition itself while the file changes keeps that (new) token,
+    and one that does not gets a new one."""
+    before = archive.one("SELECT max(seq) FROM publish_log")[0]
+    archive.sql("INSERT INTO photos (sha256, date, licence_id, creator, faces_shown, imported_at, updated_at) "
+                "VALUES (?, '2024-06-01', 'CC-BY-NC-4.0', 'Zoë Müller', 1, 'now', 'now')", ["f" * 64])
+    pid, year, commercial, adaptations, state, token = archive.one(
+        "SELECT id, year, allows_commercial, allows_adaptations, state, rendition FROM photos WHERE sha256 = ?", ["f" * 64])
+    assert (year, commercial, adaptations, state) == (2024, 0, 1, "public")
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    logged = [r[0] for r in archive.db.conn.execute("SELECT item FROM publish_log WHERE seq > ?", [before])]
+    assert logged == [f"photo:{pid}"] * 2
+    archive.copy.refresh()
+    assert _public_rendition(archive.copy.path, pid) == token
+    archive.sql("UPDATE photos SET sha256 = ?, rendition = ? WHERE id = ?", ["e" * 64, "ab" * 16, pid])
+    assert archive.one("SELECT rendition FROM photos WHERE id = ?", [pid])[0] == "ab" * 16
+    archive.sql("UPDATE photos SET sha256 = ? WHERE id = ?", ["d" * 64, pid])
+    assert archive.one("SELECT rendition FROM photos WHERE id = ?", [pid])[0] not in (token, "ab" * 16)
+    archive.sql("UPDATE photos SET licence_id = NULL WHERE id = ?", [pid])
+    assert archive.one("SELECT allows_commercial, state FROM photos WHERE id = ?", [pid]) == (None, "pending")
+
+
 def test_a_public_copy_written_before_rendition_tokens_is_rebuilt(archive):
     """A copy `ingest publish` wrote with an older version (no rendition column) is built again whole."""
     archive.copy.refresh()

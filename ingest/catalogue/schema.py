@@ -638,9 +638,36 @@ CREATE INDEX idx_photos_no_phash ON photos(id) WHERE phash IS NULL;
 INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 """
 
+_V21 = f"""
+-- Fewer writes per imported photo (issue 15 item 8): a new row's derived columns (what its licence
+-- allows, year, state, rendition) set by one UPDATE instead of four, each of which logged the photo
+-- for the public copy again and one of which renewed the rendition a second time. A change of
+-- state, orientation or file renews the rendition unless the same write already did.
+DROP TRIGGER photos_licence_ai;
+DROP TRIGGER photos_year_ai;
+DROP TRIGGER photos_rendition_ai;
+DROP TRIGGER photos_state_ai;
+CREATE TRIGGER photos_derive_ai AFTER INSERT ON photos BEGIN
+  UPDATE photos SET ({_PERMISSIONS}) =
+      (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = new.licence_id),
+    year = CASE WHEN new.date IS NULL THEN new.year ELSE CAST(substr(new.date, 1, 4) AS INTEGER) END,
+    state = {state_sql("new")},
+    rendition = coalesce(new.rendition, {NEW_RENDITION})
+  WHERE id = new.id;
+END;
+DROP TRIGGER photos_rendition_au;
+CREATE TRIGGER photos_rendition_au AFTER UPDATE OF state, orientation, sha256 ON photos
+WHEN (old.state IS NOT new.state OR old.orientation IS NOT new.orientation OR old.sha256 IS NOT new.sha256)
+  AND old.rendition IS new.rendition
+BEGIN
+  UPDATE photos SET rendition = {NEW_RENDITION} WHERE id = new.id;
+END;
+"""
+
 # Each step is one SQL script, applied atomically together with its version number.
+# _V21 follows _V20 (another branch's) once merged; until then it is this list's 20th step.
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
-                         _V17, _V18, _V19]
+                         _V17, _V18, _V19, _V21]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
