@@ -102,12 +102,19 @@ _INSERT_FACTS = ("INSERT INTO metadata (photo_id, source, key, value) SELECT ?, 
 def insert_facts(db: sqlite_utils.Database, photo_id: int, facts: Facts) -> None:
     """Store `facts` as `metadata` rows, every value JSON-encoded, so that types survive the round
     trip ("20240518" stays a string)."""
-    rows = [[source, k, _json(value)] for source, values in facts.items() for k, value in values.items()]
-    if rows:
+    rows = [[source, k, _STRING(value) if type(value) is str else _READABLE(value)]
+            for source, values in facts.items() for k, value in values.items()]
+    if not rows:
+        return
+    try:
+        db.conn.execute(_INSERT_FACTS, [photo_id, _READABLE(rows)])
+    except UnicodeEncodeError:   # a lone surrogate (a name's undecodable byte): that value escaped, still lossless
+        rows = [[source, k, _json(value)] for source, values in facts.items() for k, value in values.items()]
         db.conn.execute(_INSERT_FACTS, [photo_id, _READABLE(rows)])
 
 
 _READABLE = json.JSONEncoder(ensure_ascii=False).encode   # one encoder: `dumps` with options builds one per call
+_STRING = json.encoder.encode_basestring   # what _READABLE makes of a str, without its dispatch (most facts are text)
 
 
 def _json(value: Any) -> str:
