@@ -5,14 +5,18 @@ Table and column names are a contract (Datasette users and scripts see them): ex
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 
+from ingest import cache
 from ingest.catalogue.publication import state_sql
 from ingest.errors import ArchiveError
 from ingest.reference.licences import Licence, catalogue
@@ -769,6 +773,8 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         raise ArchiveError(f"{path}: no such catalogue (run `ingest PATH...` first)")
     if str(path) != ":memory:" and not path.parent.exists():
         raise ArchiveError(f"{path}: folder {path.parent} does not exist")
+    if create and str(path) != ":memory:":
+        _from_template(path)
     try:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 30000")
@@ -786,6 +792,45 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as e:
         raise ArchiveError(f"{path}: cannot set up the catalogue ({e})") from None
     return db
+
+
+def _from_template(path: Path) -> None:
+    """A new catalogue starts as a copy of one with every migration applied, instead of applying
+    them (~15 ms of CPU and a commit each). Only where nothing is yet (a WAL file left behind would be
+    replayed over it), and atomically: a hard link that fails if another command created it first.
+    Anything unusual leaves the file to `migrate`, as before."""
+    if any(os.path.lexists(f"{path}{end}") for end in ("", "-wal", "-shm")):
+        return
+    try:
+        data = _template(tuple(MIGRATIONS))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, path)
+        finally:
+            tmp.unlink()
+    except (OSError, sqlite3.Error):
+        pass
+
+
+@lru_cache(maxsize=2)
+def _template(migrations: tuple[str, ...]) -> bytes:
+    """A catalogue's bytes after `migrations` (MIGRATIONS, as `migrate` applies them), kept in the
+    cache folder under their hash and the SQLite version (a cached copy whose header says another
+    schema version is made again)."""
+    digest = hashlib.sha256("\0".join(migrations).encode()).hexdigest()[:16]
+    name = f"catalogue-v{len(migrations)}-{sqlite3.sqlite_version}-{digest}.db"
+    data = cache.read(name)
+    if data is None or data[:16] != b"SQLite format 3\x00" or int.from_bytes(data[60:64], "big") != len(migrations):
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            conn.create_function("name_key", 1, lambda v: key(v) if isinstance(v, str) else v, deterministic=True)
+            migrate(sqlite_utils.Database(conn))
+            data = conn.serialize()
+        finally:
+            conn.close()
+        cache.write(name, data)
+    return data
 
 
 def _wal(conn: sqlite3.Connection, patience: float = 30) -> str:
