@@ -20,10 +20,10 @@ import pytest
 import sqlite_utils
 from fixtures.synth import make_photo
 
+from ingest.catalogue import schema
 from ingest.catalogue.lock import import_lock
 from ingest.catalogue.record import source_path
 from ingest.catalogue.registry import city_for, demo_for, load_registry
-from ingest.catalogue import schema
 from ingest.catalogue.schema import connect, transaction
 from ingest.reference.places import city_from_name
 
