@@ -102,7 +102,7 @@ _INSERT_FACTS = ("INSERT INTO metadata (photo_id, source, key, value) SELECT ?, 
 def insert_facts(db: sqlite_utils.Database, photo_id: int, facts: Facts) -> None:
     """Store `facts` as `metadata` rows, every value JSON-encoded, so that types survive the round
     trip ("20240518" stays a string)."""
-    rows = [[source, k, _STRING(value) if type(value) is str else _READABLE(value)]
+    rows = [[source, k, _STRING(value) if type(value) is str else repr(value) if type(value) is int else _READABLE(value)]
             for source, values in facts.items() for k, value in values.items()]
     if not rows:
         return
@@ -114,7 +114,7 @@ def insert_facts(db: sqlite_utils.Database, photo_id: int, facts: Facts) -> None
 
 
 _READABLE = json.JSONEncoder(ensure_ascii=False).encode   # one encoder: `dumps` with options builds one per call
-_STRING = json.encoder.encode_basestring   # what _READABLE makes of a str, without its dispatch (most facts are text)
+_STRING = json.encoder.encode_basestring   # what _READABLE makes of a str (and repr of an int), without its dispatch
 
 
 def _json(value: Any) -> str:
