@@ -819,7 +819,7 @@ def _template(migrations: tuple[str, ...]) -> bytes:
     cache folder under their hash and the SQLite version (a cached copy whose header says another
     schema version is made again)."""
     digest = hashlib.sha256("\0".join(migrations).encode()).hexdigest()[:16]
-    name = f"catalogue-v{len(migrations)}-{sqlite3.sqlite_version}-{digest}.db"
+    name = f"catalogue-v{len(migrations)}-{sqlite3.sqlite_version}-{digest}-wal.db"
     data = cache.read(name)
     if data is None or data[:16] != b"SQLite format 3\x00" or int.from_bytes(data[60:64], "big") != len(migrations):
         conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -829,6 +829,7 @@ def _template(migrations: tuple[str, ...]) -> bytes:
             data = conn.serialize()
         finally:
             conn.close()
+        data = data[:18] + b"\x02\x02" + data[20:]   # the header's WAL mark, as `PRAGMA journal_mode = WAL` writes it
         cache.write(name, data)
     return data
 
