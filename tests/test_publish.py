@@ -545,6 +545,29 @@ def test_a_row_inserted_by_plain_sql_gets_its_derived_columns_in_one_write(archi
     assert archive.one("SELECT allows_commercial, state FROM photos WHERE id = ?", [pid]) == (None, "pending")
 
 
+def test_an_imported_photo_is_written_once_with_its_derived_columns(tmp_path):
+    """Ingest's own insert brings the derived columns right (record.py, by the schema's expressions):
+    the insert trigger has nothing to redo, so the photo is logged for the public copy once; the
+    values are the ones the trigger derives for a plain-SQL insert of the same row."""
+    make_photo(tmp_path / "card" / "paris.jpg", width=320, height=240, seed=1, exif=PHOTOS["paris.jpg"][0],
+               xmp=PHOTOS["paris.jpg"][1])
+    db = connect(tmp_path / "gallery.db")
+    try:
+        summary = run_ingest(db, Store(tmp_path / "archive"), [str(tmp_path / "card")], Options(licence="CC-BY-SA-4.0"),
+                             detect_faces=False)
+        assert summary.imported == 1
+        columns = "licence_id, creator, date, pending, withheld, faces_shown, faces_status"
+        derived = "allows_commercial, allows_adaptations, share_alike, commons_compatible, year, state"
+        pid, *row = db.conn.execute(f"SELECT id, {columns}, {derived}, rendition FROM photos").fetchone()
+        assert [r[0] for r in db.conn.execute("SELECT item FROM publish_log WHERE item LIKE 'photo:%'")] == [f"photo:{pid}"]
+        assert row[7:] == [1, 1, 1, 1, 2024, "pending", row[-1]] and re.fullmatch(r"[0-9a-f]{32}", row[-1])
+        db.conn.execute(f"INSERT INTO photos (sha256, imported_at, updated_at, {columns}) VALUES ({', '.join('?' * 10)})",
+                        ["c" * 64, "now", "now", *row[:7]])
+        assert list(db.conn.execute(f"SELECT {derived} FROM photos WHERE sha256 = ?", ["c" * 64]).fetchone()) == row[7:13]
+    finally:
+        db.conn.close()
+
+
 def test_a_public_copy_written_before_rendition_tokens_is_rebuilt(archive):
     """A copy `ingest publish` wrote with an older version (no rendition column) is built again whole."""
     archive.copy.refresh()

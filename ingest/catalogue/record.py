@@ -15,8 +15,9 @@ import sqlite_utils
 
 from ingest.catalogue import faces, review
 from ingest.catalogue.pairs import add_original, pair_key, partner, photo_of_original
+from ingest.catalogue.publication import state_sql
 from ingest.catalogue.registry import Registry, city_for, demo_for
-from ingest.catalogue.schema import GOVERNED_BY, transaction
+from ingest.catalogue.schema import GOVERNED_BY, NEW_RENDITION, PERMISSIONS, transaction
 from ingest.media import similar
 from ingest.media.images import FORMATS
 from ingest.model import Face, Facts, FileResult, Tags
@@ -177,11 +178,9 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
                 values.update(withheld=1, near_duplicate_of=like,
                               **review.flag([held_reason(like), *review.split(values["review_reason"])]))
                 status = "held"
-            cur = db.conn.execute(
-                f"INSERT INTO photos ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
-                list(values.values()),
-            )
-            photo_id = cur.lastrowid
+            for column, default in _STATE_DEFAULTS:
+                values.setdefault(column, default)
+            photo_id = db.conn.execute(_insert_photo_sql(tuple(values)), list(values.values())).lastrowid
             insert_facts(db, photo_id, result.facts)
             derived(db, photo_id)
         _record_faces(db, photo_id, result)
@@ -193,6 +192,23 @@ def record_file(db: sqlite_utils.Database, registry: Registry, result: FileResul
             [photo_id, stored_path(result.path), result.size, result.mtime_ns, stamp, stamp],
         )
     return photo_id, status
+
+
+# Columns the state is derived from that an import leaves at their defaults, given so that the
+# insert below can derive it.
+_STATE_DEFAULTS = (("withheld", 0), ("faces_shown", 0), ("faces_status", None))
+
+
+@lru_cache(maxsize=8)
+def _insert_photo_sql(columns: tuple[str, ...]) -> str:
+    """The photo's INSERT, with the columns the schema derives (licence permissions, year, state,
+    rendition) computed in the same statement by the same expressions, so that the insert trigger
+    (migration 21) finds them right and writes the row no second time; were they not, it would."""
+    given = ", ".join(f"? AS {c}" for c in columns)
+    return (f"INSERT INTO photos ({', '.join(columns)}, {', '.join(PERMISSIONS)}, year, state, rendition) "
+            f"SELECT v.*, {', '.join(f'l.{c}' for c in PERMISSIONS)}, "
+            f"CAST(substr(v.date, 1, 4) AS INTEGER), {state_sql('v')}, {NEW_RENDITION} "
+            f"FROM (SELECT {given}) AS v LEFT JOIN licences AS l ON l.id = v.licence_id")
 
 
 def _record_faces(db: sqlite_utils.Database, photo_id: int, result: FileResult) -> None:

@@ -209,7 +209,9 @@ DROP INDEX idx_cities_name_country;
 CREATE INDEX idx_cities_name ON cities(name, country_code);
 """
 
-_PERMISSIONS = "allows_commercial, allows_adaptations, share_alike, commons_compatible"
+# What a photo's licence allows, copied onto the photo (migration 4).
+PERMISSIONS = ("allows_commercial", "allows_adaptations", "share_alike", "commons_compatible")
+_PERMISSIONS = ", ".join(PERMISSIONS)
 _SET_PERMISSIONS = f"""
     UPDATE photos SET ({_PERMISSIONS}) =
         (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = photos.licence_id)
@@ -645,13 +647,19 @@ INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 _V21 = f"""
 -- Fewer writes per imported photo (issue 15 item 8): a new row's derived columns (what its licence
 -- allows, year, state, rendition) set by one UPDATE instead of four, each of which logged the photo
--- for the public copy again and one of which renewed the rendition a second time. A change of
--- state, orientation or file renews the rendition unless the same write already did.
+-- for the public copy again and one of which renewed the rendition a second time; none when the
+-- insert brought them right already (as ingest's does: record.py). A change of state, orientation
+-- or file renews the rendition unless the same write already did.
 DROP TRIGGER photos_licence_ai;
 DROP TRIGGER photos_year_ai;
 DROP TRIGGER photos_rendition_ai;
 DROP TRIGGER photos_state_ai;
-CREATE TRIGGER photos_derive_ai AFTER INSERT ON photos BEGIN
+CREATE TRIGGER photos_derive_ai AFTER INSERT ON photos
+WHEN new.rendition IS NULL OR new.state IS NOT {state_sql("new")}
+  OR new.year IS NOT CASE WHEN new.date IS NULL THEN new.year ELSE CAST(substr(new.date, 1, 4) AS INTEGER) END
+  OR ({", ".join(f"new.{c}" for c in PERMISSIONS)}) IS NOT
+     (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = new.licence_id)
+BEGIN
   UPDATE photos SET ({_PERMISSIONS}) =
       (SELECT {_PERMISSIONS} FROM licences WHERE licences.id = new.licence_id),
     year = CASE WHEN new.date IS NULL THEN new.year ELSE CAST(substr(new.date, 1, 4) AS INTEGER) END,
