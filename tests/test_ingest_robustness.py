@@ -191,6 +191,7 @@ def test_a_new_catalogue_is_a_copy_of_the_migrated_schema(tmp_path, monkeypatch)
     deleted is not replayed over that copy (the migrations run instead), and another list of
     migrations (an older package) gets a copy of its own."""
     monkeypatch.setenv("INGEST_CACHE", str(tmp_path / "cache"))
+    schema._template.cache_clear()   # made by an earlier test in this process: made again, into this cache
     copied = connect(tmp_path / "new.db")
     assert len(list((tmp_path / "cache").glob("catalogue-*.db"))) == 1
     stepwise = sqlite3.connect(tmp_path / "stepwise.db", isolation_level=None)
