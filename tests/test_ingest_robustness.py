@@ -17,8 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from fixtures.synth import make_photo
 
+from ingest.catalogue import schema
 from ingest.catalogue.lock import import_lock
 from ingest.catalogue.record import source_path
 from ingest.catalogue.registry import city_for, demo_for, load_registry
@@ -175,6 +177,38 @@ def test_commands_opening_a_new_catalogue_at_once_all_set_it_up(tmp_path):
         for proc in procs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
+
+
+def _schema(conn: sqlite3.Connection) -> tuple:
+    return (conn.execute("PRAGMA user_version").fetchone(), conn.execute("PRAGMA journal_mode").fetchone(),
+            conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").fetchall(),
+            conn.execute("SELECT * FROM licences ORDER BY id").fetchall())
+
+
+def test_a_new_catalogue_is_a_copy_of_the_migrated_schema(tmp_path, monkeypatch):
+    """A new catalogue starts as a copy of one with every migration applied (kept in the cache
+    folder), which is exactly what applying them makes; a WAL file left where a catalogue was
+    deleted is not replayed over that copy (the migrations run instead), and another list of
+    migrations (an older package) gets a copy of its own."""
+    monkeypatch.setenv("INGEST_CACHE", str(tmp_path / "cache"))
+    schema._template.cache_clear()   # made by an earlier test in this process: made again, into this cache
+    copied = connect(tmp_path / "new.db")
+    assert len(list((tmp_path / "cache").glob("catalogue-*.db"))) == 1
+    stepwise = sqlite3.connect(tmp_path / "stepwise.db", isolation_level=None)
+    stepwise.execute("PRAGMA journal_mode = WAL")
+    stepwise.create_function("name_key", 1, lambda v: v, deterministic=True)
+    schema.migrate(sqlite_utils.Database(stepwise))
+    assert _schema(copied.conn) == _schema(stepwise) and _schema(stepwise)[0] == (len(schema.MIGRATIONS),)
+    (tmp_path / "left.db-wal").write_bytes(b"")
+    left = connect(tmp_path / "left.db")
+    assert _schema(left.conn) == _schema(stepwise)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:15])
+    older = connect(tmp_path / "older.db")
+    assert older.execute("PRAGMA user_version").fetchone() == (15,)
+    assert len(list((tmp_path / "cache").glob("catalogue-*.db"))) == 2
+    for db in (copied, left, older):
+        db.conn.close()
+    stepwise.close()
 
 
 def test_an_import_waits_for_the_one_running_and_says_so(tmp_path):

@@ -521,6 +521,53 @@ def test_a_photo_gets_a_new_rendition_token_whenever_its_public_rendition_may_ch
     assert _public_rendition(archive.fresh(), pid) == token()
 
 
+def test_a_row_inserted_by_plain_sql_gets_its_derived_columns_in_one_write(archive):
+    """Migration 21: whoever inserts a photo, what its licence allows, its year, state and rendition
+    are set by one UPDATE (the publish log notes it twice, not six times), and the public copy
+    shows it; a write that sets a rendition itself while the file changes keeps that (new) token,
+    and one that does not gets a new one."""
+    before = archive.one("SELECT max(seq) FROM publish_log")[0]
+    archive.sql("INSERT INTO photos (sha256, date, licence_id, creator, faces_shown, imported_at, updated_at) "
+                "VALUES (?, '2024-06-01', 'CC-BY-NC-4.0', 'Zoë Müller', 1, 'now', 'now')", ["f" * 64])
+    pid, year, commercial, adaptations, state, token = archive.one(
+        "SELECT id, year, allows_commercial, allows_adaptations, state, rendition FROM photos WHERE sha256 = ?", ["f" * 64])
+    assert (year, commercial, adaptations, state) == (2024, 0, 1, "public")
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    logged = [r[0] for r in archive.db.conn.execute("SELECT item FROM publish_log WHERE seq > ?", [before])]
+    assert logged == [f"photo:{pid}"] * 2
+    archive.copy.refresh()
+    assert _public_rendition(archive.copy.path, pid) == token
+    archive.sql("UPDATE photos SET sha256 = ?, rendition = ? WHERE id = ?", ["e" * 64, "ab" * 16, pid])
+    assert archive.one("SELECT rendition FROM photos WHERE id = ?", [pid])[0] == "ab" * 16
+    archive.sql("UPDATE photos SET sha256 = ? WHERE id = ?", ["d" * 64, pid])
+    assert archive.one("SELECT rendition FROM photos WHERE id = ?", [pid])[0] not in (token, "ab" * 16)
+    archive.sql("UPDATE photos SET licence_id = NULL WHERE id = ?", [pid])
+    assert archive.one("SELECT allows_commercial, state FROM photos WHERE id = ?", [pid]) == (None, "pending")
+
+
+def test_an_imported_photo_is_written_once_with_its_derived_columns(tmp_path):
+    """Ingest's own insert brings the derived columns right (record.py, by the schema's expressions):
+    the insert trigger has nothing to redo, so the photo is logged for the public copy once; the
+    values are the ones the trigger derives for a plain-SQL insert of the same row."""
+    make_photo(tmp_path / "card" / "paris.jpg", width=320, height=240, seed=1, exif=PHOTOS["paris.jpg"][0],
+               xmp=PHOTOS["paris.jpg"][1])
+    db = connect(tmp_path / "gallery.db")
+    try:
+        summary = run_ingest(db, Store(tmp_path / "archive"), [str(tmp_path / "card")], Options(licence="CC-BY-SA-4.0"),
+                             detect_faces=False)
+        assert summary.imported == 1
+        columns = "licence_id, creator, date, pending, withheld, faces_shown, faces_status"
+        derived = "allows_commercial, allows_adaptations, share_alike, commons_compatible, year, state"
+        pid, *row = db.conn.execute(f"SELECT id, {columns}, {derived}, rendition FROM photos").fetchone()
+        assert [r[0] for r in db.conn.execute("SELECT item FROM publish_log WHERE item LIKE 'photo:%'")] == [f"photo:{pid}"]
+        assert row[7:] == [1, 1, 1, 1, 2024, "pending", row[-1]] and re.fullmatch(r"[0-9a-f]{32}", row[-1])
+        db.conn.execute(f"INSERT INTO photos (sha256, imported_at, updated_at, {columns}) VALUES ({', '.join('?' * 10)})",
+                        ["c" * 64, "now", "now", *row[:7]])
+        assert list(db.conn.execute(f"SELECT {derived} FROM photos WHERE sha256 = ?", ["c" * 64]).fetchone()) == row[7:13]
+    finally:
+        db.conn.close()
+
+
 def test_a_public_copy_written_before_rendition_tokens_is_rebuilt(archive):
     """A copy `ingest publish` wrote with an older version (no rendition column) is built again whole."""
     archive.copy.refresh()

@@ -39,10 +39,16 @@ def partner(db: sqlite_utils.Database, result: FileResult, taken_at: str | None,
     key = pair_key(result.path, result.format, taken_at)
     if key is None:
         return None
-    others = [stored(p) for p in _partner_paths(result.path, key[2]) if p != result.path]
-    rows = db.execute(f"""SELECT p.id, p.format, p.taken_at FROM photo_sources s JOIN photos p ON p.id = s.photo_id
-                          WHERE s.path IN ({', '.join('?' for _ in others)})""", others).fetchall()
-    return next((pid for pid, fmt, taken in rows if (fmt in RAW_FORMATS) != key[2] and (taken or "")[:19] == key[1]), None)
+    # Every path of this stem with an extension, from one index range ("." + 1 is "/"), rather than
+    # one lookup per possible suffix: the partner is among them (and there is seldom any).
+    stem, _ = os.path.splitext(result.path)
+    rows = db.execute("""SELECT s.path, p.id, p.format, p.taken_at FROM photo_sources s JOIN photos p ON p.id = s.photo_id
+                         WHERE s.path >= ? AND s.path < ?""", [stored(stem + "."), stored(stem + "/")]).fetchall()
+    if not rows:
+        return None
+    others = {stored(p) for p in _partner_paths(result.path, key[2]) if p != result.path}
+    return next((pid for path, pid, fmt, taken in rows
+                 if path in others and (fmt in RAW_FORMATS) != key[2] and (taken or "")[:19] == key[1]), None)
 
 
 def add_original(db: sqlite_utils.Database, photo_id: int, result: FileResult, stamp: str) -> None:

@@ -87,7 +87,7 @@ def _sidecars(name: str, listing: dict[str, os.DirEntry]) -> tuple[tuple[str, ..
     return tuple(paths), newest
 
 
-def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tuple[str, ...], int]] | Skipped | Ignored]:
+def _walk(root: Path, store: str | None = None) -> Iterator[tuple[str, tuple[tuple[str, ...], int]] | Skipped | Ignored]:
     """(path, (sidecars, their mtime)) depth-first, sorted (so runs are reproducible), hidden files and
     folders skipped; the store (a resolved path) is not entered but reported."""
     try:
@@ -105,11 +105,11 @@ def _walk(root: Path, store: str | None = None) -> Iterator[tuple[Path, tuple[tu
                     continue
                 yield from _walk(Path(entry.path), store)
             elif entry.is_file(follow_symlinks=True):
-                suffix = Path(entry.name).suffix.lower()
+                suffix = os.path.splitext(entry.name)[1].lower()
                 if suffix in _SKIP_SUFFIXES:
                     yield Ignored(entry.path, f"not a photo ({suffix} file)")
                 elif suffix not in _SILENT_SUFFIXES:
-                    yield Path(entry.path), _sidecars(entry.name, listing) if listing else ((), 0)
+                    yield entry.path, _sidecars(entry.name, listing) if listing else ((), 0)
         except OSError:
             continue
 
@@ -137,7 +137,7 @@ def scan(paths: Iterable[str | Path], store: str | Path | None = None) -> Iterat
             yield Skipped(str(own))
             continue
         if named:
-            found: Iterable[tuple[Path, tuple[tuple[str, ...], int]] | Skipped | Ignored] = [
+            found: Iterable[tuple[str | Path, tuple[tuple[str, ...], int]] | Skipped | Ignored] = [
                 (resolved, _sidecars(resolved.name, xmp_listing(resolved.parent)))]
         else:
             found = _walk(resolved, str(own) if own is not None else None)

@@ -80,12 +80,19 @@ def read_names(path: Path) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
     if (d := date_from_filename(path.stem)):
         facts["file-name"] = {"date": d, "name": shown(path.name)}
-    folders = [shown(f.name) for f in list(path.parents)[:3] if f.name]  # facts are text, not bytes
-    found: dict[str, Any] = {"folders": folders} if folders else {}
+    folders, dated = _folders(str(path.parent))
+    if folders:
+        facts["folder-name"] = {"folders": list(folders), **dated}
+    return facts
+
+
+@lru_cache(maxsize=1024)   # a card's files share their few folders: their parents walked once
+def _folders(parent: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The names of a file's three nearest folders (as text: facts are not bytes), and the date and
+    name of the nearest dated one."""
+    folder = Path(parent)
+    folders = tuple(shown(f.name) for f in [folder, *folder.parents][:3] if f.name)
     for name in folders:
         if (d := date_from_folder(name)):
-            found.update(date=d, folder=name)
-            break
-    if found:
-        facts["folder-name"] = found
-    return facts
+            return folders, {"date": d, "folder": name}
+    return folders, {}
