@@ -203,7 +203,7 @@ _STATE_DEFAULTS = (("withheld", 0), ("faces_shown", 0), ("faces_status", None))
 def _insert_photo_sql(columns: tuple[str, ...]) -> str:
     """The photo's INSERT, with the columns the schema derives (licence permissions, year, state,
     rendition) computed in the same statement by the same expressions, so that the insert trigger
-    (migration 21) finds them right and writes the row no second time; were they not, it would."""
+    (migration 20) finds them right and writes the row no second time; were they not, it would."""
     given = ", ".join(f"? AS {c}" for c in columns)
     return (f"INSERT INTO photos ({', '.join(columns)}, {', '.join(PERMISSIONS)}, year, state, rendition) "
             f"SELECT v.*, {', '.join(f'l.{c}' for c in PERMISSIONS)}, "

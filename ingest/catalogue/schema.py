@@ -644,7 +644,7 @@ CREATE INDEX idx_photos_no_phash ON photos(id) WHERE phash IS NULL;
 INSERT INTO retag_queue (item) SELECT 'all' WHERE EXISTS (SELECT 1 FROM photos);
 """
 
-_V21 = f"""
+_V20 = f"""
 -- Fewer writes per imported photo (issue 15 item 8): a new row's derived columns (what its licence
 -- allows, year, state, rendition) set by one UPDATE instead of four, each of which logged the photo
 -- for the public copy again and one of which renewed the rendition a second time; none when the
@@ -677,9 +677,8 @@ END;
 """
 
 # Each step is one SQL script, applied atomically together with its version number.
-# _V21 follows _V20 (another branch's) once merged; until then it is this list's 20th step.
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
-                         _V17, _V18, _V19, _V21]
+                         _V17, _V18, _V19, _V20]
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
