@@ -30,7 +30,7 @@ from ingest.importer.read.iptc import read_iptc
 from ingest.importer.read.names import read_names
 from ingest.importer.read.png import read_png_text
 from ingest.importer.read.xmp import read_sidecar, read_xmp
-from ingest.media import faces, images, similar
+from ingest.media import faces, images, resize, similar
 from ingest.media.raw import RAW_FORMATS
 from ingest.media.store import Store, put_original, write_atomic
 from ingest.model import FileResult
@@ -66,6 +66,29 @@ def orphan_guard(parent: int) -> None:
     if os.getppid() != parent:  # it died before the signal was asked for
         os._exit(1)
     threading.Thread(target=_watch, args=(parent,), name="orphan-guard", daemon=True).start()
+
+
+def start_worker(parent: int, detect_faces: bool = True) -> None:
+    """Pool initializer: the orphan guard, then the warm-up."""
+    orphan_guard(parent)
+    warm_up(detect_faces)
+
+
+def warm_up(detect_faces: bool = True) -> threading.Thread:
+    """Load what the first photo needs but its reading and decoding do not (OpenCV; the face
+    model's session: ~0.1 s of CPU and, on a busy machine, up to 0.5 s of waiting) in a thread, so
+    that it overlaps them. A failure is left to the first real use, which reports it."""
+    def load() -> None:
+        try:
+            resize.opencv()
+            if detect_faces:
+                faces.load_session()
+        except Exception:
+            pass
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _watch(parent: int, every: float = 0.5) -> None:

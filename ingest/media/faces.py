@@ -52,7 +52,7 @@ _session = None  # this process's session: made once, on first use (a cache, nev
 _session_lock = threading.Lock()
 
 
-def _load_session():
+def load_session():
     """One onnxruntime session per process, made on first use (workers each make their own),
     with one thread: the import's process pool already keeps every core busy."""
     global _session
@@ -114,7 +114,7 @@ def _prepared(raw: bytes) -> bytes:
 
 def detect(im: Image.Image, *, threshold: float = THRESHOLD, edge: int = DETECT_EDGE) -> list[Face]:
     """Faces in an upright RGB image, as fractions of its size, best first."""
-    session = _load_session()
+    session = load_session()
     w, h = im.size
     scale = min(1.0, edge / max(w, h))
     sw, sh = max(32, -(-round(w * scale) // 32) * 32), max(32, -(-round(h * scale) // 32) * 32)

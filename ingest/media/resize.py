@@ -22,7 +22,8 @@ _FLIP_LR, _FLIP_TB = 1, 0
 
 
 @lru_cache(maxsize=1)
-def _cv2() -> Any:
+def opencv() -> Any:
+    """OpenCV, imported on first use, set to one thread."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -44,7 +45,7 @@ def lowpass(ratio: float, lobes: int = 3) -> np.ndarray:
 def resample(pixels: np.ndarray, size: tuple[int, int], lobes: int = 3, orientation: int = 1) -> np.ndarray:
     """`pixels` (H x W or H x W x 3, uint8) at `size` (width, height, no larger), turned upright
     by the EXIF `orientation` afterwards: the turn costs less on the smaller image."""
-    cv2 = _cv2()
+    cv2 = opencv()
     h, w = pixels.shape[:2]
     kx, ky = lowpass(round(w / size[0], 6), lobes), lowpass(round(h / size[1], 6), lobes)
     if len(kx) > 1 or len(ky) > 1:
@@ -55,7 +56,7 @@ def resample(pixels: np.ndarray, size: tuple[int, int], lobes: int = 3, orientat
 
 def turn(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """`pixels` turned and flipped as the EXIF orientation says (1: as they are)."""
-    cv2 = _cv2()
+    cv2 = opencv()
     if orientation == 2:
         return cv2.flip(pixels, _FLIP_LR)
     if orientation == 3:
