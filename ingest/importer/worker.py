@@ -17,7 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -309,10 +309,13 @@ def extract(job: Job, result: FileResult) -> None:
 @contextmanager
 def store_writes() -> Iterator[Callable[..., None]]:
     """Store writes (each synced to disk: ~10 ms of waiting, ~35 ms a photo) run in this process'
-    writer thread while the decode and face detection go on, and are all done, or their first
-    error raised, when the block ends: a result never names a file that is not on disk yet."""
+    writer thread while the decode and face detection go on. All have ended when the block does,
+    and the first one's error is raised: a result never names a file that is not on disk yet."""
     pending: list[Future] = []
-    yield lambda fn, *args: pending.append(_writer(os.getpid()).submit(fn, *args))
+    try:
+        yield lambda fn, *args: pending.append(_writer(os.getpid()).submit(fn, *args))
+    finally:
+        wait(pending)   # every write ended, even when the photo failed: none is left under way
     for future in pending:
         future.result()
 
