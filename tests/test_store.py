@@ -484,3 +484,20 @@ def test_an_edited_sidecar_is_picked_up_and_a_correction_still_wins(cli, tmp_pat
     assert row == (photo_id, "Corrected title", "Priya R.")
     assert conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 1
     assert "1 unchanged" in cli(str(folder)).stdout
+
+
+def test_a_store_write_failing_in_the_writer_thread_is_the_files_problem(tmp_path):
+    """Store writes run in the worker's writer thread, beside the decode: one that fails (here the
+    store's web folder is a file) still fails the photo, which then has no catalogue row to point at
+    a missing file; what was written (the original) is whole."""
+    from ingest.importer.worker import Job, process
+
+    photo = make_photo(tmp_path / "p.jpg", width=800, height=600, seed=3)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "web").write_text("not a folder")
+    result = process(Job(str(photo), photo.stat().st_size, 0, str(store), detect_faces=False))
+    assert result.problem is not None and result.problem[0] == "unreadable", result.problem
+    original = Store(store).original(result.sha256, "jpg")
+    assert original.read_bytes() == photo.read_bytes()
+    assert not list(store.rglob(".tmp-*"))

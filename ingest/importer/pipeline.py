@@ -33,7 +33,7 @@ from ingest.catalogue.schema import Batch
 from ingest.importer.resolve import Options, resolve
 from ingest.importer.retag import fill_phashes
 from ingest.importer.scan import Ignored, Missing, Skipped, scan
-from ingest.importer.worker import Job, orphan_guard, process
+from ingest.importer.worker import Job, process, start_worker, warm_up
 from ingest.media import images
 from ingest.media.store import Store, sweep_temporaries
 from ingest.model import FileResult
@@ -93,15 +93,24 @@ Advance = Callable[[int], None]
 Notice = Callable[[str], None]                 # a line for the user about the run, not about a file
 
 
-def _results(jobs: Iterable[Job], workers: int) -> Iterator[FileResult]:
-    """Results in completion order; at most a few jobs in flight per worker, so memory stays flat."""
+def _results(jobs: Iterable[Job], workers: int, detect_faces: bool = True) -> Iterator[FileResult]:
+    """Results in completion order; at most a few jobs in flight per worker, so memory stays flat.
+    Each worker loads its libraries while it reads its first file (`warm_up`); so does this process
+    when there is no pool, from the first file on (not for a re-scan that finds nothing new), and
+    waits for that thread before it returns (a later pool must not fork while it runs)."""
     if workers <= 1:
-        for job in jobs:
-            yield process(job)
+        warming = None
+        try:
+            for job in jobs:
+                warming = warming or warm_up(detect_faces)
+                yield process(job)
+        finally:
+            if warming is not None:
+                warming.join()
         return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=orphan_guard,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=start_worker,
+                             initargs=(os.getpid(), detect_faces)) as pool:
         pending: set[Future] = set()
         for job in jobs:
             pending.add(pool.submit(process, job))
@@ -212,7 +221,7 @@ def _run(db: sqlite_utils.Database, store: Store, paths: list[str], options: Opt
     status = "interrupted"
     batch = Batch(db)
     try:
-        for result in _results(candidates(), max(1, jobs)):
+        for result in _results(candidates(), max(1, jobs), detect_faces and not dry_run):
             if advance:
                 advance(1)
             if result.problem:

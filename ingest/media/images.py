@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import exifread
+import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from ingest.errors import FileProblem
-from ingest.media import cr3, exifblock, jxl
+from ingest.media import cr3, exifblock, jxl, resize
 from ingest.media.jpeg import (
     APP1,
     EXIF_APP1,
@@ -55,16 +56,20 @@ WEB_SIZE = 1600
 THUMB_SIZE = 400
 JPEG_QUALITY = 85
 # How the derivatives are resized (`shrink`): an integer box `reduce()` down to within twice the
-# target, then BICUBIC over the rest. A 12 MP JPEG decodes at 2000x1500 (its 1/2 draft), so the web
-# size is a 1.25x step, where BICUBIC costs ~80% of LANCZOS; the thumbnail is a 4x step, reduce(2)
-# then 2x BICUBIC. BILINEAR would cost half as much again but is visibly softer on sharp camera
-# photos (SSIM 0.96 against LANCZOS, under the 0.98 bound). libvips (pyvips-binary) resizes with
-# LANCZOS for a third of Pillow's CPU, but hangs in a process forked after its parent used it (the
-# import pool forks), so a photo's derivatives would depend on which process made them.
+# target (Pillow's, as its `reducing_gap`), then a Lanczos-3 low-pass for the rest of the ratio and a
+# cubic resample, both in OpenCV (SIMD, one thread). A 12 MP JPEG decodes at 2000x1500 (its 1/2
+# draft), so the web size is a 1.25x step: ~14 ms a photo against ~43 ms for Pillow's BICUBIC and
+# ~58 ms for its LANCZOS, which it matches (SSIM >= 0.99, aliasing on a zone plate within 1.05x of
+# it; BICUBIC was 1.3x, Pillow's BILINEAR and OpenCV's own INTER_AREA or INTER_LINEAR alias far more
+# or lose contrast). libvips (pyvips-binary) hangs in a process forked after its parent used it (the
+# import pool forks). RESAMPLE set to a Pillow filter resizes with Pillow instead: LANCZOS is how the
+# archive resized before issue 17 (the quality tests' and bench/ingest.py's reference).
 # tests/test_derivative_quality.py holds the bounds (SSIM, aliasing on a zone plate);
 # bench/ingest.py measures the speed against LANCZOS.
-RESAMPLE = Image.Resampling.BICUBIC
+RESAMPLE: Image.Resampling | None = None
 REDUCING_GAP = 2.0
+LOBES = 3                                  # the low-pass' Lanczos window, as Pillow's LANCZOS
+_ARRAY_MODES = ("RGB", "L")                # what OpenCV resizes; other modes (alpha) go through Pillow
 
 # Format name -> (Pillow format, file extension, MIME type)
 FORMATS = {
@@ -443,8 +448,7 @@ def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
             if "truncated" not in str(e) or not opened.data:
                 raise
             im = _load_truncated(opened, web)
-        im = rotate(im, opened.orientation)
-        return shrink(to_srgb_rgb(im), web)
+        return shrink(to_srgb_rgb(im), web, opened.orientation)
     except FileProblem:
         raise
     except (Image.DecompressionBombError, MemoryError):
@@ -453,13 +457,22 @@ def web_image(opened: Opened, web: int = WEB_SIZE) -> Image.Image:
         raise FileProblem("corrupt", f"cannot decode image: {_reason(e)}") from None
 
 
-def shrink(im: Image.Image, edge: int) -> Image.Image:
-    """`im` fitted in an `edge` square, never enlarged: an integer reduce(), then a short resample
-    (RESAMPLE, REDUCING_GAP). A new image when resized; `im` itself is left as it was."""
-    size = fit(im.size, edge)
+def shrink(im: Image.Image, edge: int, orientation: int = 1) -> Image.Image:
+    """`im` fitted in an `edge` square, never enlarged, and turned upright by the EXIF `orientation`
+    (after resizing: fewer pixels to turn). An integer reduce(), then a short resample: the Lanczos
+    low-pass and cubic step of `resize.resample`, or Pillow's `RESAMPLE` when one is set (and for
+    modes OpenCV is not given: alpha). A new image when changed; `im` is left as it was."""
+    turned = orientation >= 5
+    upright = fit(im.size[::-1] if turned else im.size, edge)
+    size = upright[::-1] if turned else upright
     if size == im.size:
-        return im
-    return im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+        return rotate(im, orientation)
+    if RESAMPLE is not None or im.mode not in _ARRAY_MODES:
+        return rotate(im.resize(size, RESAMPLE or Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP), orientation)
+    factor = (int(im.width / size[0] / REDUCING_GAP) or 1, int(im.height / size[1] / REDUCING_GAP) or 1)
+    if factor != (1, 1):   # whole blocks only, so that the rest of the ratio is exact
+        im = im.reduce(factor, box=(0, 0, im.width - im.width % factor[0], im.height - im.height % factor[1]))
+    return Image.fromarray(resize.resample(np.asarray(im), size, LOBES, orientation))
 
 
 def fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
