@@ -13,7 +13,9 @@ column facets' `select X as value, count(*) as count from (...)`, keyed by the c
 SQL and its parameters. A facet that runs out of time is counted again in the background with the
 longer limit of any query (sql_time_limit_ms), for the next request. What is kept is written to a
 file beside the copy (`path`), so the first page after a restart answers from it when the copy's
-version is the same. Nothing in it is not in the public copy already: counts of public rows.
+version is the same: only answers to SQL without parameters (the grid's count and facets), so
+nothing a visitor typed or filtered by is written to disk, and nothing that is not in the public
+copy already (counts of public rows). One write at a time, of the latest answers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from datasette.database import Database, QueryInterrupted, Results
 
 SIZE = 2048  # answers kept per copy (each a few dozen rows at most)
+_NO_PARAMS = json.dumps({})
 _COUNTED = re.compile(r"^\s*select (count\(\*\)|\[?\w+\]? as value, count\(\*\) as count) from ", re.IGNORECASE)
 
 
@@ -76,6 +79,8 @@ class PublicDatabase(Database):
         self.kept: OrderedDict[tuple, tuple[list[str], list[list]]] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: set[tuple] = set()
+        self._dirty: str | None = None  # the version whose answers wait to be written
+        self._saving = False
         self._file = globals()["path"](path)
         self._load()
 
@@ -95,10 +100,20 @@ class PublicDatabase(Database):
         for sql, params, columns, rows in saved.get("answers", []):
             self.kept[(now, sql, params)] = (columns, rows)
 
+    def _saver(self) -> None:
+        """Write the kept answers until no newer ones wait (one writer at a time, off the event loop)."""
+        while True:
+            with self._lock:
+                now, self._dirty = self._dirty, None
+                if now is None:
+                    self._saving = False
+                    return
+            self._save(now)
+
     def _save(self, now: str) -> None:
         with self._lock:
             answers = [[sql, params, columns, rows] for (v, sql, params), (columns, rows) in self.kept.items()
-                       if v == now]
+                       if v == now and params == _NO_PARAMS]
         tmp = self._file.with_name(f"{self._file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             tmp.write_text(json.dumps({"version": now, "answers": answers}), encoding="utf-8")
@@ -114,7 +129,13 @@ class PublicDatabase(Database):
             self.kept[key] = (columns, rows)
             while len(self.kept) > SIZE:
                 self.kept.popitem(last=False)
-        asyncio.get_running_loop().run_in_executor(None, self._save, key[0])
+            if key[2] == _NO_PARAMS:
+                self._dirty = key[0]
+                start, self._saving = not self._saving, True
+            else:
+                start = False
+        if start:
+            asyncio.get_running_loop().run_in_executor(None, self._saver)
         return _results(columns, rows)
 
     async def execute(self, sql, params=None, truncate=False, custom_time_limit=None, **kwargs):
@@ -124,7 +145,7 @@ class PublicDatabase(Database):
         # version (asked by nobody after it), never an older answer under the newer one.
         now = ";".join(f"{r[0]}={r[1]}" for r in
                        (await super().execute("SELECT key, value FROM publish_state ORDER BY key")).rows)
-        key = (now, sql, json.dumps(params if params is not None else {}, sort_keys=True, default=str))
+        key = (now, sql, json.dumps(params or {}, sort_keys=True, default=str))
         with self._lock:
             found = self.kept.get(key)
             if found is not None:
