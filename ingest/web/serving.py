@@ -89,18 +89,22 @@ def check(served: Served) -> None:
 def _follow(served: Served) -> None:
     complained = False
     while not served.stop.is_set():
-        try:
-            if not served.checked.is_set():
-                # After the first answer (or CHECK_AFTER seconds): on two cores, a check started
-                # with the server would take half the machine from the first page.
-                served.answered.wait(CHECK_AFTER)
-                check(served)
-            served.copy.follow()
-            complained = False
-        except Exception as e:  # keep serving the last good copy; say so once
-            if not complained:
-                print(f"gallery: cannot refresh the public copy of {served.copy.catalogue}: {e}", file=sys.stderr)
-                complained = True
+        # The full check after the first answer (or CHECK_AFTER seconds): on two cores, a check
+        # started with the server would take half the machine from the first page. Each step on
+        # its own, so that a check that cannot run never keeps a withdrawal from the copy.
+        steps = [served.copy.follow]
+        if not served.checked.is_set():
+            served.answered.wait(CHECK_AFTER)
+            steps.insert(0, lambda: check(served))
+        for step in steps:
+            try:
+                step()
+            except Exception as e:  # keep serving the last good copy; say so once
+                if not complained:
+                    print(f"gallery: cannot refresh the public copy of {served.copy.catalogue}: {e}", file=sys.stderr)
+                    complained = True
+            else:
+                complained = False
         served.stop.wait(INTERVAL)
 
 
