@@ -32,6 +32,8 @@ from pathlib import Path
 
 from datasette.database import Database, QueryInterrupted, Results
 
+from ingest.web.cache import VERSION_SQL, version_text
+
 SIZE = 2048  # answers kept per copy (each a few dozen rows at most)
 _NO_PARAMS = json.dumps({})
 _COUNTED = re.compile(r"^\s*select (count\(\*\)|\[?\w+\]? as value, count\(\*\) as count) from ", re.IGNORECASE)
@@ -45,8 +47,7 @@ def path(copy: str | Path) -> Path:
 
 def version(conn: sqlite3.Connection) -> str:
     """The copy's version as cache.copy_version reads it (its publish_state)."""
-    rows = conn.execute("SELECT key, value FROM publish_state ORDER BY key").fetchall()
-    return ";".join(f"{r[0]}={r[1]}" for r in rows)
+    return version_text(conn.execute(VERSION_SQL).fetchall())
 
 
 class _Row(tuple):
@@ -143,8 +144,7 @@ class PublicDatabase(Database):
             return await super().execute(sql, params, truncate=truncate, custom_time_limit=custom_time_limit, **kwargs)
         # The version before the count: a refresh in between keeps a newer answer under the older
         # version (asked by nobody after it), never an older answer under the newer one.
-        now = ";".join(f"{r[0]}={r[1]}" for r in
-                       (await super().execute("SELECT key, value FROM publish_state ORDER BY key")).rows)
+        now = version_text((await super().execute(VERSION_SQL)).rows)
         key = (now, sql, json.dumps(params or {}, sort_keys=True, default=str))
         with self._lock:
             found = self.kept.get(key)
