@@ -17,7 +17,8 @@ Per size, in a fresh folder:
    (median of 5; up to --copy-max); and end to end: `ingest serve` running, a photo withheld,
    until its page answers 404 (median of 3).
 4. server start-up: `ingest serve` launched until /gallery/photos answers 200, the first time (the
-   public copy built whole) and again after a restart (the persisted copy checked and brought up to date).
+   public copy built whole) and again after a restart (the persisted copy brought up to date and its
+   counts compared before the first answer; the full check and any merge after it).
 5. gallery p95 (sequential GETs over one connection): the grid, a facet-filtered grid (top city
    and a year), a search.
 6. `ingest retag`: nothing changed (in process, and the whole command as cron runs it), one

@@ -8,10 +8,13 @@ catalogue), real Datasette.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +29,9 @@ from ingest.catalogue.public_copy import (
     persisted_path,
     publish,
 )
+from ingest.web import counts, serving
 from ingest.web.compat import datasette_options
+from ingest.web.counts import PublicDatabase
 from ingest.web.serving import open_copy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +83,12 @@ def test_the_copy_persists_beside_the_catalogue_and_a_restart_only_applies_chang
     try:
         assert not copy.rebuilt and copy.problems == []
         assert copy.conn.execute("SELECT count(*) FROM photos WHERE id = ?", [hidden]).fetchone()[0] == 0
+        assert copy.conn.execute("SELECT count(*) FROM photo_search WHERE photo_search MATCH ?",
+                                 [f'"{MARK}keyword"']).fetchone()[0] == 0
+        # The merge of the words that left is the serving thread's, after the first answer, as after
+        # any withdrawal while it runs (serving.py): owed until then.
+        assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() == ("1",)
+        copy.follow()
         assert MARK.encode() not in _raw_index(copy.path)  # its words left the index's data too
         _same_as_fresh(a, copy)
         # Nothing changed since: the next start does no work at all.
@@ -107,8 +118,13 @@ def test_a_copy_that_disagrees_with_its_catalogue_is_built_again(archive, damage
     public.close()
     copy = _reopen(a)
     try:
-        assert copy.rebuilt
-        assert (copy.problems != []) == (damage in ("extra row", "missing row", "stale token", "missing city"))
+        # Before the first answer: the log, and public photo counts (a row too many or too few).
+        found, rebuilt = copy.problems, copy.rebuilt
+        assert bool(found) == (damage in ("extra row", "missing row"))
+        copy.refresh(check=True, merge=False)  # after it, the serving thread's full check (serving.check)
+        found, rebuilt = found + copy.problems, rebuilt or copy.rebuilt
+        assert rebuilt
+        assert (found != []) == (damage in ("extra row", "missing row", "stale token", "missing city"))
         assert disagreements(copy.conn) == []
         _same_as_fresh(a, copy)
     finally:
@@ -234,8 +250,9 @@ def test_words_that_leave_the_copy_leave_the_indexes_raw_data(archive, edit):
 
 def test_a_merge_owed_when_the_process_died_is_made_before_the_next_refresh_returns(archive):
     """The merge that drops withdrawn words from the indexes' data is its own transaction, after the
-    one that took the row out; a process killed in between leaves it owed (publish_state), and the
-    next refresh, the first of a restarted server included, makes it before it returns."""
+    one that took the row out; a process killed in between leaves it owed (publish_state). A restarted
+    server answers first (the row is gone already) and its follow thread makes the merge; any
+    other refresh makes it before it returns."""
     a = archive
     copy = _reopen(a)
     paris = a.photo_id("paris.jpg")
@@ -252,8 +269,24 @@ def test_a_merge_owed_when_the_process_died_is_made_before_the_next_refresh_retu
     assert b"qqqjx" in _raw_index(persisted_path(a.path))  # marked gone, not yet dropped
     copy = _reopen(a)
     try:
+        assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() == ("1",)
+        copy.follow()
         assert b"qqqjx" not in _raw_index(copy.path)
         assert copy.conn.execute("SELECT value FROM publish_state WHERE key = 'merge'").fetchone() is None
+    finally:
+        copy.close()
+    a.sql("UPDATE photos SET withheld = 0 WHERE id = ?", [paris])
+    copy = _reopen(a)
+    copy.follow()
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [paris])
+    copy._merge = lambda conn: False
+    copy.refresh()
+    copy.close()
+    assert b"qqqjx" in _raw_index(persisted_path(a.path))
+    copy = PublicCopy(a.path, persisted_path(a.path))
+    try:
+        copy.refresh()
+        assert b"qqqjx" not in _raw_index(copy.path)
     finally:
         copy.close()
 
@@ -275,3 +308,79 @@ def test_following_merges_withdrawn_words_out_step_by_step(archive):
         _same_as_fresh(a, copy)
     finally:
         copy.close()
+
+
+async def test_a_copy_the_deferred_check_finds_wrong_is_never_served_while_it_is_rebuilt(archive):
+    """A start checks counts only; the full check runs after the first answer. A copy whose counts
+    agree but whose ids do not (a withheld photo's id on a public photo's row) is found then, and
+    from that moment every request is answered 503 until the copy is built again."""
+    a = archive
+    hidden, other = a.photo_id("ljubljana.jpg"), a.photo_id("paris.jpg")
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [hidden])
+    _reopen(a).close()
+    public = sqlite3.connect(persisted_path(a.path), isolation_level=None)
+    public.execute("UPDATE photos SET id = ? WHERE id = ?", [hidden, other])  # same count, wrong ids
+    public.close()
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    metadata.setdefault("plugins", {})["gallery"] = {"store": str(a.folder / "archive")}
+    ds = Datasette([str(a.path)], **datasette_options(metadata))
+    await ds.invoke_startup()
+    served, = serving.served(ds)
+    assert not served.checked.is_set() and not served.wrong.is_set()
+    found, release = threading.Event(), threading.Event()
+    say = served.copy.on_problems
+
+    def hold(problems):  # the rebuild waits until the test has seen the gate
+        say(problems)
+        found.set()
+        release.wait(30)
+
+    served.copy.on_problems = hold
+    assert (await ds.client.get("/gallery/licences.json")).status_code == 200  # the first answer
+    assert await asyncio.to_thread(found.wait, 30)
+    for path in (f"/gallery/photos/{hidden}.json", "/gallery/photos.json", "/-/gallery/photos"):
+        response = await ds.client.get(path)
+        assert response.status_code == 503 and "rebuilt" in response.text
+    release.set()
+    assert await asyncio.to_thread(served.checked.wait, 30)
+    assert not served.wrong.is_set() and served.copy.rebuilt
+    assert (await ds.client.get(f"/gallery/photos/{hidden}.json")).status_code == 404
+    assert (await ds.client.get(f"/gallery/photos/{other}.json")).status_code == 200
+
+
+async def test_counts_are_kept_per_copy_version_and_across_a_restart(archive):
+    """Datasette's counts and facets over the public copy (web/counts.py) are kept while the copy
+    stays the same, written beside it, read again by the next start of the same copy, and never
+    answered for another version of it: a withdrawal counts again."""
+    a = archive
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    metadata.setdefault("plugins", {})["gallery"] = {"store": str(a.folder / "archive")}
+
+    async def count(ds) -> int:
+        return (await ds.client.get("/gallery/photos.json?_size=1")).json()["filtered_table_rows_count"]
+
+    ds = Datasette([str(a.path)], **datasette_options(metadata))
+    before = await count(ds)
+    assert (await ds.client.get("/gallery/photos?_search=barricade")).status_code == 200
+    db = ds.databases["gallery"]
+    assert any("barricade" in params for _, _, params in db.kept)  # kept in memory
+    assert isinstance(db, PublicDatabase) and any("count(*)" in sql for _, sql, _ in db.kept)
+    for _ in range(100):  # written off the event loop
+        if counts.path(persisted_path(a.path)).exists():
+            break
+        await asyncio.sleep(0.05)
+    saved = json.loads(counts.path(persisted_path(a.path)).read_text())
+    assert saved["answers"] and saved["version"] == counts.version(serving.served(ds)[0].copy.conn)
+    assert "barricade" not in json.dumps(saved)  # what a visitor searched for is never written
+    # A restart of the same copy answers from the file: its counts are kept before any query.
+    ds2 = Datasette([str(a.path)], **datasette_options(metadata))
+    await ds2.invoke_startup()
+    assert ds2.databases["gallery"].kept and await count(ds2) == before
+    # A withdrawal while it runs: a new version, counted again.
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [a.photo_id("paris.jpg")])
+    serving.refresh_now(ds2)
+    assert await count(ds2) == before - 1
+    # And a restart after a withdrawal made while the server was down ignores the file's counts.
+    a.sql("UPDATE photos SET withheld = 1 WHERE id = ?", [a.photo_id("ljubljana.jpg")])
+    ds3 = Datasette([str(a.path)], **datasette_options(metadata))
+    assert await count(ds3) == before - 2

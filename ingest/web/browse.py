@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
 
 from ingest.catalogue import search
@@ -135,6 +136,14 @@ class Filters:
                 f"FROM {search.TABLE} WHERE {search.TABLE} MATCH :match) ")
 
     @property
+    def counting_sql(self) -> str:
+        """The hits as counts need them: ids only. Ranking every hit (bm25) is only for the page
+        (0.42 s for 162,000 hits at 1,000,000 photos, against 0.1 s for their ids)."""
+        if not self.match:
+            return ""
+        return f"WITH hits AS MATERIALIZED (SELECT rowid AS id FROM {search.TABLE} WHERE {search.TABLE} MATCH :match) "
+
+    @property
     def source(self) -> str:
         return "hits JOIN photos p ON p.id = hits.id" if self.match else "photos p"
 
@@ -182,24 +191,40 @@ async def counts(datasette, db, filters: Filters) -> dict:
 
     async def run(f: Filters, sql: str):
         where, params = f.where()
-        return (await db.execute(f.with_sql + sql.format(source=f.source, where=where), params)).rows
+        return (await db.execute(f.counting_sql + sql.format(source=f.source, where=where), params)).rows
 
-    async def count(f: Filters, extra: str = "") -> int:
-        return (await run(f, "SELECT count(*) FROM {source} WHERE {where}" + extra))[0][0]
+    async def count(f: Filters, extra: str = "") -> int | None:
+        try:
+            return (await run(f, "SELECT count(*) FROM {source} WHERE {where}" + extra))[0][0]
+        except QueryInterrupted:
+            return None
 
-    async def choices(f: Filters, sql: str) -> list:
-        return [(str(r["value"]), str(r["label"]), r["n"]) for r in await run(f, sql)]
+    async def choices(f: Filters, sql: str) -> list | None:
+        try:
+            return [(str(r["value"]), str(r["label"]), r["n"]) for r in await run(f, sql)]
+        except QueryInterrupted:
+            return None
 
-    out: dict = {"total": await total(datasette, db, filters), "choices": {}, "uses": {}}
+    # A count that ran out of time (a very common word, a very large archive) is left out of the page,
+    # not kept, and not an error: the photos still show.
+    try:
+        size = await total(datasette, db, filters)
+    except QueryInterrupted:
+        size = None
+    out: dict = {"total": size, "choices": {}, "uses": {}}
     for name, sql in _CHOICES.items():
         f = _without(filters, name)
         out["choices"][name] = await cached(datasette, db, key(f, "choices", name),
-                                            lambda f=f, sql=sql: choices(f, sql))
+                                            lambda f=f, sql=sql: choices(f, sql), keep=_counted) or []
     for use, _, sql in USES:
         f = _without(filters, use)
         out["uses"][use] = await cached(datasette, db, key(f, "use", use),
-                                        lambda f=f, sql=sql: count(f, f" AND {sql}"))
+                                        lambda f=f, sql=sql: count(f, f" AND {sql}"), keep=_counted)
     return out
+
+
+def _counted(value) -> bool:
+    return value is not None
 
 
 async def page_rows(db, filters: Filters):
@@ -236,8 +261,14 @@ async def total(datasette, db, filters: Filters) -> int:
 
 
 async def _count(db, filters: Filters, where: str, params: dict) -> int:
-    return (await db.execute(f"{filters.with_sql}SELECT count(*) FROM {filters.source} WHERE {where}",
-                             params)).first()[0]
+    """A view's size. A search with nothing else asked is counted in its index alone: every row of
+    it is a photo of the copy (search.py), so the hits need not be looked up (13 ms for 162,000 hits
+    at 1,000,000 photos, against 0.2-0.8 s joined to the photos)."""
+    if filters.match and where == "1":
+        sql, params = f"SELECT count(*) FROM {search.TABLE} WHERE {search.TABLE} MATCH :match", {"match": filters.match}
+    else:
+        sql = f"{filters.counting_sql}SELECT count(*) FROM {filters.source} WHERE {where}"
+    return (await db.execute(sql, params)).first()[0]
 
 
 async def neighbours(db, filters: Filters, photo_id: int, size: int) -> tuple[int | None, int | None, int | None]:
@@ -303,11 +334,11 @@ async def photos(request, datasette) -> Response:
     await _allowed(datasette, request, db)
     filters = Filters.from_args(request.args)
     found = await counts(datasette, db, filters)
-    rows = await page_rows(db, filters) if found["total"] else []
+    rows = await page_rows(db, filters) if found["total"] != 0 else []
     here = filters.query(page=filters.page)
     shown = cards(datasette, db, rows, within=here)
     labels = {name: {v: label for v, label, _ in choices} for name, choices in found["choices"].items()}
-    pages = -(-found["total"] // PAGE_SIZE)
+    pages = -(-found["total"] // PAGE_SIZE) if found["total"] is not None else filters.page + (len(rows) == PAGE_SIZE)
     chips = [{"label": label, "count": found["uses"][use], "pressed": use in filters.uses,
               "href": browser_url(datasette, filters, uses=tuple(u for u in filters.uses if u != use)
                                   if use in filters.uses else filters.uses + (use,))}

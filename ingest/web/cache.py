@@ -18,11 +18,18 @@ SIZE = 512
 _entries: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
 
 
+VERSION_SQL = "SELECT key, value FROM publish_state ORDER BY key"
+
+
+def version_text(rows) -> str:
+    """The copy's version from its publish_state rows (VERSION_SQL)."""
+    return ";".join(f"{r[0]}={r[1]}" for r in rows)
+
+
 async def copy_version(db) -> str:
     """Changes whenever the public copy does (its refresh records the catalogue's log position and
     the location setting it published)."""
-    rows = (await db.execute("SELECT key, value FROM publish_state ORDER BY key")).rows
-    return ";".join(f"{r[0]}={r[1]}" for r in rows)
+    return version_text((await db.execute(VERSION_SQL)).rows)
 
 
 async def cached(datasette, db, key: tuple, compute: Callable[[], Awaitable[Any]],

@@ -78,8 +78,10 @@ def asgi_wrapper(datasette):
     """Sessions checked against the accounts on every request, security headers (auth.py); visitors'
     SQL time-limited and a few at a time (limits.py); absolute URLs that never follow the request's
     Host header (urls.py); every page's language (lang.py). Outermost first: limits sees only
-    sessions auth let through."""
-    return lambda app: auth.wrap(limits.wrap(pin_host(lang.wrap(app), datasette), datasette), datasette)
+    sessions auth let through. Outside them all, nothing answers from a public copy known to
+    disagree with its catalogue (serving.gate)."""
+    return lambda app: serving.gate(
+        auth.wrap(limits.wrap(pin_host(lang.wrap(app), datasette), datasette), datasette), datasette)
 
 
 @hookimpl
@@ -117,6 +119,12 @@ def startup(datasette):
             upload.worker_for(datasette)
 
     return inner
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    if database in serving.public_names(datasette):
+        serving.tune(conn)
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlencode
 
+from datasette.database import QueryInterrupted
 from markupsafe import Markup
 
 from ingest.times import date_words
@@ -60,8 +61,11 @@ async def viewer_context(datasette, request, db, row, photo, credit_text: str, a
             if row["demonstration_id"] is not None else None
         filters = Filters(demonstration=demo["slug"], sort="oldest") if demo else Filters(sort="newest")
         keep = {}
-    size = await total(datasette, db, filters)
-    prev_id, next_id, position = await neighbours(db, filters, pid, size)
+    try:
+        size = await total(datasette, db, filters)
+        prev_id, next_id, position = await neighbours(db, filters, pid, size)
+    except QueryInterrupted:  # a set too large to step through in time: the photo shows without it
+        size = prev_id = next_id = position = None
 
     def link(other: int | None) -> str | None:
         if other is None:
