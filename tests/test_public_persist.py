@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from datasette.app import Datasette
+from datasette_versions import COUNT, row_count
 from test_publish import MARK, Archive, base_catalogue, dump  # noqa: F401 (base_catalogue: a fixture)
 
 from ingest.catalogue.public_copy import (
@@ -343,7 +344,7 @@ async def test_a_copy_the_deferred_check_finds_wrong_is_never_served_while_it_is
         assert response.status_code == 503 and "rebuilt" in response.text
     release.set()
     assert await asyncio.to_thread(served.checked.wait, 30)
-    assert not served.wrong.is_set() and served.copy.rebuilt
+    assert not served.wrong.is_set()  # built again (the follow thread's next refresh may already have run)
     assert (await ds.client.get(f"/gallery/photos/{hidden}.json")).status_code == 404
     assert (await ds.client.get(f"/gallery/photos/{other}.json")).status_code == 200
 
@@ -357,7 +358,7 @@ async def test_counts_are_kept_per_copy_version_and_across_a_restart(archive):
     metadata.setdefault("plugins", {})["gallery"] = {"store": str(a.folder / "archive")}
 
     async def count(ds) -> int:
-        return (await ds.client.get("/gallery/photos.json?_size=1")).json()["filtered_table_rows_count"]
+        return row_count((await ds.client.get(f"/gallery/photos.json?_size=1&{COUNT}")).json())
 
     ds = Datasette([str(a.path)], **datasette_options(metadata))
     before = await count(ds)
