@@ -61,7 +61,7 @@ VENV1 := .venv-dt1
 DATASETTE1_TESTS := tests/test_safety.py tests/test_web.py tests/test_web_edit.py tests/test_pages.py \
 	tests/test_publish.py tests/test_plugin_scope.py tests/test_accounts.py tests/test_clean_output.py \
 	tests/test_clean_images.py tests/test_limits.py tests/test_zip_stream.py tests/test_review.py tests/test_faces.py \
-	tests/test_gallery_front.py tests/test_search.py tests/test_upload.py tests/test_public_persist.py tests/test_bundle.py tests/test_admin_web.py
+	tests/test_gallery_front.py tests/test_search.py tests/test_upload.py tests/test_public_persist.py tests/test_bundle.py tests/test_admin_web.py tests/test_fts_internals.py
 
 $(VENV1)/.installed-$(DATASETTE1): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV1)

@@ -24,6 +24,7 @@ from ingest.web import (
     facets,
     feed,
     front,
+    internals,
     invites,
     lang,
     limits,
@@ -78,10 +79,11 @@ def asgi_wrapper(datasette):
     """Sessions checked against the accounts on every request, security headers (auth.py); visitors'
     SQL time-limited and a few at a time (limits.py); absolute URLs that never follow the request's
     Host header (urls.py); every page's language (lang.py). Outermost first: limits sees only
-    sessions auth let through. Outside them all, nothing answers from a public copy known to
-    disagree with its catalogue (serving.gate)."""
-    return lambda app: serving.gate(
-        auth.wrap(limits.wrap(pin_host(lang.wrap(app), datasette), datasette), datasette), datasette)
+    sessions auth let through, and never a visitor's read of the search indexes' internal tables
+    (internals.py). Outside them all, nothing answers from a public copy known to disagree with
+    its catalogue (serving.gate)."""
+    return lambda app: serving.gate(auth.wrap(internals.wrap(
+        limits.wrap(pin_host(lang.wrap(app), datasette), datasette), datasette), datasette), datasette)
 
 
 @hookimpl
