@@ -89,7 +89,7 @@ def test_a_bundle_served_by_two_servers_follows_a_withdrawal(gallery, tmp_path):
     assert "2 public photos, 2 written, 0 removed" in said
 
     manifest = json.loads((out / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"gallery.db", "metadata.yml", "settings.json"}
+    assert set(manifest["files"]) == {"gallery.db", "metadata.yml", "settings.json", "archive.json"}
     public = {str(r["id"]): r for r in gallery.public.values()}
     assert set(manifest["photos"]) == set(public)
     leaving = gallery.public["public-two.jpg"]

@@ -73,7 +73,7 @@ async def serve_image(request, datasette) -> Response:
     kind, name = request.url_vars["kind"], request.url_vars["sha256"]
     public = public_db(datasette)
     boxes: list = []
-    folder = serving.bundles(datasette).get(public.name) if public is not None else None
+    folder = serving.bundle_of(datasette, public)
     if folder is not None and TOKEN.match(name):
         return await _bundle_image(public, folder, kind, name)
     if TOKEN.match(name):
@@ -211,7 +211,7 @@ async def download(request, datasette) -> Response:
         return Response.text(f"give 1 to {MAX_ZIP} photo ids", status=400)
     ids = list(dict.fromkeys(int(r) for r in raw))
     db, catalogue = public_db(datasette), catalogue_db(datasette)
-    folder = serving.bundles(datasette).get(db.name) if db is not None and catalogue is None else None
+    folder = serving.bundle_of(datasette, db) if catalogue is None else None
     if db is None or (catalogue is None and folder is None):
         return Response.text("Not found", status=404)
     for photo_id in ids:

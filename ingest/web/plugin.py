@@ -206,7 +206,7 @@ def extra_template_vars(view_name, database, table, request, datasette):
     async def inner():
         pk = request.url_vars.get("pks", "")
         db, catalogue = public_db(datasette), catalogue_db(datasette)
-        folder = serving.bundles(datasette).get(db.name) if db is not None and catalogue is None else None
+        folder = serving.bundle_of(datasette, db) if catalogue is None else None
         if db is None or (catalogue is None and folder is None) or not pk.isdigit():
             return {"gallery_managed": True}
         if not await visible(datasette, request.actor, "id", int(pk)):

@@ -200,6 +200,11 @@ def bundles(datasette) -> dict[str, Path]:
     return dict(_bundles.get(datasette, {}))
 
 
+def bundle_of(datasette, db) -> Path | None:
+    """The folder of the published bundle whose public copy `db` is; None for any other database."""
+    return _bundles.get(datasette, {}).get(db.name) if db is not None else None
+
+
 def gate(app, datasette):
     """ASGI: while a served copy is known to disagree with its catalogue (check found it, the
     rebuild runs), every request is answered 503, so nothing is served from a wrong copy."""
