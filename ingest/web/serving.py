@@ -51,6 +51,8 @@ class Served:
         self.answered = threading.Event()  # the server answered its first request (gate)
         self.checked = threading.Event()  # the full check passed (or the copy was built whole since)
         self.wrong = threading.Event()  # the copy is known to disagree: nothing is served from it
+        self.closing = False  # _close left closing the copy to the follow thread
+        self.folder: str | None = None  # a temporary copy's folder, removed with it
         copy.on_problems = lambda problems: self.wrong.set()
 
 
@@ -111,15 +113,28 @@ def _follow(served: Served) -> None:
             else:
                 complained = False
         served.stop.wait(INTERVAL)
+    if served.closing:  # _close may have left it to this thread, still inside SQLite then
+        _release(served)
 
 
 def _close(served: Served, folder: str | None) -> None:
+    """Stop following and close the copy. A thread still inside SQLite after 5 s (waiting for a
+    lock) closes it itself when it stops: a connection closed under a running statement crashes
+    the process."""
+    served.folder, served.closing = folder, True
     served.stop.set()
-    if served.thread is not None and served.thread is not threading.current_thread():
-        served.thread.join(timeout=5)
+    thread = served.thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout=5)
+        if thread.is_alive():
+            return
+    _release(served)  # closing twice (the thread stopped meanwhile and closed it) is harmless
+
+
+def _release(served: Served) -> None:
     served.copy.close()
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+    if served.folder:
+        shutil.rmtree(served.folder, ignore_errors=True)
 
 
 def _discard(path: Path) -> None:
